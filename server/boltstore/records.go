@@ -1,0 +1,355 @@
+package boltstore
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/ruhu-dev/ruhu/syncengine"
+)
+
+// storedRecord is a record's state on disk: its wire form plus the
+// sequence of its last change (the key of its entry in the change index).
+type storedRecord struct {
+	syncengine.WireRecord
+	Seq uint64 `json:"seq"`
+}
+
+// StoredOp is an accepted operation as kept in history.
+type StoredOp struct {
+	syncengine.WireOp
+	Flags      []string `json:"flags,omitempty"`
+	StatedHLC  uint64   `json:"stated_hlc,omitempty"`
+	ReceivedAt int64    `json:"received_at"` // ms
+	Seq        uint64   `json:"seq"`
+}
+
+// Op converts the stored form back to an op.
+func (s *StoredOp) Op() *syncengine.Op {
+	op := s.WireOp.FromWire()
+	op.Flags = s.Flags
+	op.StatedHLC = syncengine.HLC(s.StatedHLC)
+	op.ReceivedAt = time.UnixMilli(s.ReceivedAt).UTC()
+	return op
+}
+
+func recordKey(collection, id string) []byte { return []byte(collection + "/" + id) }
+
+// OpApplied implements syncengine.Tx.
+func (t *Tx) OpApplied(id string) (bool, error) {
+	return t.tx.Bucket(bucketOps).Get([]byte(id)) != nil, nil
+}
+
+// Record implements syncengine.Tx.
+func (t *Tx) Record(collection, id string) (*syncengine.Record, error) {
+	sr, err := t.stored(recordKey(collection, id))
+	if err != nil || sr == nil {
+		return nil, err
+	}
+	return sr.FromWire(), nil
+}
+
+func (t *Tx) stored(key []byte) (*storedRecord, error) {
+	v := t.tx.Bucket(bucketRecords).Get(key)
+	if v == nil {
+		return nil, nil
+	}
+	var sr storedRecord
+	if err := json.Unmarshal(v, &sr); err != nil {
+		return nil, fmt.Errorf("decode record %s: %w", key, err)
+	}
+	return &sr, nil
+}
+
+// PutRecord implements syncengine.Tx: it stores the new state and moves the
+// record's entry in the change index to a new sequence.
+func (t *Tx) PutRecord(rec *syncengine.Record, op *syncengine.Op) error {
+	key := recordKey(rec.Collection, rec.ID)
+	old, err := t.stored(key)
+	if err != nil {
+		return err
+	}
+	changes := t.tx.Bucket(bucketChanges)
+	if old != nil {
+		if err := changes.Delete(u64(old.Seq)); err != nil {
+			return err
+		}
+	}
+	seq, err := t.nextSeq()
+	if err != nil {
+		return err
+	}
+	buf, err := json.Marshal(storedRecord{WireRecord: rec.ToWire(), Seq: seq})
+	if err != nil {
+		return fmt.Errorf("encode record %s: %w", key, err)
+	}
+	if err := t.tx.Bucket(bucketRecords).Put(key, buf); err != nil {
+		return err
+	}
+	if err := changes.Put(u64(seq), key); err != nil {
+		return err
+	}
+	if rec.Collection == "assignments" {
+		var prev *syncengine.Record
+		if old != nil {
+			prev = old.FromWire()
+		}
+		return t.indexAssignment(prev, rec)
+	}
+	return nil
+}
+
+// AddOp implements syncengine.Tx: the op joins the record's history.
+func (t *Tx) AddOp(op *syncengine.Op) error {
+	seq, err := t.nextSeq()
+	if err != nil {
+		return err
+	}
+	so := StoredOp{WireOp: op.ToWire(), Flags: op.Flags, StatedHLC: uint64(op.StatedHLC), ReceivedAt: op.ReceivedAt.UnixMilli(), Seq: seq}
+	buf, err := json.Marshal(so)
+	if err != nil {
+		return fmt.Errorf("encode op %s: %w", op.ID, err)
+	}
+	if err := t.tx.Bucket(bucketOps).Put([]byte(op.ID), buf); err != nil {
+		return err
+	}
+	hk := append(recordKey(op.Collection, op.RecordID), 0)
+	hk = append(hk, u64(seq)...)
+	return t.tx.Bucket(bucketHistory).Put(hk, []byte(op.ID))
+}
+
+// OpenConflict implements syncengine.Tx.
+func (t *Tx) OpenConflict(collection, id, field string) (*syncengine.Conflict, error) {
+	cid := t.tx.Bucket(bucketOpenConf).Get(openConfKey(collection, id, field))
+	if cid == nil {
+		return nil, nil
+	}
+	return t.Conflict(string(cid))
+}
+
+func openConfKey(collection, id, field string) []byte {
+	k := append(recordKey(collection, id), 0)
+	return append(k, field...)
+}
+
+// PutConflict implements syncengine.Tx.
+func (t *Tx) PutConflict(c *syncengine.Conflict) error {
+	buf, err := json.Marshal(toStoredConflict(c))
+	if err != nil {
+		return fmt.Errorf("encode conflict %s: %w", c.ID, err)
+	}
+	if err := t.tx.Bucket(bucketConflicts).Put([]byte(c.ID), buf); err != nil {
+		return err
+	}
+	ok := openConfKey(c.Collection, c.RecordID, c.Field)
+	if c.Status == syncengine.ConflictOpen {
+		return t.tx.Bucket(bucketOpenConf).Put(ok, []byte(c.ID))
+	}
+	if cur := t.tx.Bucket(bucketOpenConf).Get(ok); cur != nil && string(cur) == c.ID {
+		return t.tx.Bucket(bucketOpenConf).Delete(ok)
+	}
+	return nil
+}
+
+// storedConflict is the disk form of a conflict.
+type storedConflict struct {
+	ID         string                 `json:"id"`
+	Collection string                 `json:"col"`
+	RecordID   string                 `json:"rid"`
+	Area       string                 `json:"area"`
+	Field      string                 `json:"field"`
+	Candidates []syncengine.WireField `json:"candidates"`
+	Status     string                 `json:"status"`
+	OpenedAt   int64                  `json:"opened_at"`
+	Resolution *syncengine.Resolution `json:"resolution,omitempty"`
+}
+
+func toStoredConflict(c *syncengine.Conflict) storedConflict {
+	sc := storedConflict{ID: c.ID, Collection: c.Collection, RecordID: c.RecordID, Area: c.Area, Field: c.Field,
+		Status: c.Status, OpenedAt: c.OpenedAt.UnixMilli(), Resolution: c.Resolution}
+	for _, f := range c.Candidates {
+		sc.Candidates = append(sc.Candidates, syncengine.WireField{Value: f.Value, HLC: uint64(f.HLC), Device: f.Device, Author: f.Author, OpID: f.OpID, Base: f.Base, Flags: f.Flags})
+	}
+	return sc
+}
+
+func (sc *storedConflict) conflict() *syncengine.Conflict {
+	c := &syncengine.Conflict{ID: sc.ID, Collection: sc.Collection, RecordID: sc.RecordID, Area: sc.Area, Field: sc.Field,
+		Status: sc.Status, OpenedAt: time.UnixMilli(sc.OpenedAt).UTC(), Resolution: sc.Resolution}
+	for _, f := range sc.Candidates {
+		c.Candidates = append(c.Candidates, syncengine.FieldState{Value: f.Value, HLC: syncengine.HLC(f.HLC), Device: f.Device, Author: f.Author, OpID: f.OpID, Base: f.Base, Flags: f.Flags})
+	}
+	return c
+}
+
+// Conflict returns a conflict by id, or nil when there is none.
+func (t *Tx) Conflict(id string) (*syncengine.Conflict, error) {
+	v := t.tx.Bucket(bucketConflicts).Get([]byte(id))
+	if v == nil {
+		return nil, nil
+	}
+	var sc storedConflict
+	if err := json.Unmarshal(v, &sc); err != nil {
+		return nil, fmt.Errorf("decode conflict %s: %w", id, err)
+	}
+	return sc.conflict(), nil
+}
+
+// Conflicts calls fn for every conflict (any status), in id order, until
+// fn returns false.
+func (t *Tx) Conflicts(fn func(*syncengine.Conflict) bool) error {
+	return t.tx.Bucket(bucketConflicts).ForEach(func(k, v []byte) error {
+		var sc storedConflict
+		if err := json.Unmarshal(v, &sc); err != nil {
+			return fmt.Errorf("decode conflict %s: %w", k, err)
+		}
+		if !fn(sc.conflict()) {
+			return errStop
+		}
+		return nil
+	})
+}
+
+type stopErr struct{}
+
+func (stopErr) Error() string { return "stop" }
+
+var errStop error = stopErr{}
+
+// History returns every accepted op of a record, in acceptance order.
+func (t *Tx) History(collection, id string) ([]*StoredOp, error) {
+	prefix := append(recordKey(collection, id), 0)
+	ops := t.tx.Bucket(bucketOps)
+	var out []*StoredOp
+	c := t.tx.Bucket(bucketHistory).Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		raw := ops.Get(v)
+		if raw == nil {
+			return nil, fmt.Errorf("history of %s/%s names missing op %s", collection, id, v)
+		}
+		var so StoredOp
+		if err := json.Unmarshal(raw, &so); err != nil {
+			return nil, fmt.Errorf("decode op %s: %w", v, err)
+		}
+		out = append(out, &so)
+	}
+	return out, nil
+}
+
+// StoredOp returns an accepted op by id, or nil.
+func (t *Tx) StoredOp(id string) (*StoredOp, error) {
+	raw := t.tx.Bucket(bucketOps).Get([]byte(id))
+	if raw == nil {
+		return nil, nil
+	}
+	var so StoredOp
+	if err := json.Unmarshal(raw, &so); err != nil {
+		return nil, fmt.Errorf("decode op %s: %w", id, err)
+	}
+	return &so, nil
+}
+
+// Change is one entry of the change index.
+type Change struct {
+	Seq    uint64
+	Record *syncengine.Record
+}
+
+// ChangesAfter walks the change index from seq+1 in order, calling fn for
+// each changed record until fn returns false. It returns the last sequence
+// visited (seq when none). Each record appears once, at its last change.
+func (t *Tx) ChangesAfter(seq uint64, fn func(Change) bool) (uint64, error) {
+	last := seq
+	c := t.tx.Bucket(bucketChanges).Cursor()
+	for k, v := c.Seek(u64(seq + 1)); k != nil; k, v = c.Next() {
+		sr, err := t.stored(v)
+		if err != nil {
+			return last, err
+		}
+		if sr == nil {
+			return last, fmt.Errorf("change index names missing record %s", v)
+		}
+		last = binary.BigEndian.Uint64(k)
+		if !fn(Change{Seq: last, Record: sr.FromWire()}) {
+			break
+		}
+	}
+	return last, nil
+}
+
+// RecordCount returns the number of records in the store.
+func (t *Tx) RecordCount() int { return t.tx.Bucket(bucketRecords).Stats().KeyN }
+
+// ForEachRecord calls fn for every record of a collection, in id order.
+func (t *Tx) ForEachRecord(collection string, fn func(*syncengine.Record) error) error {
+	prefix := []byte(collection + "/")
+	c := t.tx.Bucket(bucketRecords).Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		var sr storedRecord
+		if err := json.Unmarshal(v, &sr); err != nil {
+			return fmt.Errorf("decode record %s: %w", k, err)
+		}
+		if err := fn(sr.FromWire()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Assigned reports whether officer has an active assignment to household.
+func (t *Tx) Assigned(officer, household string) bool {
+	return t.tx.Bucket(bucketAssign).Get(assignKey(officer, household)) != nil
+}
+
+func assignKey(officer, household string) []byte {
+	return append(append([]byte(officer), 0), household...)
+}
+
+type assignment struct {
+	Officer     string `json:"officer"`
+	HouseholdID string `json:"household_id"`
+	Active      bool   `json:"active"`
+}
+
+func assignmentOf(r *syncengine.Record) (assignment, bool) {
+	if r == nil {
+		return assignment{}, false
+	}
+	if del, _ := r.Deleted(); del {
+		return assignment{}, false
+	}
+	var a assignment
+	vals := r.Values()
+	_ = json.Unmarshal(vals["officer"], &a.Officer)
+	_ = json.Unmarshal(vals["household_id"], &a.HouseholdID)
+	_ = json.Unmarshal(vals["active"], &a.Active)
+	return a, a.Active && a.Officer != "" && a.HouseholdID != ""
+}
+
+// indexAssignment keeps the officer→household index in step with the
+// assignments collection, so the visit check is one lookup.
+func (t *Tx) indexAssignment(prev, next *syncengine.Record) error {
+	b := t.tx.Bucket(bucketAssign)
+	if a, ok := assignmentOf(prev); ok {
+		if err := b.Delete(assignKey(a.Officer, a.HouseholdID)); err != nil {
+			return err
+		}
+	}
+	if a, ok := assignmentOf(next); ok {
+		return b.Put(assignKey(a.Officer, a.HouseholdID), []byte(next.ID))
+	}
+	return nil
+}
+
+// sortedKeys returns a map's keys in order; used for deterministic output.
+func sortedKeys[M ~map[string]V, V any](m M) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,176 @@
+// Package boltstore is the server's default store: one bbolt file holding
+// records, the history of every accepted operation, the change index that
+// pull cursors walk, conflicts, users and enrolled devices.
+//
+// Every write goes through bbolt with fsync on; concurrent pushes are
+// coalesced by bbolt's Batch into few transactions, so a county's tablets
+// syncing at once cost few disk flushes.
+package boltstore
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/ruhu-dev/ruhu/syncengine"
+)
+
+var (
+	bucketMeta      = []byte("meta")
+	bucketRecords   = []byte("records")   // "col/id" -> storedRecord JSON
+	bucketChanges   = []byte("changes")   // seq (8 bytes) -> "col/id"; one entry per record, at its last change
+	bucketOps       = []byte("ops")       // op id -> storedOp JSON
+	bucketHistory   = []byte("history")   // "col/id" 0x00 seq -> op id
+	bucketConflicts = []byte("conflicts") // conflict id -> JSON
+	bucketOpenConf  = []byte("openconf")  // "col/id" 0x00 field -> conflict id
+	bucketAssign    = []byte("assign")    // officer 0x00 household id -> assignment record id
+	bucketUsers     = []byte("users")     // username -> User JSON
+	bucketDevices   = []byte("devices")   // device id -> Device JSON
+	bucketRefresh   = []byte("refresh")   // sha256(refresh token) hex -> device id
+
+	keyEpoch  = []byte("epoch")
+	keySeq    = []byte("seq")
+	keySecret = []byte("jwt_secret")
+
+	allBuckets = [][]byte{bucketMeta, bucketRecords, bucketChanges, bucketOps, bucketHistory,
+		bucketConflicts, bucketOpenConf, bucketAssign, bucketUsers, bucketDevices, bucketRefresh}
+)
+
+// ErrLocked is returned by Open when another process holds the file
+// (usually a running server).
+var ErrLocked = errors.New("store file is locked by another process")
+
+// Options configure Open. The zero value is the production setting.
+type Options struct {
+	// LockTimeout is how long Open waits for another process to release
+	// the file; zero waits one second.
+	LockTimeout time.Duration
+	// NoSync turns fsync off. Zero (false) keeps every commit durable;
+	// only throwaway benchmarks of other parts may turn it on.
+	NoSync bool
+}
+
+// Store is the bbolt-backed server store. It is safe for concurrent use.
+type Store struct {
+	db     *bolt.DB
+	epoch  string
+	secret []byte
+}
+
+// Open opens or creates the store file at path.
+func Open(path string, opts Options) (*Store, error) {
+	timeout := opts.LockTimeout
+	if timeout == 0 {
+		timeout = time.Second
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, NoSync: opts.NoSync, FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("open %s: %w", path, ErrLocked)
+		}
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	db.MaxBatchDelay = 2 * time.Millisecond
+	s := &Store{db: db}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket(bucketMeta)
+		if v := meta.Get(keyEpoch); v != nil {
+			s.epoch = string(v)
+		} else {
+			s.epoch = randomHex(8)
+			if err := meta.Put(keyEpoch, []byte(s.epoch)); err != nil {
+				return err
+			}
+		}
+		if v := meta.Get(keySecret); v != nil {
+			s.secret = append([]byte(nil), v...)
+		} else {
+			s.secret = make([]byte, 32)
+			if _, err := rand.Read(s.secret); err != nil {
+				return err
+			}
+			if err := meta.Put(keySecret, s.secret); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("initialise %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Close closes the file.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Epoch is the random id of this store's lineage, carried in cursors.
+func (s *Store) Epoch() string { return s.epoch }
+
+// Secret is the key that signs access tokens; it lives in the store so
+// tokens survive restarts and a restored store does not accept tokens
+// signed since.
+func (s *Store) Secret() []byte { return s.secret }
+
+// Update runs fn in a write transaction, coalesced with concurrent callers
+// by bbolt's Batch. fn may run more than once and must only act through tx.
+func (s *Store) Update(fn func(*Tx) error) error {
+	return s.db.Batch(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx}) })
+}
+
+// UpdateSolo runs fn in its own write transaction (not batched), for
+// writes that must not be retried (user administration).
+func (s *Store) UpdateSolo(fn func(*Tx) error) error {
+	return s.db.Update(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx}) })
+}
+
+// View runs fn in a read-only transaction.
+func (s *Store) View(fn func(*Tx) error) error {
+	return s.db.View(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx}) })
+}
+
+// Tx is one transaction on the store.
+type Tx struct {
+	tx *bolt.Tx
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(fmt.Sprintf("crypto/rand: %v", err))
+	}
+	return hex.EncodeToString(b)
+}
+
+func u64(v uint64) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], v)
+	return b[:]
+}
+
+// LastSeq returns the sequence of the last change.
+func (t *Tx) LastSeq() uint64 {
+	v := t.tx.Bucket(bucketMeta).Get(keySeq)
+	if len(v) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(v)
+}
+
+func (t *Tx) nextSeq() (uint64, error) {
+	seq := t.LastSeq() + 1
+	return seq, t.tx.Bucket(bucketMeta).Put(keySeq, u64(seq))
+}
+
+var _ syncengine.Tx = (*Tx)(nil)

@@ -1,0 +1,141 @@
+package syncengine
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"sort"
+	"time"
+)
+
+// Conflict statuses.
+const (
+	ConflictOpen     = "open"
+	ConflictResolved = "resolved"
+)
+
+// Conflict records concurrent writes of one field to different values. The
+// deterministic winner stays applied; the conflict lets a supervisor confirm
+// it or choose another value. One record and field has at most one open
+// conflict: later concurrent writes join it as further candidates.
+type Conflict struct {
+	ID         string
+	Collection string
+	RecordID   string
+	Area       string
+	Field      string
+	// Candidates are every competing version, best first under Wins.
+	Candidates []FieldState
+	Status     string
+	OpenedAt   time.Time
+	Resolution *Resolution
+}
+
+// Resolution is a supervisor's decision on a conflict.
+type Resolution struct {
+	By    string
+	At    time.Time
+	Value json.RawMessage // the value chosen
+	// OpID is the op that applied the choice when it differed from the
+	// merge winner; empty when the winner was confirmed.
+	OpID string
+	Note string
+}
+
+// Winner returns the candidate the merge rule keeps.
+func (c *Conflict) Winner() FieldState { return c.Candidates[0] }
+
+func (c *Conflict) add(v FieldState) {
+	for _, have := range c.Candidates {
+		if have.OpID == v.OpID {
+			return
+		}
+	}
+	c.Candidates = append(c.Candidates, v)
+	sort.Slice(c.Candidates, func(i, j int) bool { return Wins(c.Candidates[i], c.Candidates[j]) })
+}
+
+// ConflictID derives the id of the conflict an op opens on a field, so every
+// replica of the server log names it the same.
+func ConflictID(opID, field string) string {
+	sum := sha256.Sum256([]byte(opID + "\x00" + field))
+	return "c" + hex.EncodeToString(sum[:10])
+}
+
+// Tx is the view of a store inside one write transaction that Apply needs.
+// The server's bbolt store and the in-memory test store implement it.
+type Tx interface {
+	// OpApplied reports whether an op with this id was already accepted.
+	OpApplied(id string) (bool, error)
+	// Record returns the current state, or nil and no error when absent.
+	Record(collection, id string) (*Record, error)
+	// PutRecord stores a record's new state, changed by op.
+	PutRecord(rec *Record, op *Op) error
+	// AddOp appends an accepted op to history; it makes OpApplied true.
+	AddOp(op *Op) error
+	// OpenConflict returns the open conflict on a record's field, or nil.
+	OpenConflict(collection, id, field string) (*Conflict, error)
+	// PutConflict creates or updates a conflict.
+	PutConflict(c *Conflict) error
+}
+
+// Applied reports what Apply did with one op.
+type Applied struct {
+	Duplicate bool // the op had been applied before; nothing changed
+	Record    *Record
+	Outcome
+	Conflicts []*Conflict // conflicts opened or joined by this op
+}
+
+// Apply applies op inside tx: idempotent by op id, merged per field, every
+// accepted op kept in history whether or not it won, and concurrent writes
+// of different values recorded as conflicts. An error with code EINVALID
+// means the op was refused and nothing was written; other errors come from
+// the store.
+func Apply(tx Tx, op *Op, pol MergePolicy, now time.Time) (Applied, error) {
+	seen, err := tx.OpApplied(op.ID)
+	if err != nil || seen {
+		return Applied{Duplicate: seen}, err
+	}
+	cur, err := tx.Record(op.Collection, op.RecordID)
+	if err != nil {
+		return Applied{}, err
+	}
+	next, outcome, err := ApplyOp(cur, op, pol)
+	if err != nil {
+		return Applied{}, err
+	}
+	if err := tx.AddOp(op); err != nil {
+		return Applied{}, err
+	}
+	if len(outcome.Changed) > 0 {
+		if err := tx.PutRecord(next, op); err != nil {
+			return Applied{}, err
+		}
+	}
+	res := Applied{Record: next, Outcome: outcome}
+	for _, ct := range outcome.Contests {
+		c, err := tx.OpenConflict(op.Collection, op.RecordID, ct.Field)
+		if err != nil {
+			return Applied{}, err
+		}
+		if c == nil {
+			c = &Conflict{
+				ID:         ConflictID(op.ID, ct.Field),
+				Collection: op.Collection,
+				RecordID:   op.RecordID,
+				Area:       op.Area,
+				Field:      ct.Field,
+				Status:     ConflictOpen,
+				OpenedAt:   now,
+			}
+			c.add(ct.Current)
+		}
+		c.add(ct.Incoming)
+		if err := tx.PutConflict(c); err != nil {
+			return Applied{}, err
+		}
+		res.Conflicts = append(res.Conflicts, c)
+	}
+	return res, nil
+}
