@@ -290,3 +290,19 @@ func (r *Registry) lookup(name string) (*collection, error) {
 	}
 	return c, nil
 }
+
+// Fields returns the field names a collection's schema defines, sorted;
+// nil for an unknown collection. Forms and exports use it to stay in step
+// with the schema.
+func (r *Registry) Fields(collection string) []string {
+	c, ok := r.collections[collection]
+	if !ok {
+		return nil
+	}
+	names := make([]string, 0, len(c.props))
+	for name := range c.props {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}

@@ -1,0 +1,197 @@
+package schemas_test
+
+import (
+	"encoding/json"
+	"maps"
+	"strings"
+	"testing"
+
+	"github.com/ruhu-dev/ruhu/schemas"
+)
+
+// Realistic full records, one per collection, using every field the schema
+// defines (TestFullRecordsAreAccepted checks that no field is left out).
+var fullRecords = map[string]string{
+	"households": `{
+		"head_name": "张桂英",
+		"address": "安徽省六安市金寨县花石乡大湾村大湾组 12 号",
+		"phone": "0564-7123456",
+		"status": {"value": "exited", "year": 2019},
+		"flags": ["dibao", "dabing"],
+		"primary_cause": "illness",
+		"secondary_causes": ["lack_labour", "lack_funds"],
+		"member_count": 4,
+		"income_per_capita": 9850.5,
+		"income_year": "2025-2026",
+		"housing_grade": "B",
+		"notes": "户主患慢性肾病，长期服药；儿子在合肥务工。"
+	}`,
+	"members": `{
+		"household_id": "01JC8Z6Q4W3X5M2N7P9R0S1T2V",
+		"name": "陈小明",
+		"id_number": "34152219850312451X",
+		"relation": "child",
+		"gender": "male",
+		"birth_date": "1985-03-12",
+		"labour_status": "skilled",
+		"schooling": "高中",
+		"insured": true
+	}`,
+	"assignments": `{
+		"officer": "wang.lei",
+		"household_id": "01JC8Z6Q4W3X5M2N7P9R0S1T2V",
+		"active": true,
+		"start_date": "2024-03-01",
+		"end_date": "2026-02-28"
+	}`,
+	"visits": `{
+		"household_id": "01JC8Z6Q4W3X5M2N7P9R0S1T2V",
+		"officer": "wang.lei",
+		"visited_at": "2025-11-03T09:41:00+08:00",
+		"gps": {"lat": 31.6782, "lon": 115.9034, "accuracy_m": 8.5},
+		"checklist": {"food": "ok", "clothing": "ok", "education": "na", "medical": "problem", "housing": "ok", "drinking_water": "ok"},
+		"notes": "户主反映医保报销比例偏低，已联系乡卫生院核实。",
+		"answered_by_member_id": "01JC8Z7A1B2C3D4E5F6G7H8J9K",
+		"answered_by_name": "张桂英",
+		"answered_by_relation": "head",
+		"photo_sha256s": ["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752"],
+		"signature_ids": ["01JC8Z9S1G2N3A4T5U6R7E8I9D"],
+		"review_status": "confirmed",
+		"review_note": "乡镇复核：情况属实。"
+	}`,
+	"checkins": `{
+		"member": "li.fang",
+		"village_code": "341524105201",
+		"at": "2025-11-03T08:02:11+08:00",
+		"gps": {"lat": 31.6801, "lon": 115.9011, "accuracy_m": 12},
+		"device_time": "2025-11-03T08:02:09+08:00",
+		"note": "村部签到，上午走访三组。",
+		"review_note": "已核对签到册。"
+	}`,
+	"photos": `{
+		"blob_sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+		"household_id": "01JC8Z6Q4W3X5M2N7P9R0S1T2V",
+		"case_id": "01JC8ZCASE00000000000000HC",
+		"stage": "after",
+		"captured_at": "2025-10-20T15:30:00+08:00",
+		"gps": {"lat": 31.6779, "lon": 115.9040},
+		"device": "HUAWEI MatePad SE",
+		"note": "竣工后正面照，新砌砖墙。",
+		"review_note": "与改造前照片位置一致。"
+	}`,
+	"housing_cases": `{
+		"household_id": "01JC8Z6Q4W3X5M2N7P9R0S1T2V",
+		"grade": "D",
+		"build_mode": "repair",
+		"milestones": [
+			{"name": "开工", "date": "2025-06-02", "note": "拆除旧瓦"},
+			{"name": "竣工", "date": "2025-09-28"}
+		],
+		"acceptance_date": "2025-10-20",
+		"subsidy_yuan": 20000,
+		"photo_sha256s": ["60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752"]
+	}`,
+	"signatures": `{
+		"signer_name": "张桂英",
+		"signer_role": "household_head",
+		"signed_collection": "visits",
+		"signed_record_id": "01JC8ZVISIT0000000000000V1",
+		"signed_content_sha256": "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae",
+		"strokes": [[{"x": 10, "y": 20.5, "t": 0}, {"x": 12, "y": 22, "t": 16}], [{"x": 40, "y": 18, "t": 480}]],
+		"image_sha256": "fcde2b2edba56bf408601fb721fe9b5c338d10ee429ea04fae5511b68fbf8fb9",
+		"device_signature": "3q2+7w==",
+		"device_id": "tablet-0042",
+		"signed_at": "2025-11-03T09:58:00+08:00",
+		"purpose": "visit"
+	}`,
+	"villages": `{
+		"code": "341524105201",
+		"name": "大湾村",
+		"township_code": "341524105",
+		"center": {"lat": 31.68, "lon": 115.90, "accuracy_m": 0},
+		"geofence_m": 1500
+	}`,
+	"teams": `{
+		"village_code": "341524105201",
+		"name": "大湾村驻村工作队",
+		"members": ["li.fang", "zhao.qiang", "sun.mei"],
+		"first_secretary": "zhao.qiang"
+	}`,
+	"duty_days": `{
+		"member": "li.fang",
+		"date": "2025-11-05",
+		"kind": "training",
+		"approved_by": "county.chen",
+		"approved_at": "2025-11-04T17:00:00+08:00",
+		"note": "县里组织的防返贫监测培训。"
+	}`,
+}
+
+// requiredFields mirrors the "required" lists of the schema files (and the
+// Go rule for a household's primary cause).
+var requiredFields = map[string][]string{
+	"households":    {"head_name", "status", "primary_cause"},
+	"members":       {"household_id", "name"},
+	"assignments":   {"officer", "household_id", "active"},
+	"visits":        {"household_id", "officer", "visited_at", "checklist"},
+	"checkins":      {"member", "village_code", "at", "gps"},
+	"photos":        {"blob_sha256", "stage", "captured_at"},
+	"housing_cases": {"household_id", "grade"},
+	"signatures":    {"signer_name", "signer_role", "signed_collection", "signed_record_id", "signed_content_sha256", "signed_at"},
+	"villages":      {"code", "name", "center"},
+	"teams":         {"village_code", "members"},
+	"duty_days":     {"member", "date", "kind"},
+}
+
+func newRegistry(tb testing.TB) *schemas.Registry {
+	tb.Helper()
+	r, err := schemas.New()
+	if err != nil {
+		tb.Fatalf("New: %v", err)
+	}
+	return r
+}
+
+// full returns a fresh copy of a collection's full record.
+func full(tb testing.TB, collection string) map[string]json.RawMessage {
+	tb.Helper()
+	text, ok := fullRecords[collection]
+	if !ok {
+		tb.Fatalf("no full record for %s", collection)
+	}
+	return decodeObject(tb, text)
+}
+
+func decodeObject(tb testing.TB, text string) map[string]json.RawMessage {
+	tb.Helper()
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(text), &m); err != nil {
+		tb.Fatalf("test data: %v", err)
+	}
+	return m
+}
+
+// edit returns a copy of rec with set applied (a nil value deletes).
+func edit(rec map[string]json.RawMessage, set map[string]string) map[string]json.RawMessage {
+	out := maps.Clone(rec)
+	for k, v := range set {
+		if v == "" {
+			delete(out, k)
+			continue
+		}
+		out[k] = json.RawMessage(v)
+	}
+	return out
+}
+
+func patch(kv ...string) map[string]json.RawMessage {
+	m := make(map[string]json.RawMessage, len(kv)/2)
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = json.RawMessage(kv[i+1])
+	}
+	return m
+}
+
+func quote(s string) string { return `"` + s + `"` }
+
+var longNote = quote(strings.Repeat("走", 4001))
