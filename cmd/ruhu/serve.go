@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/ruhu-dev/ruhu/schemas"
+	"github.com/ruhu-dev/ruhu/server"
+	"github.com/ruhu-dev/ruhu/server/boltstore"
+)
+
+// serveConfig is what `ruhu serve` is told by flags and environment.
+type serveConfig struct {
+	listen        string
+	dataDir       string
+	maxClockAhead time.Duration
+	bodyLimit     int
+	seedDemo      bool
+}
+
+func envOr(getenv func(string) string, key, def string) string {
+	if v := getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func parseServeFlags(fs *flag.FlagSet, args []string, getenv func(string) string) (serveConfig, error) {
+	var c serveConfig
+	fs.StringVar(&c.listen, "listen", envOr(getenv, "RUHU_LISTEN", ":8080"), "listen address (env RUHU_LISTEN)")
+	fs.StringVar(&c.dataDir, "data", envOr(getenv, "RUHU_DATA", "./data"), "data directory (env RUHU_DATA)")
+	skew, err := time.ParseDuration(envOr(getenv, "RUHU_MAX_CLOCK_AHEAD", "5m"))
+	if err != nil {
+		return c, fmt.Errorf("RUHU_MAX_CLOCK_AHEAD: %w", err)
+	}
+	fs.DurationVar(&c.maxClockAhead, "max-clock-ahead", skew, "ops stamped further ahead of the server clock are restamped and flagged (env RUHU_MAX_CLOCK_AHEAD)")
+	fs.IntVar(&c.bodyLimit, "body-limit", 16<<20, "largest request body in bytes")
+	fs.BoolVar(&c.seedDemo, "seed-demo", false, "seed the demo county into an empty store")
+	return c, fs.Parse(args)
+}
+
+// openStore opens the store in dataDir, creating the folder.
+func openStore(dataDir string) (*boltstore.Store, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	return boltstore.Open(filepath.Join(dataDir, "ruhu.db"), boltstore.Options{})
+}
+
+// runServe runs the server until ctx ends. ready, if not nil, receives the
+// base URL once the server accepts connections.
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, ready chan<- string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg, err := parseServeFlags(fs, args, getenv)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	store, err := openStore(cfg.dataDir)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if cfg.seedDemo {
+		if err := seedDemo(store, time.Now()); err != nil {
+			return fmt.Errorf("seed demo: %w", err)
+		}
+	}
+	reg, err := schemas.New()
+	if err != nil {
+		return err
+	}
+	srv := server.New(log, server.Config{MaxClockAhead: cfg.maxClockAhead, BodyLimit: cfg.bodyLimit}, store, reg)
+	ln, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	url := "http://" + hostPort(ln.Addr())
+	fmt.Fprintf(stdout, "ruhu server listening on %s (data %s)\n", url, cfg.dataDir)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	if ready != nil {
+		ready <- url
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shut, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shut); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return nil
+}
+
+// hostPort names a listener address so a browser on this machine can use
+// it: an unspecified host becomes 127.0.0.1.
+func hostPort(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok {
+		return a.String()
+	}
+	host := tcp.IP.String()
+	if tcp.IP.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, fmt.Sprint(tcp.Port))
+}

@@ -1,0 +1,53 @@
+package server
+
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/ruhu-dev/ruhu/server/boltstore"
+)
+
+// route is one endpoint: how it is mounted and how the OpenAPI document
+// describes it. The document is generated from this same table, so it
+// cannot forget an endpoint.
+type route struct {
+	method, path string
+	auth         authLevel
+	handler      fiber.Handler
+	summary      string
+	tag          string
+	request      string            // OpenAPI schema name of the JSON body, "" for none
+	response     string            // OpenAPI schema name of the 2xx body
+	status       int               // success status (default 200)
+	query        map[string]string // query parameter -> description
+}
+
+func (s *Server) routeTable() []route {
+	return []route{
+		{method: "GET", path: "/healthz", auth: authNone, handler: s.handleHealth, summary: "Liveness and store check", tag: "ops", response: "Health"},
+		{method: "GET", path: "/metrics", auth: authNone, handler: s.metrics.handler(), summary: "Prometheus metrics", tag: "ops", response: ""},
+		{method: "GET", path: "/v1/openapi.json", auth: authNone, handler: s.handleOpenAPI, summary: "This document", tag: "ops", response: ""},
+		{method: "POST", path: "/v1/auth/login", auth: authNone, handler: s.handleLogin, summary: "Password login; returns a short-lived access token", tag: "auth", request: "LoginRequest", response: "TokenResponse"},
+		{method: "POST", path: "/v1/auth/refresh", auth: authNone, handler: s.handleRefresh, summary: "Exchange a device's refresh token (rotated) for a new access token; EREVOKED for a revoked device", tag: "auth", request: "RefreshRequest", response: "TokenResponse"},
+		{method: "POST", path: "/v1/devices", auth: authUser, handler: s.handleEnroll, summary: "Enroll a tablet with its ed25519 public key; returns a device-bound refresh token", tag: "auth", request: "EnrollRequest", response: "TokenResponse", status: 201},
+		{method: "POST", path: "/v1/sync/push", auth: authDevice, handler: s.handlePush, summary: "Push a batch of ops; each is acknowledged or rejected on its own", tag: "sync", request: "PushRequest", response: "PushResponse"},
+		{method: "GET", path: "/v1/sync/pull", auth: authUser, handler: s.handlePull, summary: "Pull in-scope records changed since a cursor, in pages", tag: "sync", response: "PullResponse",
+			query: map[string]string{"cursor": "opaque cursor from the previous pull; empty for everything", "limit": "page size, 1 to 2000 (default 500)"}},
+		{method: "GET", path: "/v1/records/:collection/:id", auth: authUser, handler: s.handleGetRecord, summary: "A record's merged state with per-field versions and flags; ?history=1 adds every accepted op", tag: "records", response: "RecordResponse",
+			query: map[string]string{"history": "1 to include the op history"}},
+		{method: "GET", path: "/v1/conflicts", auth: authUser, handler: s.handleListConflicts, summary: "Conflicts in scope", tag: "conflicts", response: "ConflictList",
+			query: map[string]string{"status": "open (default), resolved or all", "area": "area-code prefix"}},
+		{method: "POST", path: "/v1/conflicts/:id/resolve", auth: authUser, handler: s.handleResolve, summary: "Confirm the winner or choose another value (township, county, admin)", tag: "conflicts", request: "ResolveRequest", response: "Conflict"},
+		{method: "POST", path: "/v1/admin/users", auth: authAdmin, handler: s.handleAddUser, summary: "Create a user", tag: "admin", request: "UserInput", response: "User", status: 201},
+		{method: "GET", path: "/v1/admin/users", auth: authAdmin, handler: s.handleListUsers, summary: "List users", tag: "admin", response: "UserList"},
+		{method: "GET", path: "/v1/admin/devices", auth: authAdmin, handler: s.handleListDevices, summary: "List enrolled devices", tag: "admin", response: "DeviceList"},
+		{method: "POST", path: "/v1/admin/devices/:id/revoke", auth: authAdmin, handler: s.handleRevokeDevice, summary: "Revoke a lost tablet: its next sync fails with EREVOKED and it wipes its data", tag: "admin", response: "Revoked"},
+	}
+}
+
+func (s *Server) handleHealth(c *fiber.Ctx) error {
+	var seq uint64
+	if err := s.store.View(func(tx *boltstore.Tx) error { seq = tx.LastSeq(); return nil }); err != nil {
+		return storeErr("health", err)
+	}
+	return c.JSON(fiber.Map{"status": "ok", "epoch": s.store.Epoch(), "seq": seq})
+}
