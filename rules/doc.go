@@ -1,0 +1,18 @@
+// Package rules holds the field rules of ruhu's domain (DOMAIN.md) as pure
+// functions over plain input records, a policy and a period: visit cadence,
+// work-team residency, officer caseload, team size, who answered a visit and
+// housing-case evidence. It also owns the policy files (one YAML file per
+// jurisdiction and year, embedded defaults shipped with the binary) and the
+// calendar of the field: periods, local dates and income years in China
+// Standard Time.
+//
+// The package does no I/O beyond reading policy files from an fs.FS and keeps
+// no state between calls: the server converts its stored records into the
+// input types declared here, and the reports package rolls the findings up.
+//
+// Time zone: every local date and period boundary is in China Standard Time,
+// a fixed UTC+08:00 zone (see Shanghai). China has observed no daylight saving
+// time since 1991, long before any record ruhu holds, so a fixed zone is exact
+// and does not depend on the host's tzdata (tablets and minimal containers
+// often have none).
+package rules
