@@ -1,0 +1,240 @@
+package client
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/ruhu-dev/ruhu/syncengine"
+)
+
+// Client is one tablet's local store and sync client. It is safe for
+// concurrent use; at most one Sync runs at a time.
+type Client struct {
+	path string
+	opts Options
+	log  *slog.Logger
+
+	mu     sync.RWMutex // guards db and codec, which a wipe replaces
+	db     *bolt.DB
+	codec  codec
+	closed bool
+
+	syncMu sync.Mutex // one Sync at a time
+
+	clock *syncengine.Clock
+	// offsetMs is server time − device time, valid when offsetKnown.
+	offsetMs    atomic.Int64
+	offsetKnown atomic.Bool
+}
+
+// Open opens (creating if needed) the tablet file at path. The file is
+// locked by this process until Close.
+func Open(path string, opts Options) (*Client, error) {
+	c := &Client{path: path, opts: opts.withDefaults()}
+	c.log = c.opts.Logger
+	c.clock = syncengine.NewClock(c.physicalNow)
+	if err := c.openFile(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Close closes the file. A Sync in flight fails at its next step.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil
+	}
+	c.closed = true
+	if err := c.db.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", c.path, err)
+	}
+	return nil
+}
+
+// openFile opens the bbolt file, creates missing buckets and the PII key,
+// and restores the clock state. Called with c.mu held or before sharing.
+func (c *Client) openFile() error {
+	db, err := bolt.Open(c.path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		return fmt.Errorf("open tablet store %s: %w", c.path, err)
+	}
+	var (
+		key      []byte
+		lastHLC  int64
+		offset   int64
+		offsetOK bool
+	)
+	err = db.Update(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketWiped) != nil {
+			return nil // a wiped file stays empty until the next login
+		}
+		for _, name := range dataBuckets() {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return fmt.Errorf("create bucket %s: %w", name, err)
+			}
+		}
+		m := meta{tx.Bucket(bucketMeta)}
+		key = m.bytes(metaPIIKey)
+		if key == nil {
+			key = make([]byte, 32)
+			if _, err := rand.Read(key); err != nil {
+				return fmt.Errorf("make pii key: %w", err)
+			}
+			if err := m.put(metaPIIKey, key); err != nil {
+				return err
+			}
+		}
+		lastHLC, _ = m.int(metaLastHLC)
+		offset, offsetOK = m.int(metaOffsetMs)
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return fmt.Errorf("initialise tablet store %s: %w", c.path, err)
+	}
+	var pii *piiCipher
+	if key != nil {
+		if pii, err = newPIICipher(key); err != nil {
+			db.Close()
+			return err
+		}
+	}
+	c.db = db
+	c.codec = codec{pii: pii}
+	c.offsetMs.Store(offset)
+	c.offsetKnown.Store(offsetOK)
+	c.clock.Reset(syncengine.HLC(lastHLC))
+	return nil
+}
+
+// errRevoked is returned by every call on a wiped store.
+func errRevoked() error {
+	return syncengine.Errorf(syncengine.EREVOKED, "此设备已被停用，本地数据已清除；请重新登录并登记设备")
+}
+
+// handle returns the open database and codec, or the reason there is none.
+func (c *Client) handle() (*bolt.DB, codec, error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.closed {
+		return nil, codec{}, errors.New("tablet store is closed")
+	}
+	return c.db, c.codec, nil
+}
+
+// view runs fn in a read transaction of a usable (not wiped) store.
+func (c *Client) view(fn func(tx *bolt.Tx, cd codec) error) error {
+	db, cd, err := c.handle()
+	if err != nil {
+		return err
+	}
+	return db.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketWiped) != nil {
+			return errRevoked()
+		}
+		return fn(tx, cd)
+	})
+}
+
+// update runs fn in a write transaction of a usable (not wiped) store.
+func (c *Client) update(fn func(tx *bolt.Tx, cd codec) error) error {
+	db, cd, err := c.handle()
+	if err != nil {
+		return err
+	}
+	return db.Update(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketWiped) != nil {
+			return errRevoked()
+		}
+		return fn(tx, cd)
+	})
+}
+
+// wipe destroys the local data after the server revoked the device. The
+// file is removed and recreated rather than emptied, because bbolt leaves
+// deleted values in free pages. Only a marker remains, so the next Open
+// still knows why the tablet is empty.
+func (c *Client) wipe() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return errors.New("tablet store is closed")
+	}
+	if err := c.db.Close(); err != nil {
+		return fmt.Errorf("wipe: close: %w", err)
+	}
+	if err := os.Remove(c.path); err != nil {
+		return fmt.Errorf("wipe: remove %s: %w", c.path, err)
+	}
+	db, err := bolt.Open(c.path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		c.closed = true
+		return fmt.Errorf("wipe: recreate %s: %w", c.path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucket(bucketWiped)
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte("at"), []byte(time.Now().UTC().Format(time.RFC3339)))
+	})
+	if err != nil {
+		db.Close()
+		c.closed = true
+		return fmt.Errorf("wipe: mark %s: %w", c.path, err)
+	}
+	c.db = db
+	c.codec = codec{}
+	c.offsetMs.Store(0)
+	c.offsetKnown.Store(false)
+	c.clock.Reset(0)
+	c.log.Warn("device revoked: local data wiped", "path", c.path)
+	return nil
+}
+
+// unwipe turns a wiped file back into an empty usable store (on login).
+func (c *Client) unwipe() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return errors.New("tablet store is closed")
+	}
+	err := c.db.Update(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketWiped) == nil {
+			return nil
+		}
+		return tx.DeleteBucket(bucketWiped)
+	})
+	if err != nil {
+		return fmt.Errorf("clear wipe marker: %w", err)
+	}
+	if err := c.db.Close(); err != nil {
+		c.closed = true
+		return fmt.Errorf("reopen after wipe: %w", err)
+	}
+	if err := c.openFile(); err != nil {
+		c.closed = true
+		return err
+	}
+	return nil
+}
+
+// physicalNow is the clock's physical source: device time corrected by the
+// offset measured at the last sync.
+func (c *Client) physicalNow() time.Time {
+	t := c.opts.DeviceClock.Now()
+	if c.offsetKnown.Load() {
+		t = t.Add(time.Duration(c.offsetMs.Load()) * time.Millisecond)
+	}
+	return t
+}

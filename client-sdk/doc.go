@@ -1,0 +1,20 @@
+// Package client is the tablet side of ruhu: a bbolt file that holds the
+// records an officer may see, the operations made offline (the outbox), and
+// the sync client that pushes them and pulls the server's changes.
+//
+// Local state is always "last server state ⊕ pending ops": every record keeps
+// the state the server last sent (plus the tablet's own acknowledged ops) and
+// the view shown to the user, which is that state with the still-unsent ops
+// re-applied by syncengine.ApplyOp. Every change of state (a write, a pushed
+// batch, a pulled page) is one bbolt transaction, so a crash at any point
+// leaves a consistent file; a crash between a push and its acknowledgement
+// only means the ops are sent again, which the server ignores by op id.
+//
+// Operations are never lost: acknowledged ops move to a "sent" bucket so a
+// server restored from an old backup can be fed them again, and ops the
+// server refuses are parked in a "rejected" bucket for the user, never
+// retried and never blocking the others.
+//
+// Errors carry the stable codes of package syncengine (syncengine.ErrorCode):
+// EINVALID, ENOTFOUND, ECONFLICT, EUNAUTHORIZED, EREVOKED, ETRANSIENT.
+package client
