@@ -212,9 +212,13 @@ func ApplyOp(rec *Record, op *Op, pol MergePolicy) (*Record, Outcome, error) {
 }
 
 // MergeRecords merges two states of one record field by field under the
-// merge rule. It is commutative, associative and idempotent.
+// merge rule. It is commutative, associative and idempotent. A nil state is
+// a record not seen yet; merging two of them gives nil.
 func MergeRecords(a, b *Record) *Record {
 	if a == nil {
+		if b == nil {
+			return nil
+		}
 		return b.Clone()
 	}
 	out := a.Clone()
