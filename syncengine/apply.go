@@ -129,8 +129,11 @@ func Apply(tx Tx, op *Op, pol MergePolicy, now time.Time) (Applied, error) {
 				Status:     ConflictOpen,
 				OpenedAt:   now,
 			}
-			c.add(ct.Current)
 		}
+		// The version in place joins too, even when the conflict is already
+		// open: a write made on top of the old winner may have replaced it
+		// since, and the supervisor must see the value the record holds.
+		c.add(ct.Current)
 		c.add(ct.Incoming)
 		if err := tx.PutConflict(c); err != nil {
 			return Applied{}, err
