@@ -23,7 +23,8 @@ import (
 // when the policy sets an upload delay, received later than that), or when
 // reaching it from the member's previous trusted check-in needs a speed
 // above the policy's maximum. The distance for that speed is reduced by
-// both check-ins' GPS accuracy, so GPS noise alone never flags one.
+// both check-ins' GPS accuracy, so GPS noise alone never flags one, and
+// check-ins less than a minute apart are taken as a minute apart.
 // Check-ins are reported when their device time or their receipt falls in
 // the period.
 func CheckResidency(in *Input, policies *PolicySet, period Period) (short []ResidencyFinding, clock []ClockFinding, travel []TravelFinding) {
@@ -78,17 +79,13 @@ func CheckResidency(in *Input, policies *PolicySet, period Period) (short []Resi
 				dist := DistanceM(p.Lat, p.Lon, c.Lat, c.Lon)
 				slack := math.Max(p.AccuracyM, 0) + math.Max(c.AccuracyM, 0)
 				eff := dist - slack
-				hours := c.At.Sub(p.At).Hours()
+				// A GPS fix and the tablet clock are good to about a minute:
+				// two check-ins closer in time are taken as a minute apart.
+				hours := math.Max(c.At.Sub(p.At).Hours(), 1.0/60)
 				if eff > 0 {
-					speed := math.Inf(1)
-					if hours > 0 {
-						speed = eff / 1000 / hours
-					}
+					speed := eff / 1000 / hours
 					if speed > pol.Checkin.MaxTravelKmh {
 						if inPeriod(c) {
-							if math.IsInf(speed, 1) {
-								speed = -1 // JSON cannot carry infinity: -1 means "no time elapsed"
-							}
 							travel = append(travel, TravelFinding{Kind: KindCheckinTravel, Area: c.VillageCode,
 								CheckinID: c.ID, Member: c.Member, At: c.At, PreviousID: p.ID,
 								PreviousArea: p.VillageCode, PreviousAt: p.At,
