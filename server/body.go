@@ -18,7 +18,9 @@ import (
 // ETOOLARGE, not an out-of-memory crash). The bytes are a copy: fiber
 // reuses its buffers after the handler returns.
 func (s *Server) readBody(c *fiber.Ctx) ([]byte, error) {
-	raw := c.Body()
+	// c.Body() would gunzip without any bound; read the raw bytes and
+	// decompress under the limit here.
+	raw := c.Request().Body()
 	enc := strings.ToLower(strings.TrimSpace(c.Get(fiber.HeaderContentEncoding)))
 	switch enc {
 	case "", "identity":

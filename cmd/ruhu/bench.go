@@ -1,0 +1,45 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"io"
+	"os"
+
+	"github.com/ruhu-dev/ruhu/server/syncbench"
+)
+
+func runBench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("usage: ruhu bench sync [--quick]")
+	}
+	switch args[0] {
+	case "sync":
+		fs := flag.NewFlagSet("bench sync", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		quick := fs.Bool("quick", false, "small sizes (a smoke run, not the figures)")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		dir, err := os.MkdirTemp("", "ruhu-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		o := syncbench.Options{Dir: dir, Log: stderr}
+		if *quick {
+			o = syncbench.Options{Dir: dir, Log: stderr, PushOps: 500, Tablets: 5, OpsPerTablet: 100, BigStoreRecords: 5000}
+		}
+		res, err := syncbench.Run(ctx, o)
+		if err != nil {
+			return err
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	default:
+		return errors.New("usage: ruhu bench sync [--quick]")
+	}
+}

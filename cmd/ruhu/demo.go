@@ -1,0 +1,268 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	client "github.com/ruhu-dev/ruhu/client-sdk"
+	"github.com/ruhu-dev/ruhu/schemas"
+	"github.com/ruhu-dev/ruhu/syncengine"
+)
+
+// The household both demo officers edit offline.
+const (
+	demoHousehold = "h34019900100101"
+	demoArea      = "340199001001"
+)
+
+// runDemo starts a seeded server, runs two tablets through an offline edit
+// of one household (one field each, one field both), syncs them, prints the
+// merged record and the open conflict, and keeps the server running until
+// interrupted (or returns at once with --exit, for tests).
+func runDemo(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dataDir := fs.String("data", envOr(getenv, "RUHU_DEMO_DATA", "./demo-data"), "demo data directory (wiped at start)")
+	listen := fs.String("listen", envOr(getenv, "RUHU_LISTEN", "127.0.0.1:8080"), "server listen address; a busy port falls back to a free one")
+	exit := fs.Bool("exit", false, "stop the server once the demo has run")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(*dataDir); err != nil {
+		return fmt.Errorf("wipe demo data: %w", err)
+	}
+	if ln, err := net.Listen("tcp", *listen); err != nil {
+		fmt.Fprintf(stdout, "端口 %s 被占用，改用随机端口 (port busy, using a free one)\n", *listen)
+		*listen = "127.0.0.1:0"
+	} else {
+		ln.Close()
+	}
+
+	srvCtx, stopServer := context.WithCancel(ctx)
+	defer stopServer()
+	ready := make(chan string, 1)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- runServe(srvCtx, []string{"--listen", *listen, "--data", filepath.Join(*dataDir, "server"), "--seed-demo"}, getenv, stdout, io.Discard, ready)
+	}()
+	var url string
+	select {
+	case url = <-ready:
+	case err := <-errc:
+		return fmt.Errorf("server: %w", err)
+	}
+
+	if err := demoTablets(ctx, url, *dataDir, stdout); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\n服务器运行中 (server running): %s\n", url)
+	fmt.Fprintf(stdout, "演示账号 (demo logins): county / %s (县), township1, wang, li, zhao, auditor, admin — same password\n", demoPassword)
+	fmt.Fprintf(stdout, "try: curl -s %s/healthz ; %s/v1/openapi.json\n", url, url)
+	if *exit {
+		stopServer()
+		return <-errc
+	}
+	fmt.Fprintln(stdout, "按 Ctrl+C 停止 (Ctrl+C to stop)")
+	return <-errc
+}
+
+func demoTablets(ctx context.Context, url, dataDir string, out io.Writer) error {
+	reg, err := schemas.New()
+	if err != nil {
+		return err
+	}
+	type tablet struct {
+		name, user string
+		c          *client.Client
+	}
+	tablets := []*tablet{{name: "平板A", user: "wang"}, {name: "平板B", user: "li"}}
+	for _, t := range tablets {
+		c, err := client.Open(filepath.Join(dataDir, "tablet-"+t.user, "tablet.db"), client.Options{Validator: reg, Policy: mergePolicy(reg)})
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		t.c = c
+		if err := c.Login(ctx, url, t.user, demoPassword); err != nil {
+			return fmt.Errorf("%s login: %w", t.user, err)
+		}
+		if err := c.Enroll(ctx, t.name); err != nil {
+			return fmt.Errorf("%s enroll: %w", t.user, err)
+		}
+		if _, err := c.Sync(ctx, nil); err != nil {
+			return fmt.Errorf("%s first sync: %w", t.user, err)
+		}
+		mine, err := c.MyHouseholds()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "%s (%s) 已同步，负责 %d 户\n", t.name, t.user, len(mine))
+	}
+
+	fmt.Fprintln(out, "\n== 两台平板离线编辑同一户 (both tablets edit one household offline) ==")
+	a, b := tablets[0].c, tablets[1].c
+	edits := []struct {
+		c      *client.Client
+		who    string
+		fields map[string]any
+	}{
+		{a, "平板A", map[string]any{"phone": "13905510001", "address": "桃园村1组11号（新房）"}},
+		{b, "平板B", map[string]any{"member_count": 5, "address": "桃园村1组11号（已搬迁）"}},
+	}
+	for _, e := range edits {
+		set := map[string]json.RawMessage{}
+		for k, v := range e.fields {
+			set[k], _ = json.Marshal(v)
+		}
+		if _, err := e.c.Save(ctx, "households", demoHousehold, demoArea, set); err != nil {
+			return fmt.Errorf("%s edit: %w", e.who, err)
+		}
+		fmt.Fprintf(out, "%s 修改 %s\n", e.who, strings.Join(sortedFieldNames(set), ", "))
+	}
+	visit := map[string]any{"household_id": demoHousehold, "officer": "wang", "visited_at": time.Now().UTC().Format(time.RFC3339),
+		"checklist": map[string]string{"food": "ok", "clothing": "ok", "education": "ok", "medical": "ok", "housing": "problem", "drinking_water": "ok"},
+		"notes":     "房屋墙体有裂缝，已上报危房改造。", "answered_by_name": "张建国", "answered_by_relation": "head",
+		"gps": map[string]float64{"lat": 31.7052, "lon": 117.1403, "accuracy_m": 8}}
+	set := map[string]json.RawMessage{}
+	for k, v := range visit {
+		set[k], _ = json.Marshal(v)
+	}
+	if _, err := a.Save(ctx, "visits", a.NewID(), demoArea, set); err != nil {
+		return fmt.Errorf("visit: %w", err)
+	}
+	fmt.Fprintln(out, "平板A 新增走访记录 1 条")
+
+	fmt.Fprintln(out, "\n== 联网同步 (sync) ==")
+	for _, t := range []*tablet{tablets[0], tablets[1], tablets[0]} {
+		rep, err := t.c.Sync(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("%s sync: %w", t.name, err)
+		}
+		fmt.Fprintf(out, "%s: 上传 %d 条, 下载 %d 条\n", t.name, rep.Pushed, rep.Pulled)
+	}
+
+	tok, err := demoLogin(ctx, url, "county")
+	if err != nil {
+		return err
+	}
+	var rec struct {
+		Record struct {
+			Fields   map[string]json.RawMessage `json:"fields"`
+			Versions map[string]struct {
+				Author string `json:"author"`
+			} `json:"versions"`
+		} `json:"record"`
+	}
+	if err := demoGet(ctx, url+"/v1/records/households/"+demoHousehold, tok, &rec); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\n== 服务器上合并后的记录 households/%s ==\n", demoHousehold)
+	for _, f := range []string{"head_name", "address", "phone", "member_count"} {
+		fmt.Fprintf(out, "  %-13s %s  (by %s)\n", f, rec.Record.Fields[f], rec.Record.Versions[f].Author)
+	}
+	var conflicts struct {
+		Conflicts []struct {
+			ID         string `json:"id"`
+			Field      string `json:"field"`
+			Candidates []struct {
+				Value  json.RawMessage `json:"value"`
+				Author string          `json:"author"`
+				Device string          `json:"device"`
+				Winner bool            `json:"winner"`
+			} `json:"candidates"`
+		} `json:"conflicts"`
+	}
+	if err := demoGet(ctx, url+"/v1/conflicts?status=open", tok, &conflicts); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\n== 待处理冲突 (open conflicts): %d ==\n", len(conflicts.Conflicts))
+	for _, cf := range conflicts.Conflicts {
+		fmt.Fprintf(out, "  %s field %s:\n", cf.ID, cf.Field)
+		for _, c := range cf.Candidates {
+			mark := " "
+			if c.Winner {
+				mark = "*"
+			}
+			fmt.Fprintf(out, "   %s %s  (by %s on %s)\n", mark, c.Value, c.Author, c.Device)
+		}
+	}
+	for _, t := range tablets {
+		got, err := t.c.Get("households", demoHousehold)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "%s 本地: address=%s phone=%s member_count=%s\n", t.name, got.Values["address"], got.Values["phone"], got.Values["member_count"])
+	}
+	return nil
+}
+
+func sortedFieldNames(m map[string]json.RawMessage) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && out[j] < out[j-1]; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}
+
+func demoLogin(ctx context.Context, url, user string) (string, error) {
+	body, _ := json.Marshal(map[string]string{"username": user, "password": demoPassword})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url+"/v1/auth/login", bytes.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.AccessToken == "" {
+		return "", errors.New("demo login failed")
+	}
+	return out.AccessToken, nil
+}
+
+func demoGet(ctx context.Context, url, token string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("GET %s: %s %s", url, resp.Status, b)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// mergePolicy adapts the schema registry's collection policies for the SDK.
+func mergePolicy(reg *schemas.Registry) func(string) syncengine.MergePolicy {
+	return func(col string) syncengine.MergePolicy {
+		p := reg.Policy(col)
+		return syncengine.MergePolicy{AppendOnly: p.AppendOnly, Annotations: p.Annotations}
+	}
+}

@@ -1,0 +1,455 @@
+// Package syncbench measures the sync path end to end over loopback HTTP
+// with a real bbolt file (fsync on): pushes and pulls of ops shaped like
+// real visits, a crowd of tablets pushing at once, and an empty incremental
+// pull on a store of a million records. `ruhu bench sync` prints its
+// figures as one JSON object.
+package syncbench
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ruhu-dev/ruhu/schemas"
+	"github.com/ruhu-dev/ruhu/server"
+	"github.com/ruhu-dev/ruhu/server/boltstore"
+	"github.com/ruhu-dev/ruhu/syncengine"
+)
+
+// Options size the benchmark; zero values mean the figures of the issue.
+type Options struct {
+	Dir             string // working folder (required)
+	PushOps         int    // ops pushed by one tablet (10,000)
+	Tablets         int    // tablets pushing at once (100)
+	OpsPerTablet    int    // ops each of them pushes (1,000)
+	BigStoreRecords int    // records in the store for the empty pull (1,000,000)
+	Log             io.Writer
+}
+
+func (o *Options) defaults() {
+	if o.PushOps == 0 {
+		o.PushOps = 10000
+	}
+	if o.Tablets == 0 {
+		o.Tablets = 100
+	}
+	if o.OpsPerTablet == 0 {
+		o.OpsPerTablet = 1000
+	}
+	if o.BigStoreRecords == 0 {
+		o.BigStoreRecords = 1000000
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+}
+
+// Result holds the figures; JSON keys are the ones the issue names.
+type Result struct {
+	Push10kS          float64 `json:"push_10k_s"`
+	Pull10kS          float64 `json:"pull_10k_s"`
+	ConcurrentOpsPerS float64 `json:"concurrent_ops_per_s"`
+	ConcurrentP99Ms   float64 `json:"concurrent_p99_ms"`
+	Lost              int     `json:"lost"`
+	Doubled           int     `json:"doubled"`
+	EmptyPullMs       float64 `json:"empty_pull_ms"`
+	WireBytesPerOp    float64 `json:"wire_bytes_per_op"`
+	OpJSONBytes       float64 `json:"op_json_bytes"`
+	PushOps           int     `json:"push_ops"`
+	ConcurrentTablets int     `json:"concurrent_tablets"`
+	ConcurrentOps     int     `json:"concurrent_ops"`
+	BigStoreRecords   int     `json:"big_store_records"`
+	BigStoreLoadS     float64 `json:"big_store_load_s"`
+}
+
+const area = "340199001001"
+
+// env is one running server with tokens for its bench users.
+type env struct {
+	url    string
+	store  *boltstore.Store
+	srv    *server.Server
+	http   *http.Client
+	tokens map[string]string // username -> device-bound access token
+	device map[string]string // username -> device id
+}
+
+func start(path string, users []string) (*env, error) {
+	store, err := boltstore.Open(path, boltstore.Options{})
+	if err != nil {
+		return nil, err
+	}
+	reg, err := schemas.New()
+	if err != nil {
+		return nil, err
+	}
+	srv := server.New(slog.New(slog.NewTextHandler(io.Discard, nil)), server.Config{}, store, reg)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	go srv.Serve(ln)
+	e := &env{url: "http://" + ln.Addr().String(), store: store, srv: srv,
+		http:   &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 200, DisableCompression: false}, Timeout: 2 * time.Minute},
+		tokens: map[string]string{}, device: map[string]string{}}
+	for _, u := range users {
+		if err := e.enroll(u); err != nil {
+			e.close()
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+func (e *env) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	e.srv.Shutdown(ctx)
+	e.store.Close()
+}
+
+const benchPassword = "bench-password-1"
+
+// enroll creates an officer assigned to its own household and enrolls a
+// device for it.
+func (e *env) enroll(user string) error {
+	if err := server.AddUser(e.store, server.UserInput{Username: user, Password: benchPassword, Role: "officer", Scopes: []string{"340199"}}, time.Now()); err != nil {
+		return err
+	}
+	hh := "h-" + user
+	now := time.Now()
+	err := e.store.UpdateSolo(func(tx *boltstore.Tx) error {
+		for i, op := range []*syncengine.Op{
+			{ID: "seed-h-" + user, RecordID: hh, Collection: "households", Area: area, Author: "seed", Device: "seed", HLC: syncengine.MakeHLC(1, 0),
+				Set: map[string]json.RawMessage{"head_name": json.RawMessage(`"张建国"`), "status": json.RawMessage(`{"value":"exited","year":2019}`)}},
+			{ID: "seed-a-" + user, RecordID: "a-" + user, Collection: "assignments", Area: area, Author: "seed", Device: "seed", HLC: syncengine.MakeHLC(2, 0),
+				Set: map[string]json.RawMessage{"officer": mustJSON(user), "household_id": mustJSON(hh), "active": json.RawMessage(`true`)}},
+		} {
+			_ = i
+			op.ReceivedAt = now
+			if _, err := syncengine.Apply(tx, op, syncengine.MergePolicy{}, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	var login struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := e.call("POST", "/v1/auth/login", "", map[string]string{"username": user, "password": benchPassword}, &login); err != nil {
+		return err
+	}
+	pub, _, _ := ed25519.GenerateKey(rand.Reader)
+	var enr struct {
+		AccessToken string `json:"access_token"`
+		DeviceID    string `json:"device_id"`
+	}
+	if err := e.call("POST", "/v1/devices", login.AccessToken, map[string]string{"name": "bench", "public_key": base64.StdEncoding.EncodeToString(pub)}, &enr); err != nil {
+		return err
+	}
+	e.tokens[user], e.device[user] = enr.AccessToken, enr.DeviceID
+	return nil
+}
+
+func mustJSON(v any) json.RawMessage { b, _ := json.Marshal(v); return b }
+
+func (e *env) call(method, path, token string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, e.url+path, rd)
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := e.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("%s %s: %s %s", method, path, resp.Status, b)
+	}
+	return json.Unmarshal(b, out)
+}
+
+// visitOps makes n visit ops by user, each about 850 bytes of JSON: the
+// checklist, Chinese notes, GPS and three photo sha256s.
+func visitOps(user, device string, n int, seq *atomic.Int64) []syncengine.WireOp {
+	ops := make([]syncengine.WireOp, n)
+	base := time.Now().Add(-time.Hour)
+	for i := range ops {
+		k := seq.Add(1)
+		var shas []string
+		for j := 0; j < 3; j++ {
+			s := sha256.Sum256([]byte(fmt.Sprintf("%s-%d-%d", user, k, j)))
+			shas = append(shas, hex.EncodeToString(s[:]))
+		}
+		at := base.Add(time.Duration(k) * time.Millisecond)
+		set := map[string]json.RawMessage{
+			"household_id":         mustJSON("h-" + user),
+			"officer":              mustJSON(user),
+			"visited_at":           mustJSON(at.UTC().Format(time.RFC3339)),
+			"gps":                  mustJSON(map[string]float64{"lat": 31.70512 + float64(k%100)/1e5, "lon": 117.14021, "accuracy_m": 8.5}),
+			"checklist":            json.RawMessage(`{"food":"ok","clothing":"ok","education":"ok","medical":"problem","housing":"ok","drinking_water":"ok"}`),
+			"notes":                mustJSON(fmt.Sprintf("第%d次走访：户主在家，家中老人慢性病需定期复查，已联系村医上门随访；孩子在镇中学就读，享受两免一补；饮水安全，房屋经鉴定为安全住房。", k)),
+			"answered_by_name":     mustJSON("张建国"),
+			"answered_by_relation": mustJSON("head"),
+			"photo_sha256s":        mustJSON(shas),
+		}
+		ops[i] = syncengine.WireOp{ID: fmt.Sprintf("op-%s-%08d", user, k), RecordID: fmt.Sprintf("v-%s-%08d", user, k), Collection: "visits", Area: area,
+			Author: user, Device: device, HLC: uint64(syncengine.MakeHLC(at.UnixMilli(), 0)), Set: set,
+			DeviceTime: at.UnixMilli(), ServerTimeEst: at.UnixMilli()}
+	}
+	return ops
+}
+
+// push sends one gzip batch and returns the compressed size.
+func (e *env) push(user string, ops []syncengine.WireOp) (int, error) {
+	raw, err := json.Marshal(syncengine.PushRequest{Ops: ops, DeviceTime: time.Now().UnixMilli()})
+	if err != nil {
+		return 0, err
+	}
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	zw.Write(raw)
+	zw.Close()
+	n := buf.Len()
+	req, _ := http.NewRequest("POST", e.url+"/v1/sync/push", &buf)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Encoding", "gzip")
+	req.Header.Set("Authorization", "Bearer "+e.tokens[user])
+	resp, err := e.http.Do(req)
+	if err != nil {
+		return n, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return n, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return n, fmt.Errorf("push: %s: %s", resp.Status, body)
+	}
+	var pr syncengine.PushResponse
+	if err := json.Unmarshal(body, &pr); err != nil {
+		return n, fmt.Errorf("push: %w", err)
+	}
+	if len(pr.Rejected) > 0 {
+		return n, fmt.Errorf("push: %d rejected, first: %s %s", len(pr.Rejected), pr.Rejected[0].Code, pr.Rejected[0].Message)
+	}
+	if len(pr.Acked) != len(ops) {
+		return n, fmt.Errorf("push: %d acked of %d", len(pr.Acked), len(ops))
+	}
+	return n, nil
+}
+
+func (e *env) pullAll(user string) (int, error) {
+	cursor, total := "", 0
+	for {
+		var pr syncengine.PullResponse
+		if err := e.call("GET", "/v1/sync/pull?limit=2000&cursor="+cursor, e.tokens[user], nil, &pr); err != nil {
+			return total, err
+		}
+		total += len(pr.Records)
+		cursor = pr.Cursor
+		if !pr.More {
+			return total, nil
+		}
+	}
+}
+
+// Run runs every measurement and returns the figures.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	o.defaults()
+	res := &Result{PushOps: o.PushOps, ConcurrentTablets: o.Tablets, ConcurrentOps: o.Tablets * o.OpsPerTablet, BigStoreRecords: o.BigStoreRecords}
+	var seq atomic.Int64
+
+	// 1. One tablet pushes PushOps ops, then pulls them all back.
+	e, err := start(filepath.Join(o.Dir, "single.db"), []string{"solo"})
+	if err != nil {
+		return nil, err
+	}
+	ops := visitOps("solo", e.device["solo"], o.PushOps, &seq)
+	raw, _ := json.Marshal(ops[0])
+	res.OpJSONBytes = float64(len(raw))
+	t0 := time.Now()
+	wire := 0
+	for i := 0; i < len(ops); i += syncengine.MaxPushOps {
+		n, err := e.push("solo", ops[i:min(i+syncengine.MaxPushOps, len(ops))])
+		if err != nil {
+			e.close()
+			return nil, err
+		}
+		wire += n
+	}
+	res.Push10kS = time.Since(t0).Seconds()
+	res.WireBytesPerOp = float64(wire) / float64(len(ops))
+	t0 = time.Now()
+	got, err := e.pullAll("solo")
+	res.Pull10kS = time.Since(t0).Seconds()
+	e.close()
+	if err != nil {
+		return nil, err
+	}
+	if got < o.PushOps {
+		return nil, fmt.Errorf("initial pull returned %d records, want ≥ %d", got, o.PushOps)
+	}
+	fmt.Fprintf(o.Log, "push %d: %.3fs, pull: %.3fs\n", o.PushOps, res.Push10kS, res.Pull10kS)
+
+	// 2. Many tablets push at once.
+	users := make([]string, o.Tablets)
+	for i := range users {
+		users[i] = fmt.Sprintf("t%03d", i)
+	}
+	e, err = start(filepath.Join(o.Dir, "crowd.db"), users)
+	if err != nil {
+		return nil, err
+	}
+	const batch = 100
+	var mu sync.Mutex
+	var lat []time.Duration
+	var firstErr error
+	var wg sync.WaitGroup
+	t0 = time.Now()
+	for _, u := range users {
+		wg.Add(1)
+		go func(u string) {
+			defer wg.Done()
+			mine := visitOps(u, e.device[u], o.OpsPerTablet, &seq)
+			for i := 0; i < len(mine); i += batch {
+				s := time.Now()
+				_, err := e.push(u, mine[i:min(i+batch, len(mine))])
+				d := time.Since(s)
+				mu.Lock()
+				lat = append(lat, d)
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+			}
+		}(u)
+	}
+	wg.Wait()
+	wall := time.Since(t0)
+	if firstErr != nil {
+		e.close()
+		return nil, firstErr
+	}
+	res.ConcurrentOpsPerS = float64(o.Tablets*o.OpsPerTablet) / wall.Seconds()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	res.ConcurrentP99Ms = float64(lat[(len(lat)*99)/100].Microseconds()) / 1000
+	res.Lost, res.Doubled, err = countVisits(e.store, o.Tablets*o.OpsPerTablet)
+	e.close()
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(o.Log, "crowd: %.0f ops/s, p99 %.1f ms\n", res.ConcurrentOpsPerS, res.ConcurrentP99Ms)
+
+	// 3. Empty incremental pull on a big store.
+	path := filepath.Join(o.Dir, "big.db")
+	t0 = time.Now()
+	if err := loadBig(path, o.BigStoreRecords); err != nil {
+		return nil, err
+	}
+	res.BigStoreLoadS = time.Since(t0).Seconds()
+	e, err = start(path, []string{"reader"})
+	if err != nil {
+		return nil, err
+	}
+	defer e.close()
+	var cursor string
+	e.store.View(func(tx *boltstore.Tx) error {
+		cursor = syncengine.Cursor{Epoch: e.store.Epoch(), Seq: tx.LastSeq()}.Encode()
+		return nil
+	})
+	var times []time.Duration
+	for i := 0; i < 200; i++ {
+		var pr syncengine.PullResponse
+		s := time.Now()
+		if err := e.call("GET", "/v1/sync/pull?cursor="+cursor, e.tokens["reader"], nil, &pr); err != nil {
+			return nil, err
+		}
+		times = append(times, time.Since(s))
+		if len(pr.Records) != 0 || pr.Reset {
+			return nil, fmt.Errorf("empty pull returned %d records (reset %v)", len(pr.Records), pr.Reset)
+		}
+	}
+	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+	res.EmptyPullMs = float64(times[len(times)/2].Microseconds()) / 1000
+	return res, ctx.Err()
+}
+
+// countVisits checks that every pushed visit is stored exactly once.
+func countVisits(store *boltstore.Store, want int) (lost, doubled int, err error) {
+	err = store.View(func(tx *boltstore.Tx) error {
+		n := 0
+		err := tx.ForEachRecord("visits", func(r *syncengine.Record) error {
+			n++
+			h, err := tx.History(r.Collection, r.ID)
+			if err != nil {
+				return err
+			}
+			if len(h) != 1 {
+				doubled++
+			}
+			return nil
+		})
+		if n < want {
+			lost = want - n
+		}
+		return err
+	})
+	return lost, doubled, err
+}
+
+// loadBig fills a store with n small household records directly, in big
+// transactions with fsync off (the load is setup, not the measurement).
+func loadBig(path string, n int) error {
+	store, err := boltstore.Open(path, boltstore.Options{NoSync: true})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	now := time.Now()
+	const chunk = 20000
+	for i := 0; i < n; i += chunk {
+		err := store.UpdateSolo(func(tx *boltstore.Tx) error {
+			for j := i; j < min(i+chunk, n); j++ {
+				op := &syncengine.Op{ID: fmt.Sprintf("big-%07d", j), RecordID: fmt.Sprintf("hh-%07d", j), Collection: "households",
+					Area: fmt.Sprintf("340199%03d%03d", j%40, j%997%1000), Author: "seed", Device: "seed", HLC: syncengine.MakeHLC(int64(j+1), 0),
+					Set: map[string]json.RawMessage{"head_name": json.RawMessage(`"王秀英"`), "status": json.RawMessage(`{"value":"exited","year":2019}`)}, ReceivedAt: now}
+				if _, err := syncengine.Apply(tx, op, syncengine.MergePolicy{}, now); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
