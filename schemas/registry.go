@@ -59,13 +59,20 @@ func New() (*Registry, error) {
 	c.AssertContent()
 	c.UseLoader(embeddedOnly{})
 
-	defs, err := fs.Glob(shipped, "json/defs/*.json")
+	defFiles, err := fs.Glob(shipped, "json/defs/*.json")
 	if err != nil {
 		return nil, fmt.Errorf("list shared schema definitions: %w", err)
 	}
-	for _, file := range defs {
-		if _, _, err := addResource(c, file); err != nil {
+	shared := make(sharedDefs, len(defFiles))
+	for _, file := range defFiles {
+		_, doc, err := readSchema(file)
+		if err != nil {
 			return nil, err
+		}
+		defs, _ := doc["$defs"].(map[string]any)
+		shared[strings.TrimPrefix(file, "json/")] = defs
+		if err := c.AddResource(baseURL+strings.TrimPrefix(file, "json/"), doc); err != nil {
+			return nil, fmt.Errorf("add schema %s: %w", file, err)
 		}
 	}
 
@@ -79,9 +86,16 @@ func New() (*Registry, error) {
 	}
 	raws := make(map[string][]byte, len(latest))
 	for name, lf := range latest {
-		raw, _, err := addResource(c, lf.file)
+		raw, doc, err := readSchema(lf.file)
 		if err != nil {
 			return nil, err
+		}
+		inlined, err := shared.inline(doc, strings.TrimPrefix(lf.file, "json/"), 0)
+		if err != nil {
+			return nil, fmt.Errorf("schema %s: %w", lf.file, err)
+		}
+		if err := c.AddResource(baseURL+strings.TrimPrefix(lf.file, "json/"), inlined); err != nil {
+			return nil, fmt.Errorf("add schema %s: %w", lf.file, err)
 		}
 		raws[name] = raw
 		r.collections[name] = &collection{name: name, version: lf.version}
@@ -153,29 +167,26 @@ func latestCollectionFiles() (map[string]collectionVersion, error) {
 	return latest, nil
 }
 
-// addResource registers one embedded file with the compiler under the URL
-// its $id must carry, and returns its bytes and that URL.
-func addResource(c *jsonschema.Compiler, file string) ([]byte, string, error) {
+// readSchema reads one embedded file and checks that its $id is the URL
+// it is registered under, so relative $refs resolve as the author meant.
+func readSchema(file string) ([]byte, map[string]any, error) {
 	raw, err := shipped.ReadFile(file)
 	if err != nil {
-		return nil, "", fmt.Errorf("read schema %s: %w", file, err)
+		return nil, nil, fmt.Errorf("read schema %s: %w", file, err)
 	}
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
 	if err != nil {
-		return nil, "", fmt.Errorf("decode schema %s: %w", file, err)
+		return nil, nil, fmt.Errorf("decode schema %s: %w", file, err)
 	}
-	url := baseURL + strings.TrimPrefix(file, "json/")
 	obj, ok := doc.(map[string]any)
 	if !ok {
-		return nil, "", fmt.Errorf("schema %s: not a JSON object", file)
+		return nil, nil, fmt.Errorf("schema %s: not a JSON object", file)
 	}
+	url := baseURL + strings.TrimPrefix(file, "json/")
 	if id, _ := obj["$id"].(string); id != url {
-		return nil, "", fmt.Errorf("schema %s: $id is %q, want %q", file, id, url)
+		return nil, nil, fmt.Errorf("schema %s: $id is %q, want %q", file, id, url)
 	}
-	if err := c.AddResource(url, doc); err != nil {
-		return nil, "", fmt.Errorf("add schema %s: %w", file, err)
-	}
-	return raw, url, nil
+	return raw, obj, nil
 }
 
 // embeddedOnly refuses every URL: all schemas are added as resources up
@@ -239,20 +250,16 @@ func readPolicy(raw []byte, props map[string]*jsonschema.Schema) (CollectionPoli
 	return p, nil
 }
 
-// holdsSha256 reports whether a field schema is the shared sha256
-// definition or an array of it, following $refs.
+// sha256Pattern is the pattern of the shared "sha256" definition.
+const sha256Pattern = "^[0-9a-f]{64}$"
+
+// holdsSha256 reports whether a compiled field schema only admits a sha256
+// hex string or an array of them.
 func holdsSha256(s *jsonschema.Schema) bool {
-	for depth := 0; s != nil && depth < 8; depth++ {
-		if strings.HasSuffix(s.Location, "/$defs/sha256") {
-			return true
-		}
-		if s.Ref == nil && s.Items2020 != nil {
-			s = s.Items2020
-			continue
-		}
-		s = s.Ref
+	if s.Items2020 != nil {
+		return holdsSha256(s.Items2020)
 	}
-	return false
+	return s.Pattern != nil && s.Pattern.String() == sha256Pattern
 }
 
 // Collections returns the names of all collections, sorted. The slice is

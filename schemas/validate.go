@@ -1,7 +1,6 @@
 package schemas
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -83,8 +82,8 @@ func (c *collection) decode(fields map[string]json.RawMessage) ([]string, map[st
 		if _, ok := c.props[name]; !ok {
 			return nil, nil, &FieldError{Collection: c.name, Field: name, Reason: "unknown field", kind: ErrUnknownField}
 		}
-		v, err := jsonschema.UnmarshalJSON(bytes.NewReader(fields[name]))
-		if err != nil {
+		var v any
+		if err := json.Unmarshal(fields[name], &v); err != nil {
 			return nil, nil, &FieldError{Collection: c.name, Field: name, Reason: "malformed JSON", kind: ErrInvalidValue}
 		}
 		values[name] = v
