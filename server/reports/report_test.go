@@ -1,0 +1,389 @@
+package reports_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ruhu-dev/ruhu/rules"
+	"github.com/ruhu-dev/ruhu/server/reports"
+	"github.com/xuri/excelize/v2"
+)
+
+const county = "340102"
+
+func villageCode(t, v int) string { return fmt.Sprintf("%s%03d%03d", county, t, v) }
+
+// randomInput makes a small county with a bit of everything, including
+// households of villages that have no village record.
+func randomInput(rng *rand.Rand) *rules.Input {
+	cst := rules.Shanghai()
+	in := &rules.Input{}
+	for t := 1; t <= 1+rng.IntN(3); t++ {
+		for v := 1; v <= 1+rng.IntN(4); v++ {
+			code := villageCode(t, v)
+			if rng.IntN(5) > 0 {
+				in.Villages = append(in.Villages, rules.Village{Code: code, Name: fmt.Sprintf("村%d-%d", t, v), Lat: 31 + float64(t)/10, Lon: 117 + float64(v)/10})
+			}
+			members := []string{}
+			for m := 0; m < rng.IntN(4); m++ {
+				members = append(members, fmt.Sprintf("m%d-%d-%d", t, v, m))
+			}
+			in.Teams = append(in.Teams, rules.Team{VillageCode: code, Members: members})
+			for _, m := range members {
+				for c := 0; c < rng.IntN(30); c++ {
+					at := time.Date(2026, time.Month(7+rng.IntN(6)), 1+rng.IntN(28), 8+rng.IntN(10), 0, 0, 0, cst)
+					in.Checkins = append(in.Checkins, rules.Checkin{ID: fmt.Sprintf("c%d", len(in.Checkins)), Member: m, VillageCode: code,
+						At: at, ReceivedAt: at.Add(time.Duration(rng.IntN(40)-30) * time.Minute),
+						Lat: 31 + float64(t)/10 + rng.Float64()*0.01, Lon: 117 + float64(v)/10, AccuracyM: float64(rng.IntN(150))})
+				}
+			}
+			for h := 0; h < rng.IntN(8); h++ {
+				id := fmt.Sprintf("h%d", len(in.Households))
+				st := []rules.Status{rules.StatusPoor, rules.StatusExited, rules.StatusMonitored, rules.StatusFellBack, rules.StatusRemoved}[rng.IntN(5)]
+				in.Households = append(in.Households, rules.Household{ID: id, Area: code, HeadName: "户主" + id, Status: st,
+					Members: []rules.MemberRef{{ID: id + "-1", Name: "户主" + id}}})
+				for n := 0; n < rng.IntN(6); n++ {
+					v := rules.Visit{ID: fmt.Sprintf("v%d", len(in.Visits)), HouseholdID: id, Officer: fmt.Sprintf("o%d", rng.IntN(5)),
+						At: time.Date(2026, time.Month(1+rng.IntN(12)), 1+rng.IntN(28), 10, 0, 0, 0, cst)}
+					switch rng.IntN(3) {
+					case 0:
+						v.AnsweredByMemberID = id + "-1"
+					case 1:
+						v.AnsweredByName = "王干部"
+					}
+					in.Visits = append(in.Visits, v)
+				}
+				in.Assignments = append(in.Assignments, rules.Assignment{Officer: fmt.Sprintf("o%d", rng.IntN(5)), HouseholdID: id, Active: rng.IntN(4) > 0})
+				if rng.IntN(3) == 0 {
+					in.HousingCases = append(in.HousingCases, rules.HousingCase{ID: "k" + id, HouseholdID: id, Grade: "D", EvidenceComplete: rng.IntN(2) == 0, Missing: []string{"竣工照片"}})
+				}
+			}
+		}
+	}
+	return in
+}
+
+func mustPolicies(t *testing.T) *rules.PolicySet {
+	t.Helper()
+	ps, err := rules.DefaultPolicies()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ps
+}
+
+func mustPeriod(t *testing.T, s string) rules.Period {
+	t.Helper()
+	p, err := rules.ParsePeriod(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func listAreas(r *reports.Report) map[rules.Kind][]string {
+	out := map[rules.Kind][]string{}
+	add := func(fs ...rules.Finding) {
+		for _, f := range fs {
+			out[f.FindingKind()] = append(out[f.FindingKind()], f.FindingArea())
+		}
+	}
+	l := &r.Lists
+	for _, f := range l.VisitOverdue {
+		add(f)
+	}
+	for _, f := range l.VisitDueSoon {
+		add(f)
+	}
+	for _, f := range l.ResidencyShort {
+		add(f)
+	}
+	for _, f := range l.CheckinClock {
+		add(f)
+	}
+	for _, f := range l.CheckinTravel {
+		add(f)
+	}
+	for _, f := range l.Caseload {
+		add(f)
+	}
+	for _, f := range l.TeamTooSmall {
+		add(f)
+	}
+	for _, f := range l.AnsweredBy {
+		add(f)
+	}
+	for _, f := range l.HousingGaps {
+		add(f)
+	}
+	return out
+}
+
+func TestRollUpTotalsEqualSumOfChildren(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 42))
+	ps := mustPolicies(t)
+	h2 := mustPeriod(t, "2026H2")
+	for round := 0; round < 30; round++ {
+		in := randomInput(rng)
+		countyReport := reports.Compliance(in, ps, county, h2)
+		for _, scope := range []string{"", "34", county, villageCode(1, 0)[:9], villageCode(1, 1)} {
+			r := reports.Compliance(in, ps, scope, h2)
+			areas := listAreas(r)
+			r.Summary.Walk(func(n *reports.Node, depth int) {
+				total := 0
+				for _, k := range rules.Kinds() {
+					total += n.Counts[k]
+				}
+				if total != n.Total {
+					t.Fatalf("seed %d round %d scope %q: node %s total %d, counts sum %d", seed, round, scope, n.Code, n.Total, total)
+				}
+				if len(n.Children) > 0 {
+					for _, k := range rules.Kinds() {
+						sum := 0
+						for _, c := range n.Children {
+							sum += c.Counts[k]
+						}
+						if sum != n.Counts[k] {
+							t.Fatalf("seed %d round %d scope %q: node %s %s = %d, children sum %d", seed, round, scope, n.Code, k, n.Counts[k], sum)
+						}
+					}
+				}
+				// Every node counts exactly the listed findings under it.
+				for _, k := range rules.Kinds() {
+					want := 0
+					for _, a := range areas[k] {
+						if strings.HasPrefix(a, n.Code) {
+							want++
+						}
+					}
+					if want != n.Counts[k] {
+						t.Fatalf("seed %d round %d scope %q: node %s %s = %d, list has %d", seed, round, scope, n.Code, k, n.Counts[k], want)
+					}
+				}
+			})
+			// A narrower scope's root equals the county report's node.
+			if len(scope) >= len(county) {
+				var match *reports.Node
+				countyReport.Summary.Walk(func(n *reports.Node, _ int) {
+					if n.Code == scope {
+						match = n
+					}
+				})
+				if match != nil && match.Total != r.Summary.Total {
+					t.Fatalf("seed %d round %d: scope %s total %d, county node %d", seed, round, scope, r.Summary.Total, match.Total)
+				}
+			}
+		}
+	}
+}
+
+func TestTreeLevelsAndVillagesWithoutFindings(t *testing.T) {
+	in := &rules.Input{
+		Villages: []rules.Village{{Code: "340102001001", Name: "王庄村"}, {Code: "340102002001", Name: "李庄村"}},
+		Teams:    []rules.Team{{VillageCode: "340102001001", Members: []string{"a"}}},
+	}
+	r := reports.Compliance(in, mustPolicies(t), county, mustPeriod(t, "2026H2"))
+	s := r.Summary
+	if s.Level != reports.LevelCounty || len(s.Children) != 2 || s.Children[0].Level != reports.LevelTownship ||
+		s.Children[0].Children[0].Name != "王庄村" || s.Children[1].Children[0].Total != 0 {
+		t.Fatalf("tree %+v", s)
+	}
+	if s.Counts[rules.KindTeamTooSmall] != 1 || s.Counts[rules.KindResidencyShort] != 6 || s.Total != 7 {
+		t.Fatalf("counts %+v", s.Counts)
+	}
+}
+
+func sampleReport(t *testing.T) *reports.Report {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(7, 7))
+	in := randomInput(rng)
+	for len(in.Households) < 5 {
+		in = randomInput(rng)
+	}
+	// An identity number used as an id and typed as a name must never show in full.
+	in.Households[0].ID = "340102199001011234"
+	in.Households[0].HeadName = "张三 340102199001011234"
+	for i := range in.Visits {
+		if in.Visits[i].HouseholdID == "h0" {
+			in.Visits[i].HouseholdID = in.Households[0].ID
+		}
+	}
+	in.HousingCases = append(in.HousingCases, rules.HousingCase{ID: "kk", HouseholdID: in.Households[0].ID, Missing: []string{"竣工照片"}})
+	return reports.Compliance(in, mustPolicies(t), county, mustPeriod(t, "2026H2"))
+}
+
+func TestIdentityNumbersAreMasked(t *testing.T) {
+	r := sampleReport(t)
+	var js bytes.Buffer
+	if err := reports.WriteJSON(&js, r); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(js.String(), "340102199001011234") {
+		t.Fatal("JSON holds a full identity number")
+	}
+	if !strings.Contains(js.String(), "340102********1234") {
+		t.Fatal("JSON lost the masked identity number")
+	}
+	var xl bytes.Buffer
+	if err := reports.WriteXLSX(&xl, r); err != nil {
+		t.Fatal(err)
+	}
+	f, err := excelize.OpenReader(&xl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, sheet := range f.GetSheetList() {
+		rows, _ := f.GetRows(sheet)
+		for _, row := range rows {
+			for _, c := range row {
+				if strings.Contains(c, "340102199001011234") {
+					t.Fatalf("sheet %s holds a full identity number", sheet)
+				}
+			}
+		}
+	}
+	if got := reports.MaskIDNumber("11010519491231002X"); got != "110105********002X" {
+		t.Fatalf("MaskIDNumber = %s", got)
+	}
+}
+
+// TestXLSXHoldsWhatJSONHolds reopens the workbook and compares it, sheet by
+// sheet, with the report decoded back from its JSON.
+func TestXLSXHoldsWhatJSONHolds(t *testing.T) {
+	r := sampleReport(t)
+	var js, xl bytes.Buffer
+	if err := reports.WriteJSON(&js, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := reports.WriteXLSX(&xl, r); err != nil {
+		t.Fatal(err)
+	}
+	var fromJSON struct {
+		Summary *reports.Node `json:"summary"`
+		Lists   map[string][]map[string]any
+	}
+	if err := json.Unmarshal(js.Bytes(), &fromJSON); err != nil {
+		t.Fatal(err)
+	}
+	f, err := excelize.OpenReader(&xl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sheets := f.GetSheetList()
+	if sheets[0] != "汇总" || len(sheets) != 1+len(rules.Kinds()) {
+		t.Fatalf("sheets %v", sheets)
+	}
+	// Summary: one row per node, code → total and per-kind counts.
+	rows, err := f.GetRows("汇总")
+	if err != nil {
+		t.Fatal(err)
+	}
+	header := rows[0]
+	col := func(name string) int {
+		for i, h := range header {
+			if h == name {
+				return i
+			}
+		}
+		t.Fatalf("no column %s in %v", name, header)
+		return -1
+	}
+	byCode := map[string][]string{}
+	for _, row := range rows[1:] {
+		byCode[row[0]] = row
+	}
+	nodes := 0
+	fromJSON.Summary.Walk(func(n *reports.Node, _ int) {
+		nodes++
+		row, ok := byCode[n.Code]
+		if !ok {
+			t.Fatalf("node %s missing from 汇总", n.Code)
+		}
+		if row[col("合计")] != fmt.Sprint(n.Total) {
+			t.Errorf("node %s total %s in sheet, %d in JSON", n.Code, row[col("合计")], n.Total)
+		}
+		for _, k := range rules.Kinds() {
+			if row[col(k.Title())] != fmt.Sprint(n.Counts[k]) {
+				t.Errorf("node %s %s: sheet %s, JSON %d", n.Code, k, row[col(k.Title())], n.Counts[k])
+			}
+		}
+	})
+	if nodes != len(rows)-1 {
+		t.Fatalf("汇总 has %d rows, JSON %d nodes", len(rows)-1, nodes)
+	}
+	// Lists: same rows, same areas and identifying columns in order.
+	idColumn := map[rules.Kind][2]string{
+		rules.KindVisitOverdue:       {"household_id", "户编号"},
+		rules.KindVisitDueSoon:       {"household_id", "户编号"},
+		rules.KindResidencyShort:     {"member", "成员"},
+		rules.KindCheckinClock:       {"checkin_id", "签到编号"},
+		rules.KindCheckinTravel:      {"checkin_id", "签到编号"},
+		rules.KindCaseloadExceeded:   {"officer", "帮扶干部"},
+		rules.KindTeamTooSmall:       {"area", "村代码"},
+		rules.KindAnsweredByOther:    {"visit_id", "走访编号"},
+		rules.KindHousingEvidenceGap: {"case_id", "案件编号"},
+	}
+	total := 0
+	for _, k := range rules.Kinds() {
+		list := fromJSON.Lists[string(k)]
+		total += len(list)
+		rows, err := f.GetRows(k.Title())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows)-1 != len(list) {
+			t.Fatalf("sheet %s has %d rows, JSON list %d", k.Title(), len(rows)-1, len(list))
+		}
+		header = rows[0]
+		if header[0] != "村代码" {
+			t.Fatalf("sheet %s starts with %s", k.Title(), header[0])
+		}
+		idc := col(idColumn[k][1])
+		for i, item := range list {
+			if rows[i+1][0] != item["area"] || rows[i+1][idc] != item[idColumn[k][0]] {
+				t.Fatalf("sheet %s row %d = %v, JSON %v", k.Title(), i+2, rows[i+1], item)
+			}
+		}
+	}
+	if total != fromJSON.Summary.Total || total == 0 {
+		t.Fatalf("lists hold %d rows, summary total %d", total, fromJSON.Summary.Total)
+	}
+}
+
+func TestCSV(t *testing.T) {
+	r := sampleReport(t)
+	for _, name := range reports.ListNames() {
+		var b bytes.Buffer
+		if err := reports.WriteCSV(&b, r, name); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !bytes.HasPrefix(b.Bytes(), []byte("\xef\xbb\xbf")) {
+			t.Fatalf("%s: no UTF-8 byte-order mark", name)
+		}
+		lines := strings.Count(b.String(), "\n")
+		if name == "summary" {
+			n := 0
+			r.Summary.Walk(func(*reports.Node, int) { n++ })
+			if lines != n+1 || !strings.HasPrefix(b.String(), "\ufeff区划代码,层级,名称,") {
+				t.Fatalf("summary CSV: %d lines for %d nodes: %q", lines, n, b.String()[:40])
+			}
+		}
+	}
+	var b bytes.Buffer
+	if err := reports.WriteCSV(&b, r, "visit_overdue"); err != nil || !strings.Contains(b.String(), "户主姓名") || !strings.Contains(b.String(), "逾期天数") {
+		t.Fatalf("overdue CSV: %v %q", err, b.String())
+	}
+	if err := reports.WriteCSV(&b, r, "nope"); !errors.Is(err, reports.ErrUnknownList) {
+		t.Fatalf("unknown list: %v", err)
+	}
+}
