@@ -2,7 +2,9 @@ package server
 
 import (
 	"encoding/json"
+	"runtime"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -16,6 +18,80 @@ import (
 type admitted struct {
 	op  *syncengine.Op
 	pol syncengine.MergePolicy
+	// created: the record did not exist when the op was validated, so it
+	// was validated as a whole new record rather than as a patch.
+	created bool
+}
+
+// admit runs every check that needs no write lock on each op of a batch,
+// spread over the CPUs, and returns the ops that passed, in batch order,
+// stamped by the server clock. Refused ops go to reject.
+func (s *Server) admit(cl *auth.Claims, wire []syncengine.WireOp, now time.Time, reject func(string, error)) []admitted {
+	out := make([]admitted, len(wire))
+	errs := make([]error, len(wire))
+	exists := make([]bool, len(wire))
+	_ = s.store.View(func(tx *boltstore.Tx) error {
+		for i := range wire {
+			exists[i] = tx.Exists(wire[i].Collection, wire[i].RecordID)
+		}
+		return nil
+	})
+	workers := min(runtime.GOMAXPROCS(0), 1+len(wire)/64)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < len(wire); i += workers {
+				op := wire[i].FromWire()
+				out[i].op = op
+				if errs[i] = s.checkOp(cl, op); errs[i] == nil {
+					errs[i] = s.validateOp(op, !exists[i])
+				}
+				out[i].created = !exists[i]
+			}
+		}(w)
+	}
+	wg.Wait()
+	kept := out[:0]
+	for i, a := range out {
+		if errs[i] != nil {
+			reject(a.op.ID, errs[i])
+			continue
+		}
+		op := a.op
+		op.ReceivedAt = now.UTC()
+		if stamp, restamped := s.clock.Admit(op.HLC, s.cfg.MaxClockAhead); restamped {
+			op.StatedHLC, op.HLC = op.HLC, stamp
+			op.AddFlag(syncengine.FlagRestamped)
+		}
+		if !op.ServerTimeEst.IsZero() && !op.DeviceTime.IsZero() && absDuration(op.DeviceTime.Sub(op.ServerTimeEst)) > s.cfg.MaxClockAhead {
+			op.AddFlag(syncengine.FlagDeviceClockOff)
+		}
+		p := s.schemas.Policy(op.Collection)
+		a.pol = syncengine.MergePolicy{AppendOnly: p.AppendOnly, Annotations: p.Annotations}
+		kept = append(kept, a)
+	}
+	return kept
+}
+
+// validateOp checks an op against its collection's schema: a new record
+// must be whole and valid; a change to an existing one is checked as a
+// patch. Deleting a record that does not exist is ENOTFOUND.
+func (s *Server) validateOp(op *syncengine.Op, create bool) error {
+	if !create {
+		if err := s.schemas.ValidatePatch(op.Collection, op.Set); err != nil {
+			return errInvalid("%v", err)
+		}
+		return nil
+	}
+	if op.Tombstone != nil && len(op.Set) == 0 {
+		return syncengine.Errorf(syncengine.ENOTFOUND, "op %s deletes a record that does not exist", op.ID)
+	}
+	if err := s.schemas.ValidateRecord(op.Collection, op.Set); err != nil {
+		return errInvalid("%v", err)
+	}
+	return nil
 }
 
 func (s *Server) handlePush(c *fiber.Ctx) error {
@@ -33,24 +109,7 @@ func (s *Server) handlePush(c *fiber.Ctx) error {
 	reject := func(id string, err error) {
 		resp.Rejected = append(resp.Rejected, syncengine.Rejection{OpID: id, Code: syncengine.ErrorCode(err), Message: syncengine.ErrorMessage(err)})
 	}
-	var ops []admitted
-	for i := range req.Ops {
-		op := req.Ops[i].FromWire()
-		if err := s.checkOp(cl, op); err != nil {
-			reject(op.ID, err)
-			continue
-		}
-		op.ReceivedAt = now.UTC()
-		if stamp, restamped := s.clock.Admit(op.HLC, s.cfg.MaxClockAhead); restamped {
-			op.StatedHLC, op.HLC = op.HLC, stamp
-			op.AddFlag(syncengine.FlagRestamped)
-		}
-		if !op.ServerTimeEst.IsZero() && !op.DeviceTime.IsZero() && absDuration(op.DeviceTime.Sub(op.ServerTimeEst)) > s.cfg.MaxClockAhead {
-			op.AddFlag(syncengine.FlagDeviceClockOff)
-		}
-		p := s.schemas.Policy(op.Collection)
-		ops = append(ops, admitted{op: op, pol: syncengine.MergePolicy{AppendOnly: p.AppendOnly, Annotations: p.Annotations}})
-	}
+	ops := s.admit(cl, req.Ops, now, reject)
 
 	var acked []string
 	var rejected []syncengine.Rejection
@@ -59,7 +118,7 @@ func (s *Server) handlePush(c *fiber.Ctx) error {
 		// Batch may run this more than once: start from scratch each time.
 		acked, rejected, conflicts = acked[:0], rejected[:0], 0
 		for _, a := range ops {
-			if err := s.checkOpInTx(tx, cl, a.op); err != nil {
+			if err := s.checkOpInTx(tx, cl, a.op, a.created); err != nil {
 				rejected = append(rejected, syncengine.Rejection{OpID: a.op.ID, Code: syncengine.ErrorCode(err), Message: syncengine.ErrorMessage(err)})
 				continue
 			}
@@ -121,9 +180,6 @@ func (s *Server) checkOp(cl *auth.Claims, op *syncengine.Op) error {
 	if !s.schemas.Known(op.Collection) {
 		return errInvalid("unknown collection %q", op.Collection)
 	}
-	if err := s.schemas.ValidatePatch(op.Collection, op.Set); err != nil {
-		return errInvalid("%v", err)
-	}
 	if op.Author != cl.Subject {
 		return errForbidden("op %s: author %s is not the signed-in user", op.ID, op.Author)
 	}
@@ -152,7 +208,7 @@ func (s *Server) checkOp(cl *auth.Claims, op *syncengine.Op) error {
 // checkOpInTx applies the rules that read the store: creation must carry a
 // whole valid record, officers visit only assigned households, and team
 // members touch only their own check-ins.
-func (s *Server) checkOpInTx(tx *boltstore.Tx, cl *auth.Claims, op *syncengine.Op) error {
+func (s *Server) checkOpInTx(tx *boltstore.Tx, cl *auth.Claims, op *syncengine.Op, created bool) error {
 	cur, err := tx.Record(op.Collection, op.RecordID)
 	if err != nil {
 		return err
@@ -163,10 +219,13 @@ func (s *Server) checkOpInTx(tx *boltstore.Tx, cl *auth.Claims, op *syncengine.O
 		for k, v := range op.Set {
 			fields[k] = v
 		}
-	} else if op.Tombstone != nil && len(op.Set) == 0 {
-		return syncengine.Errorf(syncengine.ENOTFOUND, "op %s deletes a record that does not exist", op.ID)
-	} else if err := s.schemas.ValidateRecord(op.Collection, op.Set); err != nil {
-		return errInvalid("%v", err)
+	}
+	if (cur == nil) != created {
+		// The record appeared or vanished since validation: validate again
+		// the other way, rarely, inside the transaction.
+		if err := s.validateOp(op, cur == nil); err != nil {
+			return err
+		}
 	}
 	if cl.Role == auth.RoleOfficer && op.Collection == "visits" {
 		var hh string

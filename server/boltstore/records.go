@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/ruhu-dev/ruhu/syncengine"
@@ -41,6 +40,11 @@ func recordKey(collection, id string) []byte { return []byte(collection + "/" + 
 // OpApplied implements syncengine.Tx.
 func (t *Tx) OpApplied(id string) (bool, error) {
 	return t.tx.Bucket(bucketOps).Get([]byte(id)) != nil, nil
+}
+
+// Exists reports whether a record is stored.
+func (t *Tx) Exists(collection, id string) bool {
+	return t.tx.Bucket(bucketRecords).Get(recordKey(collection, id)) != nil
 }
 
 // Record implements syncengine.Tx.
@@ -280,6 +284,12 @@ func (t *Tx) ChangesAfter(seq uint64, fn func(Change) bool) (uint64, error) {
 	return last, nil
 }
 
+// HasChangesAfter reports whether the change index holds an entry after seq.
+func (t *Tx) HasChangesAfter(seq uint64) bool {
+	k, _ := t.tx.Bucket(bucketChanges).Cursor().Seek(u64(seq + 1))
+	return k != nil
+}
+
 // RecordCount returns the number of records in the store.
 func (t *Tx) RecordCount() int { return t.tx.Bucket(bucketRecords).Stats().KeyN }
 
@@ -342,14 +352,4 @@ func (t *Tx) indexAssignment(prev, next *syncengine.Record) error {
 		return b.Put(assignKey(a.Officer, a.HouseholdID), []byte(next.ID))
 	}
 	return nil
-}
-
-// sortedKeys returns a map's keys in order; used for deterministic output.
-func sortedKeys[M ~map[string]V, V any](m M) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

