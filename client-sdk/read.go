@@ -20,11 +20,10 @@ const (
 	CollectionVisits      = "visits"
 	CollectionMembers     = "members"
 
-	FieldOfficer   = "officer"    // assignments: username of the assigned officer
-	FieldHousehold = "household"  // assignments, visits, members: household record id
-	FieldActive    = "active"     // assignments: false once the assignment ended
-	FieldEndedAt   = "ended_at"   // assignments: set once the assignment ended
-	FieldVisitedAt = "visited_at" // visits: RFC 3339 time of the visit
+	FieldOfficer   = "officer"      // assignments, visits: username of the officer
+	FieldHousehold = "household_id" // assignments, visits, members: household record id
+	FieldActive    = "active"       // assignments: true while the assignment holds
+	FieldVisitedAt = "visited_at"   // visits: RFC 3339 time of the visit
 )
 
 // RecordView is a record as the tablet shows it: the server's state with
@@ -124,7 +123,7 @@ func (c *Client) scan(tx *bolt.Tx, cd codec, collection string, filter func(map[
 }
 
 // MyHouseholds returns the households the logged-in officer is assigned to
-// (a live assignments record whose officer is this user, still active), in
+// (a live assignments record whose officer is this user and active is true), in
 // area then id order. Households whose record has not reached this tablet
 // yet are left out.
 //
@@ -180,13 +179,8 @@ func (c *Client) myHouseholds(tx *bolt.Tx, cd codec) ([]*RecordView, error) {
 }
 
 func activeAssignment(v map[string]json.RawMessage) bool {
-	if raw, ok := v[FieldActive]; ok && string(raw) == "false" {
-		return false
-	}
-	if raw, ok := v[FieldEndedAt]; ok && len(raw) > 0 && string(raw) != "null" && string(raw) != `""` {
-		return false
-	}
-	return true
+	var active bool
+	return json.Unmarshal(v[FieldActive], &active) == nil && active
 }
 
 func jsonString(raw json.RawMessage) string {
@@ -246,7 +240,7 @@ func (c *Client) VisitsDue(now time.Time, interval time.Duration) ([]DueVisit, e
 
 // Status is what the tablet knows about its sync state.
 type Status struct {
-	Server, User, Role string
+	Server, User, Role   string
 	DeviceID, DeviceName string
 	Enrolled             bool
 	// Pending ops wait in the outbox; Sent were acknowledged; Rejected
