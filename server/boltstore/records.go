@@ -86,11 +86,7 @@ func (t *Tx) PutRecord(rec *syncengine.Record, op *syncengine.Op) error {
 	if err != nil {
 		return err
 	}
-	buf, err := json.Marshal(storedRecord{WireRecord: rec.ToWire(), Seq: seq})
-	if err != nil {
-		return fmt.Errorf("encode record %s: %w", key, err)
-	}
-	if err := t.tx.Bucket(bucketRecords).Put(key, buf); err != nil {
+	if err := t.tx.Bucket(bucketRecords).Put(key, encodeRecord(rec, seq)); err != nil {
 		return err
 	}
 	if err := changes.Put(u64(seq), key); err != nil {
@@ -112,12 +108,7 @@ func (t *Tx) AddOp(op *syncengine.Op) error {
 	if err != nil {
 		return err
 	}
-	so := StoredOp{WireOp: op.ToWire(), Flags: op.Flags, StatedHLC: uint64(op.StatedHLC), ReceivedAt: op.ReceivedAt.UnixMilli(), Seq: seq}
-	buf, err := json.Marshal(so)
-	if err != nil {
-		return fmt.Errorf("encode op %s: %w", op.ID, err)
-	}
-	if err := t.tx.Bucket(bucketOps).Put([]byte(op.ID), buf); err != nil {
+	if err := t.tx.Bucket(bucketOps).Put([]byte(op.ID), encodeOp(op, seq)); err != nil {
 		return err
 	}
 	hk := append(recordKey(op.Collection, op.RecordID), 0)
