@@ -30,7 +30,7 @@ func (s *Server) routeTable() []route {
 		{method: "POST", path: "/v1/auth/refresh", auth: authNone, handler: s.handleRefresh, summary: "Exchange a device's refresh token (rotated) for a new access token; EREVOKED for a revoked device", tag: "auth", request: "RefreshRequest", response: "TokenResponse"},
 		{method: "POST", path: "/v1/devices", auth: authUser, handler: s.handleEnroll, summary: "Enroll a tablet with its ed25519 public key; returns a device-bound refresh token", tag: "auth", request: "EnrollRequest", response: "TokenResponse", status: 201},
 		{method: "POST", path: "/v1/sync/push", auth: authDevice, handler: s.handlePush, summary: "Push a batch of ops; each is acknowledged or rejected on its own", tag: "sync", request: "PushRequest", response: "PushResponse"},
-		{method: "GET", path: "/v1/sync/pull", auth: authUser, handler: s.handlePull, summary: "Pull in-scope records changed since a cursor, in pages", tag: "sync", response: "PullResponse",
+		{method: "GET", path: "/v1/sync/pull", auth: authDevice, handler: s.handlePull, summary: "Pull in-scope records changed since a cursor, in pages", tag: "sync", response: "PullResponse",
 			query: map[string]string{"cursor": "opaque cursor from the previous pull; empty for everything", "limit": "page size, 1 to 2000 (default 500)"}},
 		{method: "GET", path: "/v1/records/:collection/:id", auth: authUser, handler: s.handleGetRecord, summary: "A record's merged state with per-field versions and flags; ?history=1 adds every accepted op", tag: "records", response: "RecordResponse",
 			query: map[string]string{"history": "1 to include the op history"}},
