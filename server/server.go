@@ -148,6 +148,10 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 			}
 		}
 	}
+	// Errors raised before routing (a body over the limit is refused by
+	// the HTTP layer) skip the middleware: the contract still promises the
+	// server time on every response.
+	c.Set("X-Ruhu-Server-Time", strconv.FormatInt(s.cfg.Now().UnixMilli(), 10))
 	if code == syncengine.EINTERNAL {
 		s.log.Error("request failed", "method", c.Method(), "path", c.Path(), "err", err)
 	}
