@@ -88,7 +88,11 @@ func demoTablets(ctx context.Context, url, dataDir string, out io.Writer) error 
 	}
 	tablets := []*tablet{{name: "平板A", user: "wang"}, {name: "平板B", user: "li"}}
 	for _, t := range tablets {
-		c, err := client.Open(filepath.Join(dataDir, "tablet-"+t.user, "tablet.db"), client.Options{Validator: reg, Policy: mergePolicy(reg)})
+		dir := filepath.Join(dataDir, "tablet-"+t.user)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+		c, err := client.Open(filepath.Join(dir, "tablet.db"), client.Options{Validator: reg, Policy: mergePolicy(reg)})
 		if err != nil {
 			return err
 		}
