@@ -242,8 +242,11 @@ func TestRevokedDeviceWipesLocalData(t *testing.T) {
 	for name, call := range map[string]func() error{
 		"get":    func() error { _, err := tb.Get("members", "m1"); return err },
 		"status": func() error { _, err := tb.Status(); return err },
-		"save":   func() error { _, err := tb.Save(context.Background(), "households", "h2", testArea, raw(t, household("乙"))); return err },
-		"sync":   func() error { _, err := tb.Sync(context.Background(), nil); return err },
+		"save": func() error {
+			_, err := tb.Save(context.Background(), "households", "h2", testArea, raw(t, household("乙")))
+			return err
+		},
+		"sync": func() error { _, err := tb.Sync(context.Background(), nil); return err },
 	} {
 		if code := syncengine.ErrorCode(call()); code != syncengine.EREVOKED {
 			t.Errorf("%s after wipe: code %q, want EREVOKED", name, code)

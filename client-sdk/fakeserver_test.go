@@ -43,12 +43,13 @@ type fakeServer struct {
 	nextToken int
 
 	// Fault injection.
-	fail503    int                                // answer the next n sync requests 503
-	cutAfter   int                                // apply the next n pushes, then cut the connection
-	reject     func(op *syncengine.Op) string     // non-empty: reject the op with this message
+	fail503    int                               // answer the next n sync requests 503
+	cutAfter   int                               // apply the next n pushes, then cut the connection
+	reject     func(op *syncengine.Op) string    // non-empty: reject the op with this message
 	onPush     func(req *syncengine.PushRequest) // observes every push body
-	pushes     []int                              // ops per push request, in order
+	pushes     []int                             // ops per push request, in order
 	pulls      int
+	pullBody   []byte // when set, every pull answers 200 with these bytes
 	refreshes  int
 	publicKeys map[string]string
 }
@@ -85,6 +86,9 @@ func (f *fakeServer) token() string {
 	return "t" + strconv.Itoa(f.nextToken)
 }
 
+// rawBody is sent as is, valid JSON or not.
+type rawBody []byte
+
 type apiError struct {
 	status int
 	code   string
@@ -115,6 +119,9 @@ func (f *fakeServer) serve(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusCreated
 	}
 	body, _ := json.Marshal(out)
+	if b, ok := out.(rawBody); ok {
+		body = b
+	}
 	w.Header().Set("Content-Type", "application/json")
 	if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
 		var buf bytes.Buffer
@@ -237,6 +244,9 @@ func (f *fakeServer) route(r *http.Request) (any, *apiError, bool) {
 		if f.fail503 > 0 {
 			f.fail503--
 			return nil, &apiError{503, syncengine.ETRANSIENT, "busy"}, false
+		}
+		if f.pullBody != nil {
+			return rawBody(f.pullBody), nil, false
 		}
 		return f.pull(r), nil, false
 	}

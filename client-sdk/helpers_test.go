@@ -173,15 +173,6 @@ func raw(t testing.TB, fields map[string]any) map[string]json.RawMessage {
 	return out
 }
 
-func jsonOf(t testing.TB, v json.RawMessage) any {
-	t.Helper()
-	var out any
-	if err := json.Unmarshal(v, &out); err != nil {
-		t.Fatalf("decode %s: %v", v, err)
-	}
-	return out
-}
-
 // bucketKeys lists the keys of a bucket straight from the file (the tablet
 // must be closed).
 func bucketKeys(t testing.TB, path, bucket string) []string {

@@ -37,3 +37,8 @@ func newULID(t time.Time) string {
 // best estimate of server time, so ids sort by creation time even on a
 // tablet whose clock is wrong once it has synced.
 func (c *Client) NewID() string { return newULID(c.physicalNow()) }
+
+// Now is the tablet's best estimate of server time: the device clock
+// corrected by the offset measured at the last sync (the device clock alone
+// before the first one). Use it for times officers record, like visited_at.
+func (c *Client) Now() time.Time { return c.physicalNow() }

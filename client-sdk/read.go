@@ -210,20 +210,9 @@ func (c *Client) VisitsDue(now time.Time, interval time.Duration) ([]DueVisit, e
 		if err != nil {
 			return err
 		}
-		visits, err := c.scan(tx, cd, CollectionVisits, nil)
+		latest, err := c.lastVisits(tx, cd)
 		if err != nil {
 			return err
-		}
-		latest := map[string]time.Time{}
-		for _, v := range visits {
-			at, err := time.Parse(time.RFC3339, v.String(FieldVisitedAt))
-			if err != nil {
-				continue
-			}
-			hh := v.String(FieldHousehold)
-			if at.After(latest[hh]) {
-				latest[hh] = at
-			}
 		}
 		cutoff := now.Add(-interval)
 		for _, h := range mine {
@@ -236,6 +225,38 @@ func (c *Client) VisitsDue(now time.Time, interval time.Duration) ([]DueVisit, e
 	})
 	sort.SliceStable(out, func(i, j int) bool { return out[i].LastVisit.Before(out[j].LastVisit) })
 	return out, err
+}
+
+// LastVisits returns, for every household with a visit on this tablet, the
+// latest visited_at (visits with an unreadable time are ignored).
+//
+// Codes: EREVOKED.
+func (c *Client) LastVisits() (map[string]time.Time, error) {
+	var out map[string]time.Time
+	err := c.view(func(tx *bolt.Tx, cd codec) error {
+		var err error
+		out, err = c.lastVisits(tx, cd)
+		return err
+	})
+	return out, err
+}
+
+func (c *Client) lastVisits(tx *bolt.Tx, cd codec) (map[string]time.Time, error) {
+	visits, err := c.scan(tx, cd, CollectionVisits, nil)
+	if err != nil {
+		return nil, err
+	}
+	latest := map[string]time.Time{}
+	for _, v := range visits {
+		at, err := time.Parse(time.RFC3339, v.String(FieldVisitedAt))
+		if err != nil {
+			continue
+		}
+		if hh := v.String(FieldHousehold); at.After(latest[hh]) {
+			latest[hh] = at
+		}
+	}
+	return latest, nil
 }
 
 // Status is what the tablet knows about its sync state.

@@ -1,0 +1,486 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	client "github.com/ruhu-dev/ruhu/client-sdk"
+	"github.com/ruhu-dev/ruhu/schemas"
+	"github.com/ruhu-dev/ruhu/syncengine"
+)
+
+const tabletUsage = `用法: ruhu tablet [--data 目录] <命令> [参数]
+
+命令:
+  login --server URL --user 用户名 [--password 密码]   登录（密码也可用环境变量 RUHU_PASSWORD）
+  enroll --name 设备名                                 登记本设备
+  households                                           我负责的农户
+  visit add --household 户编号 [--notes 备注] [--answered-by 受访人] [--relation 关系]
+            [--checklist food=ok,housing=problem,...] 记录一次走访（清单默认全部 ok）
+  household set --id 户编号 --field 字段 --value JSON值   修改农户信息
+  sync                                                 同步（上传并下载）
+  status                                               同步状态
+  rejected                                             被服务器拒绝的记录
+`
+
+// chinaTime is the zone visited_at is written in (UTC+8, no DST).
+var chinaTime = time.FixedZone("CST", 8*3600)
+
+// visitInterval is how old a last visit may be before the households list
+// marks the household as due (DOMAIN.md: at least one visit every half year;
+// the rules package holds the per-jurisdiction figure for reports).
+const visitInterval = 182 * 24 * time.Hour
+
+// runTablet is the tablet CLI: the same library a tablet app uses, driven
+// from a terminal, with output in Chinese for field officers.
+func runTablet(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("tablet", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, tabletUsage) }
+	dataDir := fs.String("data", envOr(getenv, "RUHU_TABLET_DATA", "./tablet-data"), "tablet data directory (env RUHU_TABLET_DATA)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	rest := fs.Args()
+	if len(rest) == 0 {
+		fs.Usage()
+		return errors.New("tablet: no command")
+	}
+	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
+		return fmt.Errorf("tablet data directory: %w", err)
+	}
+	reg, err := schemas.New()
+	if err != nil {
+		return fmt.Errorf("load schemas: %w", err)
+	}
+	c, err := client.Open(filepath.Join(*dataDir, "tablet.db"), client.Options{Validator: reg, Policy: mergePolicy(reg)})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	t := &tabletCLI{c: c, getenv: getenv, stdout: stdout, stderr: stderr}
+
+	cmd, cmdArgs := rest[0], rest[1:]
+	if (cmd == "visit" || cmd == "household") && len(cmdArgs) > 0 {
+		cmd, cmdArgs = cmd+" "+cmdArgs[0], cmdArgs[1:]
+	}
+	switch cmd {
+	case "login":
+		return t.login(ctx, cmdArgs)
+	case "enroll":
+		return t.enroll(ctx, cmdArgs)
+	case "households":
+		return t.households(cmdArgs)
+	case "visit add":
+		return t.visitAdd(ctx, cmdArgs)
+	case "household set":
+		return t.householdSet(ctx, cmdArgs)
+	case "sync":
+		return t.sync(ctx, cmdArgs)
+	case "status":
+		return t.status(cmdArgs)
+	case "rejected":
+		return t.rejected(cmdArgs)
+	default:
+		fs.Usage()
+		return fmt.Errorf("tablet: unknown command %q", cmd)
+	}
+}
+
+type tabletCLI struct {
+	c              *client.Client
+	getenv         func(string) string
+	stdout, stderr io.Writer
+}
+
+func (t *tabletCLI) flags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet("tablet "+name, flag.ContinueOnError)
+	fs.SetOutput(t.stderr)
+	return fs
+}
+
+func (t *tabletCLI) login(ctx context.Context, args []string) error {
+	fs := t.flags("login")
+	server := fs.String("server", t.getenv("RUHU_SERVER"), "server URL (env RUHU_SERVER)")
+	user := fs.String("user", "", "username")
+	password := fs.String("password", "", "password (env RUHU_PASSWORD)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *password == "" {
+		*password = t.getenv("RUHU_PASSWORD")
+	}
+	if *server == "" || *user == "" || *password == "" {
+		return errors.New("login: 需要 --server、--user 和密码")
+	}
+	if err := t.c.Login(ctx, *server, *user, *password); err != nil {
+		return err
+	}
+	fmt.Fprintf(t.stdout, "登录成功：%s @ %s\n", *user, *server)
+	if st, err := t.c.Status(); err == nil && !st.Enrolled {
+		fmt.Fprintln(t.stdout, "下一步：ruhu tablet enroll --name 设备名")
+	}
+	return nil
+}
+
+func (t *tabletCLI) enroll(ctx context.Context, args []string) error {
+	fs := t.flags("enroll")
+	name := fs.String("name", "", "device name shown to supervisors, e.g. 平板A")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if strings.TrimSpace(*name) == "" {
+		return errors.New("enroll: 需要 --name")
+	}
+	if err := t.c.Enroll(ctx, *name); err != nil {
+		return err
+	}
+	st, err := t.c.Status()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(t.stdout, "设备已登记：%s（设备编号 %s）\n", *name, st.DeviceID)
+	return nil
+}
+
+var householdStatus = map[string]string{
+	"poor": "未脱贫", "exited": "已脱贫", "monitored": "监测户", "fellback": "返贫", "removed": "已销号",
+}
+
+func (t *tabletCLI) households(args []string) error {
+	if err := t.flags("households").Parse(args); err != nil {
+		return err
+	}
+	mine, err := t.c.MyHouseholds()
+	if err != nil {
+		return err
+	}
+	if len(mine) == 0 {
+		fmt.Fprintln(t.stdout, "没有分配给您的农户（请先同步）")
+		return nil
+	}
+	last, err := t.c.LastVisits()
+	if err != nil {
+		return err
+	}
+	now := t.c.Now()
+	rows := [][]string{{"户编号", "户主", "区划代码", "状态", "上次走访", "待走访", "未同步"}}
+	for _, h := range mine {
+		var st struct {
+			Value string `json:"value"`
+			Year  int    `json:"year"`
+		}
+		_ = json.Unmarshal(h.Values["status"], &st)
+		status := householdStatus[st.Value]
+		if status == "" {
+			status = st.Value
+		}
+		if st.Year != 0 {
+			status += fmt.Sprintf("(%d)", st.Year)
+		}
+		visited, due := "从未", "是"
+		if at, ok := last[h.ID]; ok {
+			visited = at.In(chinaTime).Format("2006-01-02")
+			if now.Sub(at) <= visitInterval {
+				due = ""
+			}
+		}
+		pending := ""
+		if h.Pending {
+			pending = "*"
+		}
+		rows = append(rows, []string{h.ID, h.String("head_name"), h.Area, status, visited, due, pending})
+	}
+	writeTable(t.stdout, rows)
+	fmt.Fprintf(t.stdout, "共 %d 户\n", len(mine))
+	return nil
+}
+
+var checklistItems = []string{"food", "clothing", "education", "medical", "housing", "drinking_water"}
+
+func (t *tabletCLI) visitAdd(ctx context.Context, args []string) error {
+	fs := t.flags("visit add")
+	household := fs.String("household", "", "household id")
+	notes := fs.String("notes", "", "notes")
+	answeredBy := fs.String("answered-by", "", "who answered the questions (受访人)")
+	relation := fs.String("relation", "", "their relation to the head: head spouse child parent grandchild sibling other")
+	checklist := fs.String("checklist", "", "checklist items that are not ok, e.g. housing=problem,education=na")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *household == "" {
+		return errors.New("visit add: 需要 --household")
+	}
+	h, err := t.c.Get(client.CollectionHouseholds, *household)
+	if err != nil {
+		return err
+	}
+	st, err := t.c.Status()
+	if err != nil {
+		return err
+	}
+	items := map[string]string{}
+	for _, k := range checklistItems {
+		items[k] = "ok"
+	}
+	if *checklist != "" {
+		for _, kv := range strings.Split(*checklist, ",") {
+			k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+			if _, known := items[k]; !ok || !known {
+				return fmt.Errorf("visit add: 清单项 %q 无效，可用：%s", kv, strings.Join(checklistItems, ", "))
+			}
+			items[k] = v
+		}
+	}
+	fields := map[string]any{
+		client.FieldHousehold: h.ID,
+		client.FieldOfficer:   st.User,
+		client.FieldVisitedAt: t.c.Now().In(chinaTime).Format(time.RFC3339),
+		"checklist":           items,
+	}
+	if *notes != "" {
+		fields["notes"] = *notes
+	}
+	if *answeredBy != "" {
+		fields["answered_by_name"] = *answeredBy
+	}
+	if *relation != "" {
+		fields["answered_by_relation"] = *relation
+	}
+	set := make(map[string]json.RawMessage, len(fields))
+	for k, v := range fields {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Errorf("visit add: encode %s: %w", k, err)
+		}
+		set[k] = b
+	}
+	id := t.c.NewID()
+	if _, err := t.c.Save(ctx, client.CollectionVisits, id, h.Area, set); err != nil {
+		return err
+	}
+	fmt.Fprintf(t.stdout, "走访已记录：%s（%s 户主 %s），待同步\n", id, h.ID, h.String("head_name"))
+	for _, k := range checklistItems {
+		fmt.Fprintf(t.stdout, "  %-15s %s\n", k, items[k])
+	}
+	return nil
+}
+
+func (t *tabletCLI) householdSet(ctx context.Context, args []string) error {
+	fs := t.flags("household set")
+	id := fs.String("id", "", "household id")
+	field := fs.String("field", "", "field name, e.g. phone")
+	value := fs.String("value", "", `JSON value, e.g. '"13900000000"' or '{"value":"exited","year":2025}'; text that is not JSON is taken as a string`)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *id == "" || *field == "" {
+		return errors.New("household set: 需要 --id、--field 和 --value")
+	}
+	v := json.RawMessage(*value)
+	if !json.Valid(v) {
+		v, _ = json.Marshal(*value)
+	}
+	if _, err := t.c.Save(ctx, client.CollectionHouseholds, *id, "", map[string]json.RawMessage{*field: v}); err != nil {
+		return err
+	}
+	fmt.Fprintf(t.stdout, "已修改 %s 的 %s = %s，待同步\n", *id, *field, v)
+	return nil
+}
+
+func (t *tabletCLI) sync(ctx context.Context, args []string) error {
+	if err := t.flags("sync").Parse(args); err != nil {
+		return err
+	}
+	bar := &progressBar{w: t.stderr}
+	rep, err := t.c.Sync(ctx, bar.show)
+	bar.done()
+	if err != nil {
+		if syncengine.ErrorCode(err) == syncengine.EREVOKED {
+			fmt.Fprintln(t.stdout, "此设备已被停用，本地数据已清除。请联系管理员后重新登录并登记设备。")
+		}
+		return err
+	}
+	fmt.Fprintf(t.stdout, "同步完成：上传 %d 条，被拒 %d 条，下载 %d 条记录，流量 %s\n",
+		rep.Pushed, rep.Rejected, rep.Pulled, humanBytes(rep.WireOut+rep.WireIn))
+	if rep.Rejected > 0 {
+		fmt.Fprintln(t.stdout, "有记录被服务器拒绝，请运行 ruhu tablet rejected 查看")
+	}
+	if rep.Reset {
+		fmt.Fprintln(t.stdout, "服务器数据已恢复：本机已重新上传全部记录")
+	}
+	if rep.Restamped > 0 {
+		fmt.Fprintf(t.stdout, "注意：本机时钟超前，%d 条记录的时间已由服务器校正\n", rep.Restamped)
+	}
+	if rep.Retries > 0 {
+		fmt.Fprintf(t.stdout, "网络不稳定，重试 %d 次\n", rep.Retries)
+	}
+	return nil
+}
+
+func (t *tabletCLI) status(args []string) error {
+	if err := t.flags("status").Parse(args); err != nil {
+		return err
+	}
+	st, err := t.c.Status()
+	if err != nil {
+		return err
+	}
+	w := t.stdout
+	fmt.Fprintf(w, "服务器：%s\n", orDash(st.Server))
+	fmt.Fprintf(w, "用户：%s（%s）\n", orDash(st.User), orDash(st.Role))
+	if st.Enrolled {
+		fmt.Fprintf(w, "设备：%s（%s）\n", st.DeviceName, st.DeviceID)
+	} else {
+		fmt.Fprintln(w, "设备：未登记")
+	}
+	fmt.Fprintf(w, "待上传：%d 条\n已上传：%d 条\n被拒绝：%d 条\n", st.Pending, st.Sent, st.Rejected)
+	if st.LastSync.IsZero() {
+		fmt.Fprintln(w, "上次同步：从未")
+	} else {
+		fmt.Fprintf(w, "上次同步：%s（本机时间）\n", st.LastSync.In(chinaTime).Format("2006-01-02 15:04:05"))
+	}
+	switch {
+	case st.ClockOffsetKnown && st.ClockOffset.Abs() < time.Second:
+		fmt.Fprintln(w, "时钟偏差：与服务器一致")
+	case st.ClockOffsetKnown:
+		fmt.Fprintf(w, "时钟偏差：本机比服务器%s %s\n", aheadBehind(st.ClockOffset), st.ClockOffset.Abs().Round(time.Second))
+	default:
+		fmt.Fprintln(w, "时钟偏差：未测量（尚未同步）")
+	}
+	return nil
+}
+
+func aheadBehind(offset time.Duration) string {
+	if offset < 0 {
+		return "快"
+	}
+	return "慢"
+}
+
+func (t *tabletCLI) rejected(args []string) error {
+	if err := t.flags("rejected").Parse(args); err != nil {
+		return err
+	}
+	list, err := t.c.Rejected()
+	if err != nil {
+		return err
+	}
+	if len(list) == 0 {
+		fmt.Fprintln(t.stdout, "没有被拒绝的记录")
+		return nil
+	}
+	rows := [][]string{{"时间", "记录", "字段", "代码", "原因"}}
+	for _, r := range list {
+		var fields []string
+		for k := range r.Op.Set {
+			fields = append(fields, k)
+		}
+		if r.Op.Tombstone != nil {
+			fields = append(fields, "(删除)")
+		}
+		sort.Strings(fields)
+		rows = append(rows, []string{r.At.In(chinaTime).Format("01-02 15:04"), r.Op.Key(), strings.Join(fields, ","), r.Code, r.Message})
+	}
+	writeTable(t.stdout, rows)
+	fmt.Fprintf(t.stdout, "共 %d 条：这些修改不会再上传，请核对后重新录入\n", len(list))
+	return nil
+}
+
+// progressBar draws sync progress on one terminal line.
+type progressBar struct {
+	w     io.Writer
+	drawn bool
+}
+
+func (b *progressBar) show(p client.Progress) {
+	var line string
+	switch p.Phase {
+	case client.PhasePush:
+		const width = 20
+		filled := 0
+		if p.Total > 0 {
+			filled = width * p.Done / p.Total
+		}
+		line = fmt.Sprintf("上传 [%s%s] %d/%d 条", strings.Repeat("#", filled), strings.Repeat("-", width-filled), p.Done, p.Total)
+	default:
+		line = fmt.Sprintf("下载 第 %d 页，%d 条记录", p.Pages, p.Done)
+	}
+	fmt.Fprintf(b.w, "\r%s  %s   ", line, humanBytes(p.WireBytes))
+	b.drawn = true
+}
+
+func (b *progressBar) done() {
+	if b.drawn {
+		fmt.Fprintln(b.w)
+	}
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KB", float64(n)/(1<<10))
+	default:
+		return fmt.Sprintf("%d B", n)
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}
+
+// writeTable prints rows in aligned columns, counting CJK characters as two
+// cells wide as terminals draw them (text/tabwriter counts them as one).
+func writeTable(w io.Writer, rows [][]string) {
+	var widths []int
+	for _, r := range rows {
+		for i, cell := range r {
+			if i >= len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[i] = max(widths[i], displayWidth(cell))
+		}
+	}
+	for _, r := range rows {
+		var sb strings.Builder
+		for i, cell := range r {
+			sb.WriteString(cell)
+			if i < len(r)-1 {
+				sb.WriteString(strings.Repeat(" ", widths[i]-displayWidth(cell)+2))
+			}
+		}
+		fmt.Fprintln(w, strings.TrimRight(sb.String(), " "))
+	}
+}
+
+func displayWidth(s string) int {
+	n := 0
+	for _, r := range s {
+		switch {
+		case r >= 0x1100 && (r <= 0x115F || (r >= 0x2E80 && r <= 0xA4CF) || (r >= 0xAC00 && r <= 0xD7A3) ||
+			(r >= 0xF900 && r <= 0xFAFF) || (r >= 0xFE30 && r <= 0xFE4F) || (r >= 0xFF00 && r <= 0xFF60) ||
+			(r >= 0xFFE0 && r <= 0xFFE6) || (r >= 0x20000 && r <= 0x3FFFD)):
+			n += 2
+		case r == utf8.RuneError:
+			n++
+		default:
+			n++
+		}
+	}
+	return n
+}
