@@ -179,9 +179,11 @@ func TestPushRecordRules(t *testing.T) {
 			return ts.op(wang, id, "households", "hV1b", areaV1, map[string]any{"address": "新地址"})
 		}, ""},
 	}
+	sent := map[string]syncengine.WireOp{}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			op := tc.op(fmt.Sprintf("rule-%02d", i))
+			sent[tc.name] = op
 			resp := ts.push(tc.as, op)
 			rej, refused := rejection(resp, op.ID)
 			if tc.want == "" && !acked(resp, op.ID) {
@@ -208,6 +210,13 @@ func TestPushRecordRules(t *testing.T) {
 	}
 	if r := ts.push(li, ts.op(li, "after-end-li2", "visits", "after-end-li2", areaV1, visitFields("hV1a", "li"))); len(r.Acked) != 1 {
 		t.Errorf("li's visit after wang's assignment ended: %+v", r)
+	}
+	// A visit wang made while assigned, re-sent after the assignment ended
+	// (the tablet never got the answer), is acked as before: the server
+	// holds it, the tablet must not park it.
+	resend := sent["officer visits an assigned household"]
+	if r := ts.push(wang, resend); !acked(r, resend.ID) {
+		t.Errorf("resend of an accepted visit after the assignment ended: %+v", r)
 	}
 }
 

@@ -137,7 +137,7 @@ func seededConflictID(t *testing.T, ts *testServer, household string) string {
 	var id string
 	err := ts.store.View(func(tx *boltstore.Tx) error {
 		return tx.Conflicts(func(c *syncengine.Conflict) bool {
-			if c.RecordID == household {
+			if c.RecordID == household && c.Field == "phone" {
 				id = c.ID
 			}
 			return true

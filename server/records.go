@@ -212,6 +212,13 @@ func (s *Server) handleResolve(c *fiber.Ctx) error {
 			if err := s.schemas.ValidatePatch(cf.Collection, map[string]json.RawMessage{cf.Field: req.Value}); err != nil {
 				return errInvalid("%v", err)
 			}
+			// The choice must win the merge. A server that restarted since
+			// the candidates arrived has a clock that never saw their
+			// stamps, which may run a little ahead of it: stamp after them.
+			for _, cand := range cf.Candidates {
+				s.clock.Observe(cand.HLC)
+			}
+			s.clock.Observe(rec.Fields[cf.Field].HLC)
 			op := &syncengine.Op{ID: "r" + cf.ID + "-" + auth.NewRefreshToken()[:8], RecordID: cf.RecordID, Collection: cf.Collection,
 				Area: cf.Area, Author: cl.Subject, Device: "server", HLC: s.clock.Now(),
 				Set: map[string]json.RawMessage{cf.Field: req.Value}, Base: map[string]string{cf.Field: rec.Fields[cf.Field].OpID},

@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"fmt"
 	"runtime"
 	"strconv"
 	"sync"
@@ -21,6 +22,10 @@ type admitted struct {
 	// created: the record did not exist when the op was validated, so it
 	// was validated as a whole new record rather than as a patch.
 	created bool
+	// seen: the op had already been accepted (a resend). It is not
+	// validated against today's state nor stamped again: it is acked with
+	// the flags and stamp it got the first time.
+	seen bool
 }
 
 // admit runs every check that needs no write lock on each op of a batch,
@@ -30,9 +35,11 @@ func (s *Server) admit(cl *auth.Claims, wire []syncengine.WireOp, now time.Time,
 	out := make([]admitted, len(wire))
 	errs := make([]error, len(wire))
 	exists := make([]bool, len(wire))
+	seen := make([]bool, len(wire))
 	_ = s.store.View(func(tx *boltstore.Tx) error {
 		for i := range wire {
 			exists[i] = tx.Exists(wire[i].Collection, wire[i].RecordID)
+			seen[i], _ = tx.OpApplied(wire[i].ID)
 		}
 		return nil
 	})
@@ -45,10 +52,10 @@ func (s *Server) admit(cl *auth.Claims, wire []syncengine.WireOp, now time.Time,
 			for i := w; i < len(wire); i += workers {
 				op := wire[i].FromWire()
 				out[i].op = op
-				if errs[i] = s.checkOp(cl, op); errs[i] == nil {
+				if errs[i] = s.checkOp(cl, op); errs[i] == nil && !seen[i] {
 					errs[i] = s.validateOp(op, !exists[i])
 				}
-				out[i].created = !exists[i]
+				out[i].created, out[i].seen = !exists[i], seen[i]
 			}
 		}(w)
 	}
@@ -60,6 +67,10 @@ func (s *Server) admit(cl *auth.Claims, wire []syncengine.WireOp, now time.Time,
 			continue
 		}
 		op := a.op
+		if a.seen {
+			kept = append(kept, a)
+			continue
+		}
 		op.ReceivedAt = now.UTC()
 		if stamp, restamped := s.clock.Admit(op.HLC, s.cfg.MaxClockAhead); restamped {
 			op.StatedHLC, op.HLC = op.HLC, stamp
@@ -113,11 +124,31 @@ func (s *Server) handlePush(c *fiber.Ctx) error {
 
 	var acked []string
 	var rejected []syncengine.Rejection
+	var flagged []syncengine.FlaggedOp
 	var conflicts int
 	err := s.store.Update(func(tx *boltstore.Tx) error {
 		// Batch may run this more than once: start from scratch each time.
-		acked, rejected, conflicts = acked[:0], rejected[:0], 0
+		acked, rejected, flagged, conflicts = acked[:0], rejected[:0], flagged[:0], 0
 		for _, a := range ops {
+			// A resend is acked as it was the first time, whatever has
+			// changed since (an assignment ended, the record moved on):
+			// the tablet must not park an op the server holds.
+			prev, err := tx.StoredOp(a.op.ID)
+			if err != nil {
+				return err
+			}
+			if prev != nil {
+				acked = append(acked, a.op.ID)
+				if len(prev.Flags) > 0 {
+					flagged = append(flagged, syncengine.FlaggedOp{OpID: a.op.ID, Flags: prev.Flags, HLC: prev.HLC})
+				}
+				continue
+			}
+			if a.seen {
+				// Accepted when admitted, gone now: cannot happen, history
+				// is never deleted.
+				return fmt.Errorf("op %s vanished from history", a.op.ID)
+			}
 			if err := s.checkOpInTx(tx, cl, a.op, a.created); err != nil {
 				rejected = append(rejected, syncengine.Rejection{OpID: a.op.ID, Code: syncengine.ErrorCode(err), Message: syncengine.ErrorMessage(err)})
 				continue
@@ -131,6 +162,9 @@ func (s *Server) handlePush(c *fiber.Ctx) error {
 				return err
 			}
 			acked = append(acked, a.op.ID)
+			if len(a.op.Flags) > 0 {
+				flagged = append(flagged, syncengine.FlaggedOp{OpID: a.op.ID, Flags: a.op.Flags, HLC: uint64(a.op.HLC)})
+			}
 			conflicts += len(res.Conflicts)
 		}
 		return nil
@@ -140,11 +174,7 @@ func (s *Server) handlePush(c *fiber.Ctx) error {
 	}
 	resp.Acked = append(resp.Acked, acked...)
 	resp.Rejected = append(resp.Rejected, rejected...)
-	for _, a := range ops {
-		if len(a.op.Flags) > 0 && contains(acked, a.op.ID) {
-			resp.Flagged = append(resp.Flagged, syncengine.FlaggedOp{OpID: a.op.ID, Flags: a.op.Flags, HLC: uint64(a.op.HLC)})
-		}
-	}
+	resp.Flagged = flagged
 	resp.ServerTime = s.cfg.Now().UnixMilli()
 	s.metrics.opsApplied.Add(float64(len(acked)))
 	for _, r := range resp.Rejected {
@@ -153,15 +183,6 @@ func (s *Server) handlePush(c *fiber.Ctx) error {
 	s.metrics.conflicts.Add(float64(conflicts))
 	s.metrics.pushSeconds.Observe(time.Since(start).Seconds())
 	return c.JSON(resp)
-}
-
-func contains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 func absDuration(d time.Duration) time.Duration {
@@ -260,22 +281,32 @@ func (s *Server) handlePull(c *fiber.Ctx) error {
 		}
 		limit = n
 	}
-	resp := syncengine.PullResponse{Records: []syncengine.WireRecord{}}
+	// The page is written by hand: stored records already are wire records
+	// in JSON, so they are copied out of the store without being decoded
+	// and encoded again.
+	body := make([]byte, 0, 64<<10)
+	body = append(body, `{"records":[`...)
+	var reset, more bool
+	var cursor string
 	err = s.store.View(func(tx *boltstore.Tx) error {
 		from := cur.Seq
 		if cur.Epoch != "" && (cur.Epoch != s.store.Epoch() || cur.Seq > tx.LastSeq()) {
-			resp.Reset, from = true, 0
+			reset, from = true, 0
 		}
 		// Out-of-scope changes are skipped but still cost a look; bound
 		// them per page so one pull never walks the whole store.
-		budget := limit * 20
-		last, err := tx.ChangesAfter(from, func(ch boltstore.Change) bool {
+		budget, n := limit*20, 0
+		last, err := tx.ChangesAfterRaw(from, func(_ uint64, area string, raw []byte) bool {
 			budget--
-			if auth.InScope(cl.Scopes, ch.Record.Area) {
-				resp.Records = append(resp.Records, ch.Record.ToWire())
+			if auth.InScope(cl.Scopes, area) {
+				if n > 0 {
+					body = append(body, ',')
+				}
+				body = append(body, raw...)
+				n++
 			}
-			if len(resp.Records) >= limit || budget <= 0 {
-				resp.More = true
+			if n >= limit || budget <= 0 {
+				more = true
 				return false
 			}
 			return true
@@ -283,16 +314,25 @@ func (s *Server) handlePull(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		if resp.More && !tx.HasChangesAfter(last) {
-			resp.More = false
+		if more && !tx.HasChangesAfter(last) {
+			more = false
 		}
-		resp.Cursor = syncengine.Cursor{Epoch: s.store.Epoch(), Seq: last}.Encode()
+		cursor = syncengine.Cursor{Epoch: s.store.Epoch(), Seq: last}.Encode()
 		return nil
 	})
 	if err != nil {
 		return storeErr("pull", err)
 	}
-	resp.ServerTime = s.cfg.Now().UnixMilli()
+	body = append(body, `],"cursor":`...)
+	body = strconv.AppendQuote(body, cursor) // base64url: no characters JSON and Go quote differently
+	body = append(body, `,"more":`...)
+	body = strconv.AppendBool(body, more)
+	body = append(body, `,"reset":`...)
+	body = strconv.AppendBool(body, reset)
+	body = append(body, `,"server_time":`...)
+	body = strconv.AppendInt(body, s.cfg.Now().UnixMilli(), 10)
+	body = append(body, '}')
 	s.metrics.pullSeconds.Observe(time.Since(start).Seconds())
-	return c.JSON(resp)
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(body)
 }
