@@ -24,9 +24,13 @@ func CompressForEvidence(src []byte, maxSide, quality int) ([]byte, error) {
 		if err != nil {
 			return err
 		}
+		w, h := img.Bounds().Dx(), img.Bounds().Dy()
+		if md.Orientation >= 5 {
+			w, h = h, w
+		}
 		upright := orient(shrinkToward(img, maxSide), md.Orientation)
 		img = nil
-		small := fitWithin(upright, maxSide)
+		small := fitWithin(upright, w, h, maxSide)
 		out, err = encodeJPEG(small, quality, appendAPP1(evidenceMeta(md)))
 		if err != nil {
 			return fmt.Errorf("evidence copy: %w", err)

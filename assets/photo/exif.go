@@ -2,7 +2,6 @@ package photo
 
 import (
 	"encoding/binary"
-	"errors"
 	"math"
 	"strings"
 	"time"
@@ -61,7 +60,6 @@ var typeSize = map[uint16]uint32{
 	typeUndefined: 1, typeSLong: 4, typeSRational: 8,
 }
 
-var errNoEXIF = errors.New("no EXIF")
 
 // ReadMetadata extracts orientation, capture time and GPS from the EXIF of
 // a JPEG (APP1) or PNG (eXIf chunk), reading local times in loc (nil means

@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/jpeg"
 	"image/png"
+	"math"
 	"time"
 
 	"github.com/disintegration/imaging"
@@ -87,12 +88,13 @@ func Process(data []byte, opts Options) (*Processed, error) {
 		w, h := img.Bounds().Dx(), img.Bounds().Dy()
 		upright := orient(shrinkToward(img, opts.PreviewSide), md.Orientation)
 		img = nil // let the full-size pixels go before encoding
-		preview := fitWithin(upright, opts.PreviewSide)
-		thumb := fitWithin(shrinkToward(preview, opts.ThumbSide), opts.ThumbSide)
-		out = &Processed{Format: format, Width: w, Height: h, Meta: md, PHash: PHash(preview)}
 		if md.Orientation >= 5 {
-			out.Width, out.Height = h, w
+			w, h = h, w
 		}
+		preview := fitWithin(upright, w, h, opts.PreviewSide)
+		opaque(preview) // thumbnail and hash see what the JPEG shows
+		thumb := fitWithin(shrinkToward(preview, opts.ThumbSide), w, h, opts.ThumbSide)
+		out = &Processed{Format: format, Width: w, Height: h, Meta: md, PHash: PHash(preview)}
 		if out.Preview, err = encodeJPEG(preview, opts.Quality, nil); err != nil {
 			return err
 		}
@@ -185,12 +187,27 @@ func decodeChecked(data []byte, opts Options) (image.Image, Format, Metadata, er
 	return img, format, ReadMetadata(data, opts.Location), nil
 }
 
-// fitWithin resamples img so its longest side is at most side, never
-// enlarging. Callers shrink by a box filter first, so the ratio here is
-// below 2 and Catmull-Rom (bicubic) is as sharp as Lanczos at two thirds
-// of the cost.
-func fitWithin(img image.Image, side int) *image.NRGBA {
-	return imaging.Fit(img, side, side, imaging.CatmullRom)
+// fitWithin resamples img, a reduced copy of an upright w×h original, so
+// its longest side is at most side, never enlarging. The target size comes
+// from the original's aspect ratio, not the reduced copy's, whose partial
+// edge blocks may have shifted it by a pixel. Callers shrink by a box
+// filter first, so the ratio here is below 2 and Catmull-Rom (bicubic) is
+// as sharp as Lanczos at two thirds of the cost.
+func fitWithin(img image.Image, w, h, side int) *image.NRGBA {
+	tw, th := w, h
+	if w > side || h > side {
+		if w >= h {
+			tw, th = side, max(1, int(math.Round(float64(h)*float64(side)/float64(w))))
+		} else {
+			tw, th = max(1, int(math.Round(float64(w)*float64(side)/float64(h)))), side
+		}
+	}
+	if b := img.Bounds(); b.Dx() == tw && b.Dy() == th {
+		if n, ok := img.(*image.NRGBA); ok {
+			return n
+		}
+	}
+	return imaging.Resize(img, tw, th, imaging.CatmullRom)
 }
 
 // orient applies an EXIF orientation (1 to 8) so the image is upright.
