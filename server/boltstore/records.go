@@ -89,7 +89,7 @@ func (t *Tx) PutRecord(rec *syncengine.Record, op *syncengine.Op) error {
 	if err := t.tx.Bucket(bucketRecords).Put(key, encodeRecord(rec, seq)); err != nil {
 		return err
 	}
-	if err := changes.Put(u64(seq), key); err != nil {
+	if err := changes.Put(u64(seq), changeValue(rec.Area, key)); err != nil {
 		return err
 	}
 	if rec.Collection == "assignments" {
@@ -253,22 +253,56 @@ type Change struct {
 	Record *syncengine.Record
 }
 
+// changeValue is the change index entry of a record: its area code first,
+// so a pull can filter by scope without decoding the record.
+func changeValue(area string, key []byte) []byte {
+	v := make([]byte, 0, len(area)+1+len(key))
+	v = append(append(append(v, area...), 0), key...)
+	return v
+}
+
+func splitChange(v []byte) (area string, key []byte) {
+	i := bytes.IndexByte(v, 0)
+	if i < 0 {
+		return "", v
+	}
+	return string(v[:i]), v[i+1:]
+}
+
 // ChangesAfter walks the change index from seq+1 in order, calling fn for
 // each changed record until fn returns false. It returns the last sequence
 // visited (seq when none). Each record appears once, at its last change.
 func (t *Tx) ChangesAfter(seq uint64, fn func(Change) bool) (uint64, error) {
+	var derr error
+	last, err := t.ChangesAfterRaw(seq, func(s uint64, _ string, raw []byte) bool {
+		var sr storedRecord
+		if derr = json.Unmarshal(raw, &sr); derr != nil {
+			return false
+		}
+		return fn(Change{Seq: s, Record: sr.FromWire()})
+	})
+	if err == nil {
+		err = derr
+	}
+	return last, err
+}
+
+// ChangesAfterRaw is ChangesAfter without decoding: fn gets each changed
+// record's area code and its stored JSON, which is a syncengine.WireRecord
+// (plus a "seq" member). raw is valid only inside the transaction: copy it
+// to keep it.
+func (t *Tx) ChangesAfterRaw(seq uint64, fn func(seq uint64, area string, raw []byte) bool) (uint64, error) {
 	last := seq
+	records := t.tx.Bucket(bucketRecords)
 	c := t.tx.Bucket(bucketChanges).Cursor()
 	for k, v := c.Seek(u64(seq + 1)); k != nil; k, v = c.Next() {
-		sr, err := t.stored(v)
-		if err != nil {
-			return last, err
-		}
-		if sr == nil {
-			return last, fmt.Errorf("change index names missing record %s", v)
+		area, key := splitChange(v)
+		raw := records.Get(key)
+		if raw == nil {
+			return last, fmt.Errorf("change index names missing record %s", key)
 		}
 		last = binary.BigEndian.Uint64(k)
-		if !fn(Change{Seq: last, Record: sr.FromWire()}) {
+		if !fn(last, area, raw) {
 			break
 		}
 	}
