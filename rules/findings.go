@@ -1,6 +1,9 @@
 package rules
 
-import "time"
+import (
+	"sync"
+	"time"
+)
 
 // Kind is the stable code of a finding; callers and reports branch on it.
 type Kind string
@@ -271,16 +274,24 @@ type Findings struct {
 }
 
 // Check runs every rule over one input for one period, sharing the
-// indexes the rules need (visits by household are indexed once).
+// indexes the rules need (households by id and the household of every
+// visit are looked up once). The rules only read the input, so Check runs
+// them on separate goroutines; the result does not depend on scheduling.
 func Check(in *Input, policies *PolicySet, period Period) Findings {
-	ix := newIndex(in)
 	var f Findings
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		f.ResidencyShort, f.CheckinClock, f.CheckinTravel = CheckResidency(in, policies, period)
+		f.TeamTooSmall = CheckTeamSize(in, policies, period)
+	})
+	ix := newIndex(in)
+	wg.Go(func() {
+		f.Caseload = checkCaseload(in, ix, policies, period)
+		f.HousingGaps = checkHousing(in, ix)
+		f.AnsweredBy = checkAnsweredBy(in, ix, period)
+	})
 	f.VisitOverdue, f.VisitDueSoon = checkVisitCadence(in, ix, policies, period)
-	f.ResidencyShort, f.CheckinClock, f.CheckinTravel = CheckResidency(in, policies, period)
-	f.Caseload = checkCaseload(in, ix, policies, period)
-	f.TeamTooSmall = CheckTeamSize(in, policies, period)
-	f.AnsweredBy = checkAnsweredBy(in, ix, period)
-	f.HousingGaps = checkHousing(in, ix)
+	wg.Wait()
 	return f
 }
 

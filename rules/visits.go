@@ -1,9 +1,6 @@
 package rules
 
-import (
-	"sort"
-	"time"
-)
+import "time"
 
 // CheckVisitCadence lists households whose home visits fall short of the
 // cadence their policy sets for their status (exited: at least one visit in
@@ -34,61 +31,101 @@ func statusAt(h *Household, t time.Time) Status {
 	return h.Status
 }
 
+// cadenceWindow is one calendar window of a cadence unit, in Unix seconds
+// for cheap comparisons (window bounds are whole seconds).
+type cadenceWindow struct {
+	start, end int64
+	period     Period
+}
+
 func checkVisitCadence(in *Input, ix *index, policies *PolicySet, period Period) (overdue, dueSoon []VisitFinding) {
 	judge := judgeAt(period, in.AsOf)
+	judgeUnix := judge.Unix()
 	judgeDate := DateOf(judge)
 	if !judge.After(period.Start) {
 		return nil, nil
 	}
-	windows := map[Unit][]Period{}
-	for _, u := range []Unit{UnitMonth, UnitQuarter, UnitHalfYear, UnitYear} {
+	units := []Unit{UnitMonth, UnitQuarter, UnitHalfYear, UnitYear}
+	windows := make([][]cadenceWindow, len(units))
+	maxWindows := 1
+	for ui, u := range units {
 		for _, w := range period.Split(u) {
 			if w.Start.Before(judge) {
-				windows[u] = append(windows[u], w)
+				windows[ui] = append(windows[ui], cadenceWindow{start: w.Start.Unix(), end: w.End.Unix(), period: w})
 			}
 		}
+		maxWindows = max(maxWindows, len(windows[ui]))
 	}
 	pc := newPolicyCache(policies)
 	year := period.Year()
+	// Per household: the unit judged (-1: not judged), visit counts per
+	// window and the latest visit before the judging instant.
+	unitOf := make([]int8, len(in.Households))
+	counts := make([]uint16, len(in.Households)*maxWindows)
+	last := make([]int32, len(in.Households))
+	lastAt := make([]int64, len(in.Households))
 	for hi := range in.Households {
+		h := &in.Households[hi]
+		last[hi] = -1
+		unitOf[hi] = -1
+		if cad, ok := pc.get(h.Area, year).Visits.For(statusAt(h, period.End)); ok {
+			for ui, u := range units {
+				if u == cad.Per {
+					unitOf[hi] = int8(ui)
+				}
+			}
+		}
+	}
+	for vi := range in.Visits {
+		hi := ix.visitHousehold[vi]
+		if hi < 0 || unitOf[hi] < 0 {
+			continue
+		}
+		t := in.Visits[vi].At.Unix()
+		if t >= judgeUnix {
+			continue
+		}
+		if last[hi] < 0 || t > lastAt[hi] {
+			last[hi], lastAt[hi] = int32(vi), t
+		}
+		for wi, w := range windows[unitOf[hi]] {
+			if t >= w.start && t < w.end {
+				if c := &counts[int(hi)*maxWindows+wi]; *c < 65535 {
+					*c++
+				}
+				break
+			}
+		}
+	}
+	for hi := range in.Households {
+		if unitOf[hi] < 0 {
+			continue
+		}
 		h := &in.Households[hi]
 		status := statusAt(h, period.End)
 		pol := pc.get(h.Area, year)
-		cad, ok := pol.Visits.For(status)
-		if !ok {
-			continue
-		}
-		vis := ix.visitsOf(hi)
-		// Latest visit before the judging instant.
-		last := sort.Search(len(vis), func(i int) bool { return !in.Visits[vis[i]].At.Before(judge) }) - 1
+		cad, _ := pol.Visits.For(status)
 		var f *VisitFinding
-		pos := 0
-		for _, w := range windows[cad.Per] {
-			for pos < len(vis) && in.Visits[vis[pos]].At.Before(w.Start) {
-				pos++
-			}
-			n := 0
-			for j := pos; j < len(vis) && in.Visits[vis[j]].At.Before(w.End) && in.Visits[vis[j]].At.Before(judge); j++ {
-				n++
-			}
+		for wi, w := range windows[unitOf[hi]] {
+			n := int(counts[hi*maxWindows+wi])
 			if n >= cad.Min {
 				continue
 			}
-			if !w.End.After(judge) { // window over: missed
+			if w.end <= judgeUnix { // window over: missed
 				if f == nil {
-					f = newVisitFinding(KindVisitOverdue, h, status, cad, &in.Visits, vis, last)
-					f.DueBy = w.LastDay()
+					f = newVisitFinding(KindVisitOverdue, h, status, cad, in.Visits, last[hi])
+					f.DueBy = w.period.LastDay()
 					f.DaysOverdue = judgeDate.DaysSince(f.DueBy)
 					f.VisitsInWindow = n
 				}
-				f.MissedWindows = append(f.MissedWindows, w.Label)
+				f.MissedWindows = append(f.MissedWindows, w.period.Label)
 				continue
 			}
 			// Window in progress.
-			due := w.LastDay()
+			due := w.period.LastDay()
 			left := due.DaysSince(judgeDate)
 			if f == nil && left <= pol.Visits.DueSoonDays {
-				d := newVisitFinding(KindVisitDueSoon, h, status, cad, &in.Visits, vis, last)
+				d := newVisitFinding(KindVisitDueSoon, h, status, cad, in.Visits, last[hi])
 				d.DueBy, d.DaysLeft, d.VisitsInWindow = due, left, n
 				dueSoon = append(dueSoon, *d)
 			}
@@ -100,10 +137,10 @@ func checkVisitCadence(in *Input, ix *index, policies *PolicySet, period Period)
 	return overdue, dueSoon
 }
 
-func newVisitFinding(k Kind, h *Household, s Status, cad Cadence, visits *[]Visit, vis []int32, last int) *VisitFinding {
+func newVisitFinding(k Kind, h *Household, s Status, cad Cadence, visits []Visit, last int32) *VisitFinding {
 	f := &VisitFinding{Kind: k, Area: h.Area, HouseholdID: h.ID, HeadName: h.HeadName, Status: s, Required: cad}
 	if last >= 0 {
-		v := &(*visits)[vis[last]]
+		v := &visits[last]
 		f.LastVisit, f.LastVisitID = DateOf(v.At), v.ID
 	}
 	return f

@@ -225,7 +225,6 @@ func WriteXLSX(w io.Writer, r *Report) error {
 			return err
 		}
 	}
-	f.SetActiveSheet(0)
 	if _, err := f.WriteTo(w); err != nil {
 		return fmt.Errorf("write xlsx: %w", err)
 	}
