@@ -159,3 +159,33 @@ func TestClockReset(t *testing.T) {
 		t.Errorf("Now() after Reset = %v, want physical time %v", h, hlcAt(t0, 0))
 	}
 }
+
+func TestClockConcurrentUse(t *testing.T) {
+	ft := newFakeTime(t0) // frozen: every stamp comes from the counter
+	c := syncengine.NewClock(ft.now)
+	const workers, each = 4, 500
+	stamps := make(chan syncengine.HLC, workers*each)
+	done := make(chan struct{})
+	for i := 0; i < workers; i++ {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for j := 0; j < each; j++ {
+				if j%50 == 0 {
+					c.Observe(hlcAt(t0, 3))
+				}
+				stamps <- c.Now()
+			}
+		}()
+	}
+	for i := 0; i < workers; i++ {
+		<-done
+	}
+	close(stamps)
+	seen := map[syncengine.HLC]bool{}
+	for h := range stamps {
+		if seen[h] {
+			t.Fatalf("stamp %v issued twice", h)
+		}
+		seen[h] = true
+	}
+}
