@@ -20,6 +20,7 @@ func FuzzValidatePatch(f *testing.F) {
 	for _, seed := range []string{
 		`{}`,
 		`{"gps":{"lat":1e400,"lon":-0}}`,
+		`{"member_count":1e399,"income_per_capita":-1E-399}`,
 		`{"member_count":1.0000000000000000000001,"status":{"value":"poor","year":2013.0}}`,
 		`{"strokes":[[{"x":1,"y":2,"t":3}],[]],"device_signature":"===="}`,
 		`{"secondary_causes":["illness","illness","illness"],"primary_cause":"illness"}`,

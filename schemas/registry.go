@@ -58,6 +58,7 @@ func New() (*Registry, error) {
 	c.AssertFormat()
 	c.AssertContent()
 	c.UseLoader(embeddedOnly{})
+	c.UseRegexpEngine(compilePattern)
 
 	defFiles, err := fs.Glob(shipped, "json/defs/*.json")
 	if err != nil {

@@ -79,6 +79,8 @@ func TestRefusedValues(t *testing.T) {
 		{"stroke point gets array", "signatures", map[string]string{"strokes": `[[[1,2,3]]]`}, "strokes", schemas.ErrInvalidValue},
 		{"members gets string", "teams", map[string]string{"members": `"li.fang"`}, "members", schemas.ErrInvalidValue},
 		{"malformed JSON", "visits", map[string]string{"notes": `"unterminated`}, "notes", schemas.ErrInvalidValue},
+		{"huge exponent (big.Rat DoS)", "households", map[string]string{"member_count": `1.5e999999`}, "member_count", schemas.ErrInvalidValue},
+		{"huge exponent in gps", "visits", map[string]string{"gps": `{"lat":1e-999999,"lon":0}`}, "gps", schemas.ErrInvalidValue},
 		{"trailing data", "visits", map[string]string{"notes": `"a" "b"`}, "notes", schemas.ErrInvalidValue},
 
 		// bad enums

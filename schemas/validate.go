@@ -82,9 +82,16 @@ func (c *collection) decode(fields map[string]json.RawMessage) ([]string, map[st
 		if _, ok := c.props[name]; !ok {
 			return nil, nil, &FieldError{Collection: c.name, Field: name, Reason: "unknown field", kind: ErrUnknownField}
 		}
-		var v any
-		if err := json.Unmarshal(fields[name], &v); err != nil {
-			return nil, nil, &FieldError{Collection: c.name, Field: name, Reason: "malformed JSON", kind: ErrInvalidValue}
+		v, err := decodeValue(fields[name])
+		if err != nil {
+			reason := "malformed JSON"
+			switch {
+			case errors.Is(err, errNumberRange):
+				reason = "number out of range"
+			case errors.Is(err, errTooDeep):
+				reason = "nested too deeply"
+			}
+			return nil, nil, &FieldError{Collection: c.name, Field: name, Reason: reason, kind: ErrInvalidValue}
 		}
 		values[name] = v
 	}
