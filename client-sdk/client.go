@@ -104,7 +104,7 @@ func (c *Client) openFile() error {
 	}
 	var pii *piiCipher
 	if key != nil {
-		if pii, err = newPIICipher(key); err != nil {
+		if pii, err = newPIICipher(key, c.opts.PIIFields); err != nil {
 			db.Close()
 			return err
 		}

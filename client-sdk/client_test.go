@@ -224,6 +224,31 @@ func TestRejectedOpIsParkedWithoutBlockingOthers(t *testing.T) {
 	}
 }
 
+func TestBatchRefusedWholeIsSplitUntilTheBadOpIsParked(t *testing.T) {
+	f := newFakeServer(t)
+	tb := newTablet(t, f, func(o *client.Options) { o.BatchSize = 8 })
+	var poison string
+	for i := range 8 {
+		op := tb.save(t, "households", fmt.Sprintf("h%d", i), household("户主"))
+		if i == 5 {
+			poison = op.ID
+		}
+	}
+	f.set(func(f *fakeServer) { f.refuseAll = func(op *syncengine.WireOp) bool { return op.ID == poison } })
+	rep := tb.sync(t)
+	if rep.Pushed != 7 || rep.Rejected != 1 {
+		t.Fatalf("report %+v, want 7 pushed 1 rejected", rep)
+	}
+	// 8 refused → 4 ok, 4 refused → 2 refused → 1 ok, 1 parked → 2 ok.
+	if !slices.Equal(f.pushes, []int{8, 4, 4, 2, 1, 1, 2}) {
+		t.Fatalf("push sizes %v", f.pushes)
+	}
+	rej, _ := tb.Rejected()
+	if len(rej) != 1 || rej[0].Op.ID != poison || rej[0].Code != syncengine.EINVALID {
+		t.Fatalf("parked %+v", rej)
+	}
+}
+
 func TestRevokedDeviceWipesLocalData(t *testing.T) {
 	f := newFakeServer(t)
 	tb := newTablet(t, f, nil)

@@ -47,6 +47,7 @@ type fakeServer struct {
 	cutAfter   int                               // apply the next n pushes, then cut the connection
 	reject     func(op *syncengine.Op) string    // non-empty: reject the op with this message
 	onPush     func(req *syncengine.PushRequest) // observes every push body
+	refuseAll  func(op *syncengine.WireOp) bool   // true: refuse the whole request 400
 	pushes     []int                             // ops per push request, in order
 	pulls      int
 	pullBody   []byte // when set, every pull answers 200 with these bytes
@@ -230,6 +231,14 @@ func (f *fakeServer) route(r *http.Request) (any, *apiError, bool) {
 		var req syncengine.PushRequest
 		if e := f.decode(r, &req); e != nil {
 			return nil, e, false
+		}
+		if f.refuseAll != nil {
+			for i := range req.Ops {
+				if f.refuseAll(&req.Ops[i]) {
+					f.pushes = append(f.pushes, len(req.Ops))
+					return nil, &apiError{400, syncengine.EINVALID, "malformed op " + req.Ops[i].ID}, false
+				}
+			}
 		}
 		resp := f.push(dev, &req)
 		if f.cutAfter > 0 {

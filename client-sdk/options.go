@@ -46,6 +46,9 @@ type Options struct {
 	// Nil: every collection merges as mutable; the server enforces the real
 	// policy and its state replaces the local one on the next pull.
 	Policy func(collection string) syncengine.MergePolicy
+	// PIIFields names the fields of a collection whose values are sealed
+	// at rest (see pii.go; schemas.CollectionPolicy.PII). Nil: members.id_number.
+	PIIFields func(collection string) []string
 	// Sleep waits between retries; it must return early with ctx's error
 	// when ctx ends. Nil: a timer.
 	Sleep func(ctx context.Context, d time.Duration) error
@@ -74,6 +77,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Policy == nil {
 		o.Policy = func(string) syncengine.MergePolicy { return syncengine.MergePolicy{} }
+	}
+	if o.PIIFields == nil {
+		o.PIIFields = defaultPIIFields
 	}
 	if o.Sleep == nil {
 		o.Sleep = sleepTimer

@@ -7,11 +7,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 )
 
 // PII at rest.
 //
-// The values of PII fields (today: members.id_number, the 身份证号) are
+// The values of PII fields (Options.PIIFields; by default members.id_number,
+// the 身份证号) are
 // stored in the tablet file sealed with AES-256-GCM, bound to their record
 // and field (the additional data), so they do not show up in a copy of the
 // file, a backup or a grep of the storage.
@@ -25,12 +27,12 @@ import (
 // sent to the server in clear inside the TLS connection, and records pulled
 // from the server are sealed before they are stored.
 
-// hasPII reports whether a collection has PII fields.
-func hasPII(collection string) bool { return collection == "members" }
-
-// isPII reports whether a field's value is sealed at rest.
-func isPII(collection, field string) bool {
-	return collection == "members" && field == "id_number"
+// defaultPIIFields is used when Options.PIIFields is nil.
+func defaultPIIFields(collection string) []string {
+	if collection == CollectionMembers {
+		return []string{"id_number"}
+	}
+	return nil
 }
 
 // sealedValue is the stored form of a sealed value.
@@ -38,9 +40,22 @@ type sealedValue struct {
 	Sealed string `json:"$sealed"` // base64(nonce ‖ ciphertext)
 }
 
-type piiCipher struct{ aead cipher.AEAD }
+type piiCipher struct {
+	aead   cipher.AEAD
+	fields func(collection string) []string
+}
 
-func newPIICipher(key []byte) (*piiCipher, error) {
+// hasPII reports whether a collection has PII fields.
+func (p *piiCipher) hasPII(collection string) bool {
+	return p != nil && len(p.fields(collection)) > 0
+}
+
+// isPII reports whether a field's value is sealed at rest.
+func (p *piiCipher) isPII(collection, field string) bool {
+	return p != nil && slices.Contains(p.fields(collection), field)
+}
+
+func newPIICipher(key []byte, fields func(string) []string) (*piiCipher, error) {
 	block, err := aes.NewCipher(key)
 	if err != nil {
 		return nil, fmt.Errorf("pii key: %w", err)
@@ -49,7 +64,7 @@ func newPIICipher(key []byte) (*piiCipher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pii key: %w", err)
 	}
-	return &piiCipher{aead: aead}, nil
+	return &piiCipher{aead: aead, fields: fields}, nil
 }
 
 func piiAD(collection, id, field string) []byte {
@@ -57,7 +72,7 @@ func piiAD(collection, id, field string) []byte {
 }
 
 func (p *piiCipher) seal(collection, id, field string, v json.RawMessage) (json.RawMessage, error) {
-	if !isPII(collection, field) || len(v) == 0 || string(v) == "null" {
+	if !p.isPII(collection, field) || len(v) == 0 || string(v) == "null" {
 		return v, nil
 	}
 	nonce := make([]byte, p.aead.NonceSize(), p.aead.NonceSize()+len(v)+p.aead.Overhead())
@@ -69,7 +84,7 @@ func (p *piiCipher) seal(collection, id, field string, v json.RawMessage) (json.
 }
 
 func (p *piiCipher) open(collection, id, field string, v json.RawMessage) (json.RawMessage, error) {
-	if !isPII(collection, field) || len(v) == 0 || v[0] != '{' {
+	if !p.isPII(collection, field) || len(v) == 0 || v[0] != '{' {
 		return v, nil
 	}
 	var s sealedValue
@@ -97,7 +112,7 @@ func (p *piiCipher) openFields(collection, id string, set map[string]json.RawMes
 }
 
 func (p *piiCipher) mapFields(collection, id string, set map[string]json.RawMessage, fn func(collection, id, field string, v json.RawMessage) (json.RawMessage, error)) (map[string]json.RawMessage, error) {
-	if !hasPII(collection) {
+	if !p.hasPII(collection) {
 		return set, nil
 	}
 	out := make(map[string]json.RawMessage, len(set))

@@ -313,11 +313,12 @@ type RejectedOp struct {
 	At time.Time
 }
 
-// Rejected returns the parked ops, oldest first.
+// Rejected returns the parked ops in the order they were made.
 //
 // Codes: EREVOKED.
 func (c *Client) Rejected() ([]RejectedOp, error) {
 	var out []RejectedOp
+	var seqs []uint64
 	err := c.view(func(tx *bolt.Tx, cd codec) error {
 		return tx.Bucket(bucketRejected).ForEach(func(k, v []byte) error {
 			s, err := cd.decodeOp(v)
@@ -325,9 +326,21 @@ func (c *Client) Rejected() ([]RejectedOp, error) {
 				return fmt.Errorf("rejected op %s: %w", k, err)
 			}
 			out = append(out, RejectedOp{Op: s.op(), Code: s.Code, Message: s.Message, At: time.UnixMilli(s.RejectedMs).UTC()})
+			seqs = append(seqs, s.Seq)
 			return nil
 		})
 	})
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Op.HLC < out[j].Op.HLC })
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	idx := make([]int, len(out))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.Slice(idx, func(a, b int) bool { return seqs[idx[a]] < seqs[idx[b]] })
+	sorted := make([]RejectedOp, len(out))
+	for i, j := range idx {
+		sorted[i] = out[j]
+	}
+	return sorted, nil
 }

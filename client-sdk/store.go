@@ -217,7 +217,7 @@ func (c codec) openRecord(w *syncengine.WireRecord) (*syncengine.WireRecord, err
 }
 
 func (c codec) mapRecord(w *syncengine.WireRecord, fn func(collection, id, field string, v json.RawMessage) (json.RawMessage, error)) (*syncengine.WireRecord, error) {
-	if w == nil || !hasPII(w.Collection) {
+	if w == nil || !c.pii.hasPII(w.Collection) {
 		return w, nil
 	}
 	cp := *w

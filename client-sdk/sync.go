@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -248,26 +249,51 @@ func (s *syncRun) push(ctx context.Context) error {
 			return err
 		}
 		after = batch[len(batch)-1].Seq
-		req := &syncengine.PushRequest{Ops: make([]syncengine.WireOp, len(batch)), DeviceTime: s.c.opts.DeviceClock.Now().UnixMilli()}
-		for i, so := range batch {
-			req.Ops[i] = so.Op
-		}
-		var resp *syncengine.PushResponse
-		err = s.retry(ctx, true, func(ctx context.Context) error {
-			var err error
-			resp, err = s.tr.Push(ctx, req)
+		if err := s.pushBatch(ctx, batch); err != nil {
 			return err
-		})
-		if err != nil {
-			return err
-		}
-		if err := s.applyPush(batch, resp); err != nil {
-			return fmt.Errorf("store push result: %w", err)
 		}
 		done += len(batch)
 		s.rep.Batches++
 		s.report(Progress{Phase: PhasePush, Done: done, Total: max(total, done), Pages: s.rep.Batches})
 	}
+}
+
+// pushBatch sends one batch and records the answer. A batch the server
+// refuses whole (EINVALID: a body it cannot read; ETOOLARGE) is split in
+// halves until the op at fault is alone, and that op is parked as
+// rejected: one bad op never blocks the others.
+func (s *syncRun) pushBatch(ctx context.Context, batch []*storedOp) error {
+	req := &syncengine.PushRequest{Ops: make([]syncengine.WireOp, len(batch)), DeviceTime: s.c.opts.DeviceClock.Now().UnixMilli()}
+	for i, so := range batch {
+		req.Ops[i] = so.Op
+	}
+	var resp *syncengine.PushResponse
+	err := s.retry(ctx, true, func(ctx context.Context) error {
+		var err error
+		resp, err = s.tr.Push(ctx, req)
+		return err
+	})
+	if isCode(err, syncengine.EINVALID) || isCode(err, syncengine.ETOOLARGE) {
+		if len(batch) == 1 {
+			var se *syncengine.Error
+			errors.As(err, &se)
+			resp = &syncengine.PushResponse{Rejected: []syncengine.Rejection{{OpID: batch[0].Op.ID, Code: se.Code, Message: se.Message}}}
+			err = nil
+		} else {
+			mid := len(batch) / 2
+			if err := s.pushBatch(ctx, batch[:mid]); err != nil {
+				return err
+			}
+			return s.pushBatch(ctx, batch[mid:])
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.applyPush(batch, resp); err != nil {
+		return fmt.Errorf("store push result: %w", err)
+	}
+	return nil
 }
 
 // readBatch reads up to BatchSize queued ops after seq.

@@ -63,7 +63,11 @@ func runTablet(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return fmt.Errorf("load schemas: %w", err)
 	}
-	c, err := client.Open(filepath.Join(*dataDir, "tablet.db"), client.Options{Validator: reg, Policy: mergePolicy(reg)})
+	c, err := client.Open(filepath.Join(*dataDir, "tablet.db"), client.Options{
+		Validator: reg,
+		Policy:    mergePolicy(reg),
+		PIIFields: func(col string) []string { return reg.Policy(col).PII },
+	})
 	if err != nil {
 		return err
 	}
