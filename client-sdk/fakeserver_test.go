@@ -47,7 +47,7 @@ type fakeServer struct {
 	cutAfter   int                               // apply the next n pushes, then cut the connection
 	reject     func(op *syncengine.Op) string    // non-empty: reject the op with this message
 	onPush     func(req *syncengine.PushRequest) // observes every push body
-	refuseAll  func(op *syncengine.WireOp) bool   // true: refuse the whole request 400
+	refuseAll  func(op *syncengine.WireOp) bool  // true: refuse the whole request 400
 	pushes     []int                             // ops per push request, in order
 	pulls      int
 	pullBody   []byte // when set, every pull answers 200 with these bytes
