@@ -178,7 +178,7 @@ func sortedKeys[V any](m map[string]V) []string {
 // testServer is a real server: a bbolt file in a temp dir, the real schema
 // registry, listening on loopback.
 type testServer struct {
-	t      *testing.T
+	t      testing.TB
 	cfg    server.Config
 	clock  *testClock
 	store  *boltstore.Store
@@ -231,7 +231,7 @@ type serverOptions struct {
 // applies the seed ops through syncengine.Apply and serves on loopback
 // until the test ends. At cleanup it fails the test if the server logged
 // an internal error.
-func startServer(t *testing.T, opts serverOptions) *testServer {
+func startServer(t testing.TB, opts serverOptions) *testServer {
 	t.Helper()
 	clock := &testClock{now: testStart}
 	cfg := opts.cfg
@@ -311,7 +311,7 @@ func (ts *testServer) restart() {
 
 // applyOps applies ops to the store through syncengine.Apply, with each
 // collection's merge policy, as the seed command does.
-func applyOps(t *testing.T, store *boltstore.Store, reg *schemas.Registry, ops []*syncengine.Op) {
+func applyOps(t testing.TB, store *boltstore.Store, reg *schemas.Registry, ops []*syncengine.Op) {
 	t.Helper()
 	err := store.UpdateSolo(func(tx *boltstore.Tx) error {
 		for _, op := range ops {
