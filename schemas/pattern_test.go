@@ -141,3 +141,4 @@ func FuzzClassRuns(f *testing.F) {
 		}
 	})
 }
+

@@ -81,6 +81,8 @@ func TestRefusedValues(t *testing.T) {
 		{"malformed JSON", "visits", map[string]string{"notes": `"unterminated`}, "notes", schemas.ErrInvalidValue},
 		{"huge exponent (big.Rat DoS)", "households", map[string]string{"member_count": `1.5e999999`}, "member_count", schemas.ErrInvalidValue},
 		{"huge exponent in gps", "visits", map[string]string{"gps": `{"lat":1e-999999,"lon":0}`}, "gps", schemas.ErrInvalidValue},
+		{"field over 1 MiB", "signatures", map[string]string{"strokes": "[" + strings.Repeat(`[{"x":1,"y":2,"t":3}],`, 60000) + "[]]"}, "strokes", schemas.ErrInvalidValue},
+		{"too many strokes", "signatures", map[string]string{"strokes": "[" + strings.Repeat(`[],`, 200) + "[]]"}, "strokes", schemas.ErrInvalidValue},
 		{"trailing data", "visits", map[string]string{"notes": `"a" "b"`}, "notes", schemas.ErrInvalidValue},
 
 		// bad enums

@@ -68,6 +68,12 @@ func (r *Registry) ValidateRecord(collection string, fields map[string]json.RawM
 	return c.checkRules(values, true)
 }
 
+// maxFieldBytes bounds one field's JSON before it is decoded. The validator
+// checks every item of an array even after maxItems has failed, so without
+// a bound the cost of refusing a value grows with its size. The largest
+// real value, a signature's strokes, is well under 100 KiB.
+const maxFieldBytes = 1 << 20
+
 // decode turns every field into the value model the validator works on
 // (json.Number for numbers), refusing unknown names and malformed JSON.
 // It returns the field names sorted.
@@ -81,6 +87,9 @@ func (c *collection) decode(fields map[string]json.RawMessage) ([]string, map[st
 	for _, name := range names {
 		if _, ok := c.props[name]; !ok {
 			return nil, nil, &FieldError{Collection: c.name, Field: name, Reason: "unknown field", kind: ErrUnknownField}
+		}
+		if len(fields[name]) > maxFieldBytes {
+			return nil, nil, &FieldError{Collection: c.name, Field: name, Reason: "value larger than 1 MiB", kind: ErrInvalidValue}
 		}
 		v, err := decodeValue(fields[name])
 		if err != nil {
