@@ -141,4 +141,3 @@ func FuzzClassRuns(f *testing.F) {
 		}
 	})
 }
-
