@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
-	"path"
 	"regexp"
 	"slices"
 	"strconv"
@@ -53,6 +52,11 @@ type collection struct {
 // JSON Schema, an $id that does not match its file name, a missing or
 // inconsistent "x-ruhu" policy, or a Go rule naming a field the schema lacks.
 func New() (*Registry, error) {
+	return load(shipped)
+}
+
+// load builds a Registry from schema files laid out as in json/.
+func load(fsys fs.FS) (*Registry, error) {
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft2020)
 	c.AssertFormat()
@@ -60,24 +64,11 @@ func New() (*Registry, error) {
 	c.UseLoader(embeddedOnly{})
 	c.UseRegexpEngine(compilePattern)
 
-	defFiles, err := fs.Glob(shipped, "json/defs/*.json")
+	shared, err := addSharedDefs(c, fsys)
 	if err != nil {
-		return nil, fmt.Errorf("list shared schema definitions: %w", err)
+		return nil, err
 	}
-	shared := make(sharedDefs, len(defFiles))
-	for _, file := range defFiles {
-		_, doc, err := readSchema(file)
-		if err != nil {
-			return nil, err
-		}
-		defs, _ := doc["$defs"].(map[string]any)
-		shared[strings.TrimPrefix(file, "json/")] = defs
-		if err := c.AddResource(baseURL+strings.TrimPrefix(file, "json/"), doc); err != nil {
-			return nil, fmt.Errorf("add schema %s: %w", file, err)
-		}
-	}
-
-	latest, err := latestCollectionFiles()
+	latest, err := latestCollectionFiles(fsys)
 	if err != nil {
 		return nil, err
 	}
@@ -85,53 +76,88 @@ func New() (*Registry, error) {
 		collections: make(map[string]*collection, len(latest)),
 		printer:     message.NewPrinter(language.English),
 	}
+	// Every collection is added before any is compiled, so the order of
+	// files never matters.
 	raws := make(map[string][]byte, len(latest))
-	for name, lf := range latest {
-		raw, doc, err := readSchema(lf.file)
+	for name, cv := range latest {
+		raw, doc, err := readSchema(fsys, cv.file)
 		if err != nil {
 			return nil, err
 		}
-		inlined, err := shared.inline(doc, strings.TrimPrefix(lf.file, "json/"), 0)
+		inlined, err := shared.inline(doc, strings.TrimPrefix(cv.file, "json/"), 0)
 		if err != nil {
-			return nil, fmt.Errorf("schema %s: %w", lf.file, err)
+			return nil, fmt.Errorf("schema %s: %w", cv.file, err)
 		}
-		if err := c.AddResource(baseURL+strings.TrimPrefix(lf.file, "json/"), inlined); err != nil {
-			return nil, fmt.Errorf("add schema %s: %w", lf.file, err)
+		if err := c.AddResource(urlOf(cv.file), inlined); err != nil {
+			return nil, fmt.Errorf("add schema %s: %w", cv.file, err)
 		}
 		raws[name] = raw
-		r.collections[name] = &collection{name: name, version: lf.version}
 		r.names = append(r.names, name)
 	}
 	slices.Sort(r.names)
-
 	for _, name := range r.names {
-		col := r.collections[name]
-		url := baseURL + path.Base(latest[name].file)
-		root, err := c.Compile(url)
+		col, err := compileCollection(c, name, latest[name], raws[name])
 		if err != nil {
-			return nil, fmt.Errorf("compile schema %s: %w", url, err)
+			return nil, err
 		}
-		col.root = root
-		col.props = root.Properties
-		if len(col.props) == 0 {
-			return nil, fmt.Errorf("schema %s: no properties", url)
+		r.collections[name] = col
+	}
+	return r, nil
+}
+
+// urlOf is the $id a file under json/ must carry.
+func urlOf(file string) string { return baseURL + strings.TrimPrefix(file, "json/") }
+
+// addSharedDefs registers json/defs/*.json and returns their $defs for
+// inlining.
+func addSharedDefs(c *jsonschema.Compiler, fsys fs.FS) (sharedDefs, error) {
+	files, err := fs.Glob(fsys, "json/defs/*.json")
+	if err != nil {
+		return nil, fmt.Errorf("list shared schema definitions: %w", err)
+	}
+	shared := make(sharedDefs, len(files))
+	for _, file := range files {
+		_, doc, err := readSchema(fsys, file)
+		if err != nil {
+			return nil, err
 		}
-		if root.AdditionalProperties != false {
-			return nil, fmt.Errorf("schema %s: additionalProperties must be false so unknown fields are refused", url)
+		defs, _ := doc["$defs"].(map[string]any)
+		shared[strings.TrimPrefix(file, "json/")] = defs
+		if err := c.AddResource(urlOf(file), doc); err != nil {
+			return nil, fmt.Errorf("add schema %s: %w", file, err)
 		}
-		if col.policy, err = readPolicy(raws[name], col.props); err != nil {
-			return nil, fmt.Errorf("schema %s: %w", url, err)
-		}
-		col.rules = crossFieldRules(name)
-		for _, rule := range col.rules {
-			for _, f := range rule.fields {
-				if _, ok := col.props[f]; !ok {
-					return nil, fmt.Errorf("schema %s: rule %q reads field %q that the schema does not define", url, rule.name, f)
-				}
+	}
+	return shared, nil
+}
+
+// compileCollection compiles one collection and checks what the rest of
+// the package relies on: named properties, unknown fields refused, a
+// consistent policy, and Go rules that read only defined fields.
+func compileCollection(c *jsonschema.Compiler, name string, cv collectionVersion, raw []byte) (*collection, error) {
+	url := urlOf(cv.file)
+	root, err := c.Compile(url)
+	if err != nil {
+		return nil, fmt.Errorf("compile schema %s: %w", url, err)
+	}
+	col := &collection{name: name, version: cv.version, root: root, props: root.Properties}
+	if len(col.props) == 0 {
+		return nil, fmt.Errorf("schema %s: no properties", url)
+	}
+	if root.AdditionalProperties != false {
+		return nil, fmt.Errorf("schema %s: additionalProperties must be false so unknown fields are refused", url)
+	}
+	if col.policy, err = readPolicy(raw, col.props); err != nil {
+		return nil, fmt.Errorf("schema %s: %w", url, err)
+	}
+	col.rules = crossFieldRules(name)
+	for _, rule := range col.rules {
+		for _, f := range rule.fields {
+			if _, ok := col.props[f]; !ok {
+				return nil, fmt.Errorf("schema %s: rule %q reads field %q that the schema does not define", url, rule.name, f)
 			}
 		}
 	}
-	return r, nil
+	return col, nil
 }
 
 type collectionVersion struct {
@@ -140,8 +166,8 @@ type collectionVersion struct {
 }
 
 // latestCollectionFiles maps each collection to its highest-version file.
-func latestCollectionFiles() (map[string]collectionVersion, error) {
-	entries, err := fs.ReadDir(shipped, "json")
+func latestCollectionFiles(fsys fs.FS) (map[string]collectionVersion, error) {
+	entries, err := fs.ReadDir(fsys, "json")
 	if err != nil {
 		return nil, fmt.Errorf("list schema files: %w", err)
 	}
@@ -168,10 +194,10 @@ func latestCollectionFiles() (map[string]collectionVersion, error) {
 	return latest, nil
 }
 
-// readSchema reads one embedded file and checks that its $id is the URL
+// readSchema reads one schema file and checks that its $id is the URL
 // it is registered under, so relative $refs resolve as the author meant.
-func readSchema(file string) ([]byte, map[string]any, error) {
-	raw, err := shipped.ReadFile(file)
+func readSchema(fsys fs.FS, file string) ([]byte, map[string]any, error) {
+	raw, err := fs.ReadFile(fsys, file)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read schema %s: %w", file, err)
 	}
@@ -183,7 +209,7 @@ func readSchema(file string) ([]byte, map[string]any, error) {
 	if !ok {
 		return nil, nil, fmt.Errorf("schema %s: not a JSON object", file)
 	}
-	url := baseURL + strings.TrimPrefix(file, "json/")
+	url := urlOf(file)
 	if id, _ := obj["$id"].(string); id != url {
 		return nil, nil, fmt.Errorf("schema %s: $id is %q, want %q", file, id, url)
 	}
