@@ -60,7 +60,6 @@ var typeSize = map[uint16]uint32{
 	typeUndefined: 1, typeSLong: 4, typeSRational: 8,
 }
 
-
 // ReadMetadata extracts orientation, capture time and GPS from the EXIF of
 // a JPEG (APP1) or PNG (eXIf chunk), reading local times in loc (nil means
 // China Standard Time, see Options.Location). It never decodes pixels.
