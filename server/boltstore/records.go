@@ -335,12 +335,29 @@ func (t *Tx) ForEachRecord(collection string, fn func(*syncengine.Record) error)
 }
 
 // Assigned reports whether officer has an active assignment to household.
+// Several assignments may hold the same pair (a renewal made before the old
+// one is ended): the pair stays assigned while any of them is active.
 func (t *Tx) Assigned(officer, household string) bool {
-	return t.tx.Bucket(bucketAssign).Get(assignKey(officer, household)) != nil
+	b := t.tx.Bucket(bucketAssign)
+	prefix := assignPrefix(officer, household)
+	k, _ := b.Cursor().Seek(prefix)
+	if k != nil && bytes.HasPrefix(k, prefix) {
+		return true
+	}
+	// Stores written before the index named assignments held one entry
+	// per pair, without the assignment id.
+	return b.Get(prefix[:len(prefix)-1]) != nil
 }
 
-func assignKey(officer, household string) []byte {
-	return append(append([]byte(officer), 0), household...)
+// assignPrefix is "officer 0x00 household 0x00"; the index key appends the
+// assignment record's id. Usernames and record ids hold no 0x00.
+func assignPrefix(officer, household string) []byte {
+	k := append(append([]byte(officer), 0), household...)
+	return append(k, 0)
+}
+
+func assignKey(officer, household, assignmentID string) []byte {
+	return append(assignPrefix(officer, household), assignmentID...)
 }
 
 type assignment struct {
@@ -369,12 +386,16 @@ func assignmentOf(r *syncengine.Record) (assignment, bool) {
 func (t *Tx) indexAssignment(prev, next *syncengine.Record) error {
 	b := t.tx.Bucket(bucketAssign)
 	if a, ok := assignmentOf(prev); ok {
-		if err := b.Delete(assignKey(a.Officer, a.HouseholdID)); err != nil {
+		legacy := assignPrefix(a.Officer, a.HouseholdID)
+		if err := b.Delete(legacy[:len(legacy)-1]); err != nil {
+			return err
+		}
+		if err := b.Delete(assignKey(a.Officer, a.HouseholdID, prev.ID)); err != nil {
 			return err
 		}
 	}
 	if a, ok := assignmentOf(next); ok {
-		return b.Put(assignKey(a.Officer, a.HouseholdID), []byte(next.ID))
+		return b.Put(assignKey(a.Officer, a.HouseholdID, next.ID), []byte(next.ID))
 	}
 	return nil
 }

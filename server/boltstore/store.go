@@ -28,7 +28,7 @@ var (
 	bucketHistory   = []byte("history")   // "col/id" 0x00 seq -> op id
 	bucketConflicts = []byte("conflicts") // conflict id -> JSON
 	bucketOpenConf  = []byte("openconf")  // "col/id" 0x00 field -> conflict id
-	bucketAssign    = []byte("assign")    // officer 0x00 household id -> assignment record id
+	bucketAssign    = []byte("assign")    // officer 0x00 household id 0x00 assignment id -> assignment id
 	bucketUsers     = []byte("users")     // username -> User JSON
 	bucketDevices   = []byte("devices")   // device id -> Device JSON
 	bucketRefresh   = []byte("refresh")   // sha256(refresh token) hex -> device id
