@@ -13,7 +13,7 @@ const visitPatch = `{
 "visited_at":"2025-11-03T09:41:00+08:00",
 "gps":{"lat":31.678213,"lon":115.903477,"accuracy_m":8.5},
 "checklist":{"food":"ok","clothing":"ok","education":"na","medical":"problem","housing":"ok","drinking_water":"ok"},
-"notes":"户主反映医保报销比例偏低，已联系乡卫生院核实；儿子在合肥务工，月收入约四千元。",
+"notes":"户主反映医保报销比例偏低，已联系乡卫生院核实；儿子在合肥务工，月收入约四千元。下次走访带上医保政策明白卡。",
 "answered_by_member_id":"01JC8Z7A1B2C3D4E5F6G7H8J9K",
 "answered_by_name":"张桂英",
 "answered_by_relation":"head",
@@ -24,6 +24,9 @@ const visitPatch = `{
 func BenchmarkValidatePatchVisit(b *testing.B) {
 	r := newRegistry(b)
 	fields := decodeObject(b, visitPatch)
+	if n := len(visitPatch); n < 800 || n > 900 {
+		b.Fatalf("visit patch is %d bytes, want about 850", n)
+	}
 	if err := r.ValidatePatch("visits", fields); err != nil {
 		b.Fatal(err)
 	}
