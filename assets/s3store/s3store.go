@@ -16,6 +16,7 @@
 package s3store
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -263,7 +264,7 @@ func (s *Store) chunks(ctx context.Context, id string) ([]chunk, int64, error) {
 		}
 		list = append(list, chunk{name: info.Key, offset: off, size: info.Size})
 	}
-	slices.SortFunc(list, func(a, b chunk) int { return int(a.offset - b.offset) })
+	slices.SortFunc(list, func(a, b chunk) int { return cmp.Compare(a.offset, b.offset) })
 	var total int64
 	for _, c := range list {
 		if c.offset != total {
