@@ -44,8 +44,10 @@ type Household struct {
 	// ExitedAt is when the household exited, if known. A household whose
 	// status is exited but whose ExitedAt is after the end of a period was
 	// still in poverty during it, and is judged as poor for that period.
-	ExitedAt         *time.Time
-	Members          []MemberRef
+	ExitedAt *time.Time
+	Members  []MemberRef
+	// AssignedOfficers is carried for display; the caseload rule counts
+	// Assignment records, which say whether an assignment is active.
 	AssignedOfficers []string
 }
 
