@@ -176,6 +176,9 @@ func (r *Registry) recordError(c *collection, err error) *FieldError {
 		}
 	}
 	walk(verr)
+	if best == nil { // not expected: every error tree has leaves
+		return &FieldError{Collection: c.name, Reason: r.reason(verr.ErrorKind), kind: ErrInvalidValue}
+	}
 	return best
 }
 
