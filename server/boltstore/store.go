@@ -16,6 +16,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
@@ -32,13 +33,16 @@ var (
 	bucketUsers     = []byte("users")     // username -> User JSON
 	bucketDevices   = []byte("devices")   // device id -> Device JSON
 	bucketRefresh   = []byte("refresh")   // sha256(refresh token) hex -> device id
+	bucketUploads   = []byte("uploads")   // tus upload id -> Upload JSON
+	bucketBlobs     = []byte("blobs")     // sha256 hex -> Blob JSON (verified blobs only)
 
 	keyEpoch  = []byte("epoch")
 	keySeq    = []byte("seq")
 	keySecret = []byte("jwt_secret")
 
 	allBuckets = [][]byte{bucketMeta, bucketRecords, bucketChanges, bucketOps, bucketHistory,
-		bucketConflicts, bucketOpenConf, bucketAssign, bucketUsers, bucketDevices, bucketRefresh}
+		bucketConflicts, bucketOpenConf, bucketAssign, bucketUsers, bucketDevices, bucketRefresh,
+		bucketUploads, bucketBlobs}
 )
 
 // ErrLocked is returned by Open when another process holds the file
@@ -70,7 +74,7 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, NoSync: opts.NoSync, FreelistType: bolt.FreelistMapType})
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
+		if errors.Is(err, bolterrors.ErrTimeout) {
 			return nil, fmt.Errorf("open %s: %w", path, ErrLocked)
 		}
 		return nil, fmt.Errorf("open %s: %w", path, err)
