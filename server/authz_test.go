@@ -211,6 +211,17 @@ func TestPushRecordRules(t *testing.T) {
 	if r := ts.push(li, ts.op(li, "after-end-li2", "visits", "after-end-li2", areaV1, visitFields("hV1a", "li"))); len(r.Acked) != 1 {
 		t.Errorf("li's visit after wang's assignment ended: %+v", r)
 	}
+	// Renewal: a new assignment of wang to hV2a is made, then the old one
+	// (a3) ended; wang still visits hV2a.
+	renew := ts.push(county, ts.op(county, "renew-a3", "assignments", "a3-2027", areaV2, map[string]any{"officer": "wang", "household_id": "hV2a", "active": true}),
+		ts.op(county, "end-a3", "assignments", "a3", areaV2, map[string]any{"active": false}))
+	if len(renew.Acked) != 2 {
+		t.Fatalf("renewal: %+v", renew)
+	}
+	if r := ts.push(wang, ts.op(wang, "after-renewal", "visits", "after-renewal", areaV2, visitFields("hV2a", "wang"))); len(r.Acked) != 1 {
+		t.Errorf("visit after the assignment was renewed and the old one ended: %+v", r)
+	}
+
 	// A visit wang made while assigned, re-sent after the assignment ended
 	// (the tablet never got the answer), is acked as before: the server
 	// holds it, the tablet must not park it.
@@ -378,6 +389,23 @@ func TestEndpointAuthorization(t *testing.T) {
 			})
 		}
 	}
+	// Every role's tablet refreshes its token; the refresh token rotates.
+	for _, role := range roles {
+		t.Run("endpoint/refresh/"+role, func(t *testing.T) {
+			s := ts.as(roleUser[role])
+			var out struct {
+				AccessToken  string `json:"access_token"`
+				RefreshToken string `json:"refresh_token"`
+			}
+			ts.mustJSON("POST", "/v1/auth/refresh", "", map[string]string{"refresh_token": s.refresh}, 200, &out)
+			ts.expectError(ts.do("POST", "/v1/auth/refresh", "", map[string]string{"refresh_token": s.refresh}), 401, syncengine.EUNAUTHORIZED)
+			s.refresh, s.access = out.RefreshToken, out.AccessToken
+			if r := ts.do("GET", "/v1/sync/pull?limit=1", s.access, nil); r.status != 200 {
+				t.Errorf("pull with the refreshed token: %s", r)
+			}
+		})
+	}
+
 	// The admin's revoke took effect; the users the admin added exist.
 	ts.expectError(ts.do("GET", "/v1/sync/pull", spare.access, nil), 403, syncengine.EREVOKED)
 	var users struct {
@@ -386,16 +414,12 @@ func TestEndpointAuthorization(t *testing.T) {
 		} `json:"users"`
 	}
 	ts.mustJSON("GET", "/v1/admin/users", ts.as("admin").login, nil, 200, &users)
-	if !slices.ContainsFunc(users.Users, func(u struct {
-		Username string `json:"username"`
-	}) bool {
-		return u.Username == "new-admin"
-	}) || slices.ContainsFunc(users.Users, func(u struct {
-		Username string `json:"username"`
-	}) bool {
-		return u.Username == "new-officer"
-	}) {
-		t.Errorf("users after admin add: %+v", users.Users)
+	var names []string
+	for _, u := range users.Users {
+		names = append(names, u.Username)
+	}
+	if !slices.Contains(names, "new-admin") || slices.Contains(names, "new-officer") {
+		t.Errorf("users after the admin-add calls: %v", names)
 	}
 }
 
