@@ -33,20 +33,17 @@ type Size struct {
 	Seed uint64
 }
 
-// County is the size BenchReport measures.
-var County = Size{Townships: 20, VillagesPerTown: 15, Households: 100_000, Visits: 1_000_000,
-	Checkins: 200_000, HousingCases: 5_000, TeamMembersPerTeam: 3, Seed: 20260701}
+// County returns the size BenchReport measures.
+func County() Size {
+	return Size{Townships: 20, VillagesPerTown: 15, Households: 100_000, Visits: 1_000_000,
+		Checkins: 200_000, HousingCases: 5_000, TeamMembersPerTeam: 3, Seed: 20260701}
+}
 
 // CountyCode is the area code of the generated county.
 const CountyCode = "341122"
 
 // Period is the period the generated data covers.
 const Period = "2026H2"
-
-var (
-	surnames = []string{"王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "胡", "朱", "高", "林"}
-	given    = []string{"伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超", "秀兰", "霞"}
-)
 
 func id(prefix string, n int) string {
 	var b [24]byte
@@ -63,6 +60,8 @@ func Generate(s Size) *rules.Input {
 	cst := rules.Shanghai()
 	h2Start := time.Date(2026, 7, 1, 0, 0, 0, 0, cst)
 	in := &rules.Input{}
+	surnames := []string{"王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "胡", "朱", "高", "林"}
+	given := []string{"伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超", "秀兰", "霞"}
 	names := make([]string, 0, len(surnames)*len(given))
 	for _, a := range surnames {
 		for _, b := range given {
@@ -205,7 +204,7 @@ func BenchReport(ctx context.Context) (map[string]float64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bench report: %w", err)
 	}
-	in := Generate(County)
+	in := Generate(County())
 	runtime.GC()
 	if err := ctx.Err(); err != nil {
 		return nil, err

@@ -48,7 +48,7 @@ func TestGenerateIsDeterministicAndFindsEveryKind(t *testing.T) {
 }
 
 func BenchmarkCompliance(b *testing.B) {
-	in := reportbench.Generate(reportbench.County)
+	in := reportbench.Generate(reportbench.County())
 	ps, err := rules.DefaultPolicies()
 	if err != nil {
 		b.Fatal(err)
