@@ -42,8 +42,6 @@ var (
 	ErrIDBirthDate = errors.New("identity number holds an impossible birth date")
 )
 
-var idWeights = [17]int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
-
 const idCheckChars = "10X98765432"
 
 // IDCheckChar returns the GB 11643 check character (mod 11-2) for the
@@ -52,13 +50,14 @@ func IDCheckChar(first17 string) byte {
 	if len(first17) != 17 {
 		return 0
 	}
+	weights := [17]int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
 	sum := 0
 	for i := 0; i < 17; i++ {
 		c := first17[i]
 		if c < '0' || c > '9' {
 			return 0
 		}
-		sum += int(c-'0') * idWeights[i]
+		sum += int(c-'0') * weights[i]
 	}
 	return idCheckChars[sum%11]
 }
