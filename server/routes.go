@@ -4,6 +4,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/ruhu-dev/ruhu/server/boltstore"
+	"github.com/ruhu-dev/ruhu/server/uploads"
 )
 
 // route is one endpoint: how it is mounted and how the OpenAPI document
@@ -22,7 +23,7 @@ type route struct {
 }
 
 func (s *Server) routeTable() []route {
-	return []route{
+	routes := []route{
 		{method: "GET", path: "/healthz", auth: authNone, handler: s.handleHealth, summary: "Liveness and store check", tag: "ops", response: "Health"},
 		{method: "GET", path: "/metrics", auth: authNone, handler: s.metrics.handler(), summary: "Prometheus metrics", tag: "ops", response: ""},
 		{method: "GET", path: "/v1/openapi.json", auth: authNone, handler: s.handleOpenAPI, summary: "This document", tag: "ops", response: ""},
@@ -42,6 +43,19 @@ func (s *Server) routeTable() []route {
 		{method: "GET", path: "/v1/admin/devices", auth: authAdmin, handler: s.handleListDevices, summary: "List enrolled devices", tag: "admin", response: "DeviceList"},
 		{method: "POST", path: "/v1/admin/devices/:id/revoke", auth: authAdmin, handler: s.handleRevokeDevice, summary: "Revoke a lost tablet: its next sync fails with EREVOKED and it wipes its data", tag: "admin", response: "Revoked"},
 	}
+	if s.uploads != nil {
+		u := s.uploads
+		routes = append(routes,
+			route{method: "OPTIONS", path: uploads.PathPrefix, auth: authNone, handler: u.HandleOptions, summary: "tus 1.0 discovery: Tus-Version, Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm", tag: "uploads", status: 204},
+			route{method: "POST", path: uploads.PathPrefix, auth: authUser, handler: u.HandleCreate, summary: "tus creation (and creation-with-upload): Upload-Length, Upload-Metadata with sha256, kind, collection, record_id, area; a known verified blob completes at once", tag: "uploads", status: 201},
+			route{method: "PATCH", path: uploads.PathPrefix + "/:id", auth: authUser, handler: u.HandlePatch, summary: "tus core: append application/offset+octet-stream at Upload-Offset (409 on mismatch), optional Upload-Checksum sha256 (460 on mismatch); HEAD on the same URL returns Upload-Offset and Upload-Length", tag: "uploads", status: 204},
+			route{method: "DELETE", path: uploads.PathPrefix + "/:id", auth: authUser, handler: u.HandleDelete, summary: "tus termination: discard an upload", tag: "uploads", status: 204},
+			route{method: "GET", path: "/v1/blobs/:sha", auth: authUser, handler: u.HandleBlob, summary: "A blob's bytes (?size=original|preview|thumb), ETag = sha256; visible when a record it was uploaded for is in scope", tag: "uploads",
+				query: map[string]string{"size": "original (default), preview (≈1280 px) or thumb (≈256 px)"}},
+			route{method: "GET", path: "/v1/blobs/:sha/info", auth: authUser, handler: u.HandleBlobInfo, summary: "A blob's facts: status, type, size, EXIF time and GPS, perceptual hash, records", tag: "uploads"},
+		)
+	}
+	return routes
 }
 
 func (s *Server) handleHealth(c *fiber.Ctx) error {

@@ -6,18 +6,23 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/compress"
 
+	"github.com/ruhu-dev/ruhu/assets"
 	"github.com/ruhu-dev/ruhu/schemas"
 	"github.com/ruhu-dev/ruhu/server/auth"
 	"github.com/ruhu-dev/ruhu/server/boltstore"
+	"github.com/ruhu-dev/ruhu/server/uploads"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
 
@@ -35,6 +40,18 @@ type Config struct {
 	BodyLimit int
 	// Now is the server's clock. Nil means time.Now.
 	Now func() time.Time
+
+	// Blobs stores evidence blobs (photos, signatures). Nil turns the
+	// tus upload endpoint and the blob endpoints off.
+	Blobs assets.Store
+	// MaxUploadSize bounds one upload in bytes. Zero means 25 MiB.
+	MaxUploadSize int64
+	// UploadExpiry is how long an unfinished upload is kept after its
+	// last chunk. Zero means 7 days.
+	UploadExpiry time.Duration
+	// PhotoWorkers bounds how many photos are processed at once. Zero
+	// means 2.
+	PhotoWorkers int
 }
 
 func (c *Config) setDefaults() {
@@ -71,6 +88,8 @@ type Server struct {
 	metrics *metrics
 	app     *fiber.App
 	routes  []route
+	// uploads is the tus endpoint and blob pipeline; nil when Blobs is.
+	uploads *uploads.Service
 	// dummyHash is a password hash of nothing, checked for unknown users.
 	dummyHash string
 }
@@ -88,6 +107,10 @@ func New(log *slog.Logger, cfg Config, store *boltstore.Store, reg Validator) *S
 		metrics: newMetrics(),
 	}
 	s.dummyHash, _ = auth.HashPassword(auth.NewRefreshToken())
+	if cfg.Blobs != nil {
+		s.uploads = uploads.New(log, store, cfg.Blobs, s.uploadCaller, uploads.Options{
+			MaxSize: cfg.MaxUploadSize, Expiry: cfg.UploadExpiry, Workers: cfg.PhotoWorkers, Now: cfg.Now})
+	}
 	s.app = fiber.New(fiber.Config{
 		ErrorHandler:          s.handleError,
 		BodyLimit:             cfg.BodyLimit,
@@ -96,6 +119,10 @@ func New(log *slog.Logger, cfg Config, store *boltstore.Store, reg Validator) *S
 		WriteTimeout:          2 * time.Minute,
 		IdleTimeout:           2 * time.Minute,
 		AppName:               "ruhu",
+		// Request bodies are streamed so that an upload cut midway keeps
+		// what arrived; bufferBody restores the limit for every other route.
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
 	})
 	s.app.Use(func(c *fiber.Ctx) error {
 		c.Set("X-Ruhu-Server-Time", strconv.FormatInt(s.cfg.Now().UnixMilli(), 10))
@@ -104,7 +131,11 @@ func New(log *slog.Logger, cfg Config, store *boltstore.Store, reg Validator) *S
 		s.metrics.observeRequest(c, err, time.Since(start))
 		return err
 	})
+	s.app.Use(s.bufferBody)
 	s.app.Use(compress.New(compress.Config{Level: compress.LevelBestSpeed}))
+	if s.uploads != nil {
+		s.app.Use(uploads.PathPrefix, s.uploads.Protocol)
+	}
 	s.routes = s.routeTable()
 	for _, r := range s.routes {
 		handlers := []fiber.Handler{}
@@ -114,8 +145,52 @@ func New(log *slog.Logger, cfg Config, store *boltstore.Store, reg Validator) *S
 		handlers = append(handlers, r.handler)
 		s.app.Add(r.method, r.path, handlers...)
 	}
+	if s.uploads != nil {
+		// HEAD is outside the route table: fiber lists HEAD beside GET, and
+		// the OpenAPI document describes it under the PATCH route.
+		s.app.Add(fiber.MethodHead, uploads.PathPrefix+"/:id", s.authenticate(authUser), s.uploads.HandleHead)
+	}
 	return s
 }
+
+// bufferBody reads the request body of every route but the upload routes
+// into memory, refusing more than BodyLimit with 413 ETOOLARGE: the HTTP
+// layer streams bodies (for uploads) and so no longer enforces the limit.
+func (s *Server) bufferBody(c *fiber.Ctx) error {
+	req := c.Request()
+	if !req.IsBodyStream() || req.Header.ContentLength() == 0 ||
+		(s.uploads != nil && strings.HasPrefix(c.Path(), uploads.PathPrefix)) {
+		return c.Next()
+	}
+	if req.Header.ContentLength() > s.cfg.BodyLimit {
+		c.Set(fiber.HeaderConnection, "close") // the unread rest must not be taken for a request
+		return fiber.ErrRequestEntityTooLarge
+	}
+	body, err := io.ReadAll(io.LimitReader(c.Context().RequestBodyStream(), int64(s.cfg.BodyLimit)+1))
+	if err != nil {
+		c.Set(fiber.HeaderConnection, "close")
+		return errInvalid("request body could not be read: %v", err)
+	}
+	if len(body) > s.cfg.BodyLimit {
+		c.Set(fiber.HeaderConnection, "close")
+		return fiber.ErrRequestEntityTooLarge
+	}
+	req.SetBody(body)
+	return c.Next()
+}
+
+// uploadCaller tells the upload service who an authenticated request is.
+func (s *Server) uploadCaller(c *fiber.Ctx) (uploads.Caller, bool) {
+	cl := claimsOf(c)
+	if cl == nil {
+		return uploads.Caller{}, false
+	}
+	return uploads.Caller{Username: cl.Subject, Role: cl.Role, Scopes: cl.Scopes}, true
+}
+
+// Uploads returns the upload service (blob facts for the evidence
+// checks), nil when the server has no blob store.
+func (s *Server) Uploads() *uploads.Service { return s.uploads }
 
 // App exposes the fiber app (tests drive it with app.Test).
 func (s *Server) App() *fiber.App { return s.app }
@@ -125,7 +200,11 @@ func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
 
 // Shutdown stops accepting and waits for requests in flight, up to ctx.
 func (s *Server) Shutdown(ctx context.Context) error {
-	return s.app.ShutdownWithContext(ctx)
+	err := s.app.ShutdownWithContext(ctx)
+	if s.uploads != nil {
+		s.uploads.Close()
+	}
+	return err
 }
 
 // Store returns the server's store.
@@ -156,7 +235,12 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		s.log.Error("request failed", "method", c.Method(), "path", c.Path(), "err", err)
 	}
 	s.metrics.errors.WithLabelValues(code).Inc()
-	return c.Status(httpStatus(code)).JSON(errorBody{Code: code, Message: msg})
+	status := httpStatus(code)
+	var protocolStatus interface{ HTTPStatus() int }
+	if errors.As(err, &protocolStatus) {
+		status = protocolStatus.HTTPStatus() // tus answers 460, 410, 412...
+	}
+	return c.Status(status).JSON(errorBody{Code: code, Message: msg})
 }
 
 type errorBody struct {

@@ -1,0 +1,16 @@
+// Package uploads receives evidence blobs (photos and signatures) over the
+// tus 1.0 resumable upload protocol and runs them through the blob
+// pipeline: verify the sha256, commit to the blob store, then process the
+// image (preview, thumbnail, EXIF time and GPS, perceptual hash) on a
+// bounded worker pool and keep the facts in bbolt.
+//
+// Supported tus extensions: creation, creation-with-upload, checksum
+// (sha256, verified per PATCH), termination and expiration. Upload state
+// lives in bbolt and the bytes are staged in the blob store, so an upload
+// survives dropped connections, client restarts and server restarts. A PATCH
+// cut midway keeps what arrived (when it carries no checksum: a checksum
+// covers the whole chunk, so an unverifiable partial chunk is dropped).
+//
+// Every error answers with the tus status code and the API's JSON body
+// {"code","message"}; see Error.
+package uploads

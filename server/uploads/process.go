@@ -1,0 +1,250 @@
+package uploads
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/ruhu-dev/ruhu/assets"
+	"github.com/ruhu-dev/ruhu/assets/photo"
+	"github.com/ruhu-dev/ruhu/server/boltstore"
+	"github.com/ruhu-dev/ruhu/syncengine"
+)
+
+// jobQueue holds the sha256 of blobs waiting for processing, each once.
+type jobQueue struct {
+	mu      sync.Mutex
+	pending []string
+	queued  map[string]bool
+	wake    chan struct{}
+}
+
+func newJobQueue() jobQueue {
+	return jobQueue{queued: map[string]bool{}, wake: make(chan struct{}, 1)}
+}
+
+func (q *jobQueue) push(sha string) {
+	q.mu.Lock()
+	if !q.queued[sha] {
+		q.queued[sha] = true
+		q.pending = append(q.pending, sha)
+	}
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// pop waits for the next job; "" when ctx ends.
+func (q *jobQueue) pop(ctx context.Context) string {
+	for {
+		q.mu.Lock()
+		if len(q.pending) > 0 {
+			sha := q.pending[0]
+			q.pending = q.pending[1:]
+			delete(q.queued, sha)
+			more := len(q.pending) > 0
+			q.mu.Unlock()
+			if more {
+				select { // pass the baton to another worker
+				case q.wake <- struct{}{}:
+				default:
+				}
+			}
+			return sha
+		}
+		q.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return ""
+		case <-q.wake:
+		}
+	}
+}
+
+func (s *Service) work(ctx context.Context) {
+	for {
+		sha := s.queue.pop(ctx)
+		if sha == "" {
+			return
+		}
+		s.processSafely(ctx, sha)
+	}
+}
+
+// requeueUnfinished queues every blob left in processing by an earlier
+// run (a crash or a restart in the middle).
+func (s *Service) requeueUnfinished() {
+	var todo []string
+	err := s.store.View(func(tx *boltstore.Tx) error {
+		return tx.Blobs(func(b *boltstore.Blob) bool {
+			if b.Status == boltstore.BlobProcessing {
+				todo = append(todo, b.SHA256)
+			}
+			return true
+		})
+	})
+	if err != nil {
+		s.log.Error("scan blobs to process", "err", err)
+	}
+	for _, sha := range todo {
+		s.queue.push(sha)
+	}
+}
+
+// processSafely runs one blob through processing; a panic anywhere is
+// that blob's failure, never the server's.
+func (s *Service) processSafely(ctx context.Context, sha string) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("photo processing panicked", "sha256", sha, "panic", r)
+			s.markFailed(sha, fmt.Sprintf("internal error while processing: %v", r))
+		}
+	}()
+	err := s.process(ctx, sha)
+	switch {
+	case err == nil, ctx.Err() != nil:
+	case assets.IsTransient(err):
+		// The store is down: leave the blob in processing and try later.
+		s.log.Warn("photo processing postponed", "sha256", sha, "err", err)
+		s.bumpAttempts(sha)
+		time.AfterFunc(s.opts.RetryEvery, func() {
+			if ctx.Err() == nil {
+				s.queue.push(sha)
+			}
+		})
+	default:
+		s.log.Info("photo refused", "sha256", sha, "err", err)
+		s.markFailed(sha, failureReason(err))
+	}
+}
+
+func failureReason(err error) string {
+	switch {
+	case errors.Is(err, photo.ErrUnsupportedType):
+		return "not a JPEG or PNG image"
+	case errors.Is(err, photo.ErrTooManyPixels):
+		return "image declares too many pixels"
+	case errors.Is(err, photo.ErrCorrupt):
+		return "image is corrupt or truncated"
+	case errors.Is(err, assets.ErrNotFound):
+		return "original bytes are missing from the blob store"
+	default:
+		return "processing failed"
+	}
+}
+
+func (s *Service) process(ctx context.Context, sha string) error {
+	var b *boltstore.Blob
+	if err := s.store.View(func(tx *boltstore.Tx) (err error) { b, err = tx.Blob(sha); return err }); err != nil {
+		return fmt.Errorf("load blob %s: %w", sha, err)
+	}
+	if b == nil || b.Status != boltstore.BlobProcessing {
+		return nil
+	}
+	rc, _, err := s.blobs.Get(ctx, assets.OriginalKey(sha))
+	if err != nil {
+		return fmt.Errorf("read original %s: %w", sha, err)
+	}
+	data, err := io.ReadAll(io.LimitReader(rc, s.opts.MaxSize+1))
+	rc.Close()
+	if err != nil {
+		return fmt.Errorf("read original %s: %w", sha, err)
+	}
+	res, err := s.proc.Process(ctx, sha, data)
+	if err != nil {
+		return err
+	}
+	if err := s.blobs.Put(ctx, assets.PreviewKey(sha), bytes.NewReader(res.Preview), int64(len(res.Preview))); err != nil {
+		return fmt.Errorf("store preview of %s: %w", sha, err)
+	}
+	if err := s.blobs.Put(ctx, assets.ThumbKey(sha), bytes.NewReader(res.Thumb), int64(len(res.Thumb))); err != nil {
+		return fmt.Errorf("store thumbnail of %s: %w", sha, err)
+	}
+	now := s.opts.Now().UTC()
+	return s.store.Update(func(tx *boltstore.Tx) error {
+		b, err := tx.Blob(sha)
+		if err != nil || b == nil {
+			return err
+		}
+		b.Status, b.Reason = boltstore.BlobReady, ""
+		b.Type = res.Format.MIME()
+		b.Width, b.Height = res.Width, res.Height
+		b.TakenAt, b.GPS, b.GPSTime = nil, nil, nil
+		if t := res.Meta.TakenAt; !t.IsZero() {
+			b.TakenAt = &t
+		}
+		if res.Meta.HasGPS {
+			b.GPS = &boltstore.GPS{Lat: res.Meta.Lat, Lon: res.Meta.Lon}
+		}
+		if t := res.Meta.GPSTime; !t.IsZero() {
+			b.GPSTime = &t
+		}
+		b.PHash, b.HasPHash = res.PHash, true
+		b.HasPreview, b.HasThumb = true, true
+		b.ProcessedAt = &now
+		return tx.PutBlob(b)
+	})
+}
+
+func (s *Service) markFailed(sha, reason string) {
+	now := s.opts.Now().UTC()
+	err := s.store.Update(func(tx *boltstore.Tx) error {
+		b, err := tx.Blob(sha)
+		if err != nil || b == nil {
+			return err
+		}
+		b.Status, b.Reason, b.ProcessedAt = boltstore.BlobFailed, reason, &now
+		return tx.PutBlob(b)
+	})
+	if err != nil {
+		s.log.Error("record failed blob", "sha256", sha, "err", err)
+	}
+}
+
+func (s *Service) bumpAttempts(sha string) {
+	err := s.store.Update(func(tx *boltstore.Tx) error {
+		b, err := tx.Blob(sha)
+		if err != nil || b == nil {
+			return err
+		}
+		b.Attempts++
+		return tx.PutBlob(b)
+	})
+	if err != nil {
+		s.log.Error("record processing attempt", "sha256", sha, "err", err)
+	}
+}
+
+// Facts answers the evidence checks' question about one blob: was it
+// verified, is it present in the blob store, and what are its facts
+// (status, perceptual hash, EXIF time and GPS, record refs)? It returns
+// ENOTFOUND when no verified blob has that sha256 or the store lost its
+// bytes, and ETRANSIENT while the store is unreachable. Within a bbolt
+// transaction, boltstore.Tx.Blob gives the same facts without the
+// presence check.
+func (s *Service) Facts(ctx context.Context, sha string) (*boltstore.Blob, error) {
+	var b *boltstore.Blob
+	if err := s.store.View(func(tx *boltstore.Tx) (err error) { b, err = tx.Blob(sha); return err }); err != nil {
+		return nil, fmt.Errorf("load blob %s: %w", sha, err)
+	}
+	if b == nil {
+		return nil, syncengine.Errorf(syncengine.ENOTFOUND, "no verified blob %s", sha)
+	}
+	if _, err := s.blobs.Stat(ctx, assets.OriginalKey(sha)); err != nil {
+		switch {
+		case errors.Is(err, assets.ErrNotFound):
+			return nil, syncengine.Errorf(syncengine.ENOTFOUND, "blob %s is recorded but its bytes are missing", sha)
+		case assets.IsTransient(err):
+			return nil, syncengine.Errorf(syncengine.ETRANSIENT, "blob store unavailable")
+		default:
+			return nil, fmt.Errorf("stat blob %s: %w", sha, err)
+		}
+	}
+	return b, nil
+}
