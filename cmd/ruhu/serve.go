@@ -10,8 +10,12 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/ruhu-dev/ruhu/assets"
+	"github.com/ruhu-dev/ruhu/assets/diskstore"
+	"github.com/ruhu-dev/ruhu/assets/s3store"
 	"github.com/ruhu-dev/ruhu/schemas"
 	"github.com/ruhu-dev/ruhu/server"
 	"github.com/ruhu-dev/ruhu/server/boltstore"
@@ -24,6 +28,8 @@ type serveConfig struct {
 	maxClockAhead time.Duration
 	bodyLimit     int
 	seedDemo      bool
+	blobs         string
+	maxUpload     int64
 }
 
 func envOr(getenv func(string) string, key, def string) string {
@@ -44,6 +50,8 @@ func parseServeFlags(fs *flag.FlagSet, args []string, getenv func(string) string
 	fs.DurationVar(&c.maxClockAhead, "max-clock-ahead", skew, "ops stamped further ahead of the server clock are restamped and flagged (env RUHU_MAX_CLOCK_AHEAD)")
 	fs.IntVar(&c.bodyLimit, "body-limit", 16<<20, "largest request body in bytes")
 	fs.BoolVar(&c.seedDemo, "seed-demo", false, "seed the demo county into an empty store")
+	fs.StringVar(&c.blobs, "blobs", getenv("RUHU_BLOBS"), "evidence blob store: a folder (default <data>/blobs) or s3://ACCESS:SECRET@host:port/bucket?secure=false; credentials may come from RUHU_S3_ACCESS_KEY and RUHU_S3_SECRET_KEY instead (env RUHU_BLOBS)")
+	fs.Int64Var(&c.maxUpload, "max-upload", 25<<20, "largest photo or signature upload in bytes")
 	return c, fs.Parse(args)
 }
 
@@ -53,6 +61,29 @@ func openStore(dataDir string) (*boltstore.Store, error) {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
 	return boltstore.Open(filepath.Join(dataDir, "ruhu.db"), boltstore.Options{})
+}
+
+// openBlobs opens the blob store named by spec: an s3:// URL (credentials
+// from the URL, else from the environment) or a folder, by default
+// <dataDir>/blobs.
+func openBlobs(ctx context.Context, spec, dataDir string, getenv func(string) string) (assets.Store, error) {
+	if !strings.HasPrefix(spec, "s3://") {
+		if spec == "" {
+			spec = filepath.Join(dataDir, "blobs")
+		}
+		return diskstore.Open(spec)
+	}
+	opts, err := s3store.ParseURL(spec)
+	if err != nil {
+		return nil, err
+	}
+	if opts.AccessKey == "" {
+		opts.AccessKey = getenv("RUHU_S3_ACCESS_KEY")
+	}
+	if opts.SecretKey == "" {
+		opts.SecretKey = getenv("RUHU_S3_SECRET_KEY")
+	}
+	return s3store.Open(ctx, opts)
 }
 
 // runServe runs the server until ctx ends. ready, if not nil, receives the
@@ -79,7 +110,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	srv := server.New(log, server.Config{MaxClockAhead: cfg.maxClockAhead, BodyLimit: cfg.bodyLimit}, store, reg)
+	blobs, err := openBlobs(ctx, cfg.blobs, cfg.dataDir, getenv)
+	if err != nil {
+		return fmt.Errorf("blob store: %w", err)
+	}
+	srv := server.New(log, server.Config{MaxClockAhead: cfg.maxClockAhead, BodyLimit: cfg.bodyLimit,
+		Blobs: blobs, MaxUploadSize: cfg.maxUpload}, store, reg)
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
