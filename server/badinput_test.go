@@ -131,14 +131,17 @@ func TestPushPartialBatch(t *testing.T) {
 		{ts.op(wang, "bad-type", "households", "hV1b", areaV1, map[string]any{"member_count": "three"}), syncengine.EINVALID, "member_count"},
 		{ts.op(wang, "bad-enum", "households", "hV1b", areaV1, map[string]any{"housing_grade": "E"}), syncengine.EINVALID, "housing_grade"},
 		{ts.op(wang, "bad-overwrite", "visits", "visV1", areaV1, map[string]any{"visited_at": "2026-02-27T10:00:00+08:00"}), syncengine.EINVALID, "visited_at"},
+		// Evidence is created once and afterwards only annotated: a field
+		// left empty at creation cannot be filled in later either.
+		{ts.op(wang, "bad-add-after-create", "visits", "visV1", areaV1, map[string]any{"notes": "补写"}), syncengine.EINVALID, "notes"},
 		{ts.op(wang, "bad-create", "households", "hNew-missing", areaV1, map[string]any{"status": map[string]any{"value": "poor"}, "primary_cause": "illness"}), syncengine.EINVALID, "head_name"},
 		{ts.op(wang, "bad-unknown-col", "granaries", "g1", areaV1, map[string]any{"tons": 3}), syncengine.EINVALID, "granaries"},
 		{ts.op(wang, "bad-delete", "households", "hNone", areaV1, nil), syncengine.EINVALID, "reason"},
 		{ts.op(wang, "ok-create", "households", "hNew", areaV1, createFields("households", areaV1, "wang")), "", ""},
 		{ts.op(wang, "ok-annotate", "visits", "visV1", areaV1, map[string]any{"review_note": "复核无误"}), "", ""},
 	}
-	cases[8].op.Delete = &syncengine.Tombstone{Reason: " "}
-	cases[8].op.Set = nil
+	cases[9].op.Delete = &syncengine.Tombstone{Reason: " "}
+	cases[9].op.Set = nil
 	ops := make([]syncengine.WireOp, len(cases))
 	for i, c := range cases {
 		ops[i] = c.op

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"runtime"
+	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -94,6 +95,16 @@ func (s *Server) validateOp(op *syncengine.Op, create bool) error {
 		if err := s.schemas.ValidatePatch(op.Collection, op.Set); err != nil {
 			return errInvalid("%v", err)
 		}
+		// Evidence is created once and afterwards only annotated: the
+		// merge keeps set fields from changing, this keeps empty ones
+		// from being filled in after the fact.
+		if p := s.schemas.Policy(op.Collection); p.AppendOnly {
+			for _, name := range sortedFieldNames(op.Set) {
+				if !p.MaySetAfterCreate(name) {
+					return errInvalid("op %s: %s is append-only: field %s cannot be set after creation", op.ID, op.Collection, name)
+				}
+			}
+		}
 		return nil
 	}
 	if op.Tombstone != nil && len(op.Set) == 0 {
@@ -183,6 +194,15 @@ func (s *Server) handlePush(c *fiber.Ctx) error {
 	s.metrics.conflicts.Add(float64(conflicts))
 	s.metrics.pushSeconds.Observe(time.Since(start).Seconds())
 	return c.JSON(resp)
+}
+
+func sortedFieldNames(set map[string]json.RawMessage) []string {
+	names := make([]string, 0, len(set))
+	for name := range set {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
 }
 
 func absDuration(d time.Duration) time.Duration {
