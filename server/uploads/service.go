@@ -319,7 +319,7 @@ func (s *Service) HandleCreate(c *fiber.Ctx) error {
 	now := s.opts.Now().UTC()
 	u := &boltstore.Upload{ID: newUploadID(), Owner: who.Username, Length: cr.length, SHA256: cr.sha, Kind: cr.kind,
 		Collection: cr.collection, RecordID: cr.record, Area: cr.area, CreatedAt: now, ExpiresAt: now.Add(s.opts.Expiry)}
-	release, err := s.locks.acquire(c.UserContext(), u.ID, s.opts.LockWait, nil)
+	release, err := s.locks.acquire(c.UserContext(), u.ID, s.opts.LockWait, interruptRead(c))
 	if err != nil {
 		return err
 	}
@@ -539,9 +539,7 @@ func (s *Service) HandlePatch(c *fiber.Ctx) error {
 	if err != nil {
 		return errInvalid("Upload-Offset: %v", err)
 	}
-	conn := c.Context().Conn()
-	interrupt := func() { _ = conn.SetReadDeadline(time.Now()) }
-	u, release, err := s.load(c, interrupt)
+	u, release, err := s.load(c, interruptRead(c))
 	if err != nil {
 		return err
 	}
@@ -558,11 +556,23 @@ func (s *Service) HandlePatch(c *fiber.Ctx) error {
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
+// interruptGrace is how long an interrupted body read may still drain
+// bytes that already reached the server before it fails.
+const interruptGrace = 200 * time.Millisecond
+
+// interruptRead returns how a later request on the same upload stops this
+// request's body read: a read deadline shortly ahead, so bytes already in
+// the socket are still kept and a dead connection is given up at once
+// instead of after the read timeout.
+func interruptRead(c *fiber.Ctx) func() {
+	conn := c.Context().Conn()
+	return func() { _ = conn.SetReadDeadline(time.Now().Add(interruptGrace)) }
+}
+
 // HandleDelete is tus termination: the staged bytes and the upload go. A
 // completed upload's blob stays (other records may cite the same bytes).
 func (s *Service) HandleDelete(c *fiber.Ctx) error {
-	conn := c.Context().Conn()
-	u, release, err := s.load(c, func() { _ = conn.SetReadDeadline(time.Now()) })
+	u, release, err := s.load(c, nil)
 	if err != nil {
 		return err
 	}

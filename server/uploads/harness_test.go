@@ -1,0 +1,307 @@
+package uploads_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ruhu-dev/ruhu/assets"
+	"github.com/ruhu-dev/ruhu/assets/diskstore"
+	"github.com/ruhu-dev/ruhu/assets/photobench"
+	"github.com/ruhu-dev/ruhu/schemas"
+	"github.com/ruhu-dev/ruhu/server"
+	"github.com/ruhu-dev/ruhu/server/boltstore"
+	"github.com/ruhu-dev/ruhu/server/uploads/tusclient"
+)
+
+const (
+	areaV1 = "340199001001" // in the officers' township 340199001
+	areaVX = "340188001001" // another county
+	pw     = "correct-horse-7"
+)
+
+// clock is the server's injected clock; tests move it explicitly.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// env is a real server on loopback over a real bbolt file and a blob store
+// (a folder by default).
+type env struct {
+	t      testing.TB
+	dir    string
+	clock  *clock
+	blobs  assets.Store
+	store  *boltstore.Store
+	srv    *server.Server
+	url    string
+	cfg    server.Config
+	tokens map[string]string
+}
+
+type envOptions struct {
+	blobs   assets.Store // nil: a diskstore in the test's folder
+	maxSize int64
+}
+
+func startEnv(t testing.TB, o envOptions) *env {
+	t.Helper()
+	e := &env{t: t, dir: t.TempDir(), clock: &clock{now: time.Now().UTC().Truncate(time.Second)}, tokens: map[string]string{}}
+	e.blobs = o.blobs
+	if e.blobs == nil {
+		ds, err := diskstore.Open(filepath.Join(e.dir, "blobs"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.blobs = ds
+	}
+	e.cfg = server.Config{Now: e.clock.Now, Blobs: e.blobs, MaxUploadSize: o.maxSize, AccessTTL: 90 * 24 * time.Hour}
+	e.start()
+	for _, u := range []server.UserInput{
+		{Username: "wang", Role: "officer", Scopes: []string{"340199001"}},
+		{Username: "li", Role: "officer", Scopes: []string{"340199001"}},
+		{Username: "zhou", Role: "officer", Scopes: []string{"340188"}},
+		{Username: "auditor", Role: "auditor", Scopes: []string{"340199"}},
+	} {
+		u.Password = pw
+		if err := server.AddUser(e.store, u, e.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(e.stop)
+	return e
+}
+
+func (e *env) start() {
+	e.t.Helper()
+	st, err := boltstore.Open(filepath.Join(e.dir, "ruhu.db"), boltstore.Options{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	reg, err := schemas.New()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.store = st
+	e.srv = server.New(slog.New(slog.NewTextHandler(io.Discard, nil)), e.cfg, st, reg)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.url = "http://" + ln.Addr().String()
+	go func() { _ = e.srv.Serve(ln) }()
+}
+
+func (e *env) stop() {
+	if e.srv == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = e.srv.Shutdown(ctx)
+	_ = e.store.Close()
+	e.srv = nil
+}
+
+// restart stops the server and opens the same files again (new port).
+func (e *env) restart() {
+	e.stop()
+	e.start()
+}
+
+func (e *env) token(user string) string {
+	e.t.Helper()
+	if tok, ok := e.tokens[user]; ok {
+		return tok
+	}
+	resp, err := http.Post(e.url+"/v1/auth/login", "application/json", strings.NewReader(fmt.Sprintf(`{"username":%q,"password":%q}`, user, pw)))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.AccessToken == "" {
+		e.t.Fatalf("login %s: %d %v", user, resp.StatusCode, err)
+	}
+	e.tokens[user] = out.AccessToken
+	return out.AccessToken
+}
+
+type answer struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (a answer) code() string {
+	var e struct{ Code string }
+	_ = json.Unmarshal(a.body, &e)
+	return e.Code
+}
+
+func (a answer) String() string { return fmt.Sprintf("%d %s", a.status, a.body) }
+
+// do sends one request; headers with an empty value are left out, and
+// Tus-Resumable is added unless headers name it.
+func (e *env) do(method, path, user string, headers map[string]string, body []byte) answer {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.url+path, bytes.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if body == nil {
+		req.Body, req.ContentLength = nil, 0
+	}
+	if _, ok := headers["Tus-Resumable"]; !ok {
+		req.Header.Set("Tus-Resumable", "1.0.0")
+	}
+	if user != "" {
+		req.Header.Set("Authorization", "Bearer "+e.token(user))
+	}
+	for k, v := range headers {
+		if v != "" {
+			req.Header.Set(k, v)
+		}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return answer{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+func meta(pairs ...string) string {
+	var parts []string
+	for i := 0; i+1 < len(pairs); i += 2 {
+		parts = append(parts, pairs[i]+" "+base64.StdEncoding.EncodeToString([]byte(pairs[i+1])))
+	}
+	return strings.Join(parts, ",")
+}
+
+func hexSHA(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+func b64SHA(b []byte) string {
+	s := sha256.Sum256(b)
+	return base64.StdEncoding.EncodeToString(s[:])
+}
+
+// create starts an upload of data for record rec in area and returns its
+// path.
+func (e *env) create(user string, data []byte, rec, area string) (string, answer) {
+	e.t.Helper()
+	a := e.do("POST", "/v1/uploads", user, map[string]string{
+		"Upload-Length":   fmt.Sprint(len(data)),
+		"Upload-Metadata": meta("sha256", hexSHA(data), "kind", "photo", "collection", "visits", "record_id", rec, "area", area, "filename", "a.jpg"),
+	}, nil)
+	return a.header.Get("Location"), a
+}
+
+func (e *env) patch(user, path string, offset int, chunk []byte, extra map[string]string) answer {
+	h := map[string]string{"Content-Type": "application/offset+octet-stream", "Upload-Offset": fmt.Sprint(offset)}
+	for k, v := range extra {
+		h[k] = v
+	}
+	return e.do("PATCH", path, user, h, chunk)
+}
+
+func (e *env) client(user string) *tusclient.Client {
+	return &tusclient.Client{Endpoint: e.url, Token: e.token(user), ChunkSize: 32 << 10}
+}
+
+// waitBlob polls the blob's facts until processing is over.
+func (e *env) waitBlob(sha string) *boltstore.Blob {
+	e.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var b *boltstore.Blob
+		if err := e.store.View(func(tx *boltstore.Tx) (err error) { b, err = tx.Blob(sha); return err }); err != nil {
+			e.t.Fatal(err)
+		}
+		if b != nil && b.Status != boltstore.BlobProcessing {
+			return b
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("blob %s not processed in time: %+v", sha, b)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// testJPEG is a synthetic photo, different per seed.
+func testJPEG(t testing.TB, w, h int, seed uint64) []byte {
+	t.Helper()
+	b, err := photobench.JPEG(w, h, seed, 80)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// withEXIF inserts an APP1 EXIF segment (orientation, DateTimeOriginal,
+// GPS N/E) right after the JPEG's SOI marker. The layout is the one
+// assets/photo's tests build by hand; offsets count from the TIFF header.
+func withEXIF(jpg []byte, orientation uint16, dateTime string, lat, lon [3][2]uint32) []byte {
+	be := binary.BigEndian
+	var b []byte
+	u16 := func(v uint16) { b = be.AppendUint16(b, v) }
+	u32 := func(v uint32) { b = be.AppendUint32(b, v) }
+	entry := func(tag, typ uint16, count, value uint32) { u16(tag); u16(typ); u32(count); u32(value) }
+	b = append(b, 'M', 'M', 0, 42)
+	u32(8)
+	u16(3)
+	entry(0x0112, 3, 1, uint32(orientation)<<16)
+	entry(0x8769, 4, 1, 50)
+	entry(0x8825, 4, 1, 88)
+	u32(0)
+	u16(1)
+	entry(0x9003, 2, 20, 68)
+	u32(0)
+	b = append(b, dateTime...)
+	b = append(b, 0)
+	u16(4)
+	entry(0x0001, 2, 2, uint32('N')<<24)
+	entry(0x0002, 5, 3, 142)
+	entry(0x0003, 2, 2, uint32('E')<<24)
+	entry(0x0004, 5, 3, 166)
+	u32(0)
+	for _, r := range append(lat[:], lon[:]...) {
+		u32(r[0])
+		u32(r[1])
+	}
+	seg := []byte{0xFF, 0xE1, 0, 0}
+	seg = append(seg, "Exif\x00\x00"...)
+	seg = append(seg, b...)
+	be.PutUint16(seg[2:], uint16(len(seg)-2))
+	out := append([]byte{}, jpg[:2]...)
+	out = append(out, seg...)
+	return append(out, jpg[2:]...)
+}
