@@ -75,6 +75,19 @@ func testUsers() []server.UserInput {
 	}
 }
 
+// pick returns the named users in the order given.
+func pick(users []server.UserInput, names ...string) []server.UserInput {
+	var out []server.UserInput
+	for _, n := range names {
+		for _, u := range users {
+			if u.Username == n {
+				out = append(out, u)
+			}
+		}
+	}
+	return out
+}
+
 // roleUser names the account the tests use for each role.
 var roleUser = map[string]string{
 	"officer": "wang", "team_member": "zhao", "township": "township",

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ruhu-dev/ruhu/server"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
 
@@ -193,17 +192,4 @@ func TestPull(t *testing.T) {
 			t.Errorf("restored hV1b address %s, want the value at backup time", got.Fields["address"].Value)
 		}
 	})
-}
-
-// pick returns the named users in the order given.
-func pick(users []server.UserInput, names ...string) []server.UserInput {
-	var out []server.UserInput
-	for _, n := range names {
-		for _, u := range users {
-			if u.Username == n {
-				out = append(out, u)
-			}
-		}
-	}
-	return out
 }
