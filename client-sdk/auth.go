@@ -51,8 +51,8 @@ func (c *Client) Login(ctx context.Context, serverURL, username, password string
 	}
 	err := c.view(func(tx *bolt.Tx, _ codec) error {
 		prev := meta{tx.Bucket(bucketMeta)}.str(metaUser)
-		if prev != "" && prev != username && tx.Bucket(bucketOutbox).Stats().KeyN > 0 {
-			return syncengine.Errorf(syncengine.ECONFLICT, "用户 %s 还有未上传的记录，请先同步", prev)
+		if prev != "" && prev != username {
+			return unsyncedWork(tx, prev)
 		}
 		return nil
 	})
@@ -68,16 +68,25 @@ func (c *Client) Login(ctx context.Context, serverURL, username, password string
 	if err := c.unwipe(); err != nil {
 		return err
 	}
+	dropped := false
+	defer func() {
+		if dropped {
+			if err := c.blobs.removeAll(); err != nil {
+				c.log.Warn("drop previous user's evidence files", "err", err)
+			}
+		}
+	}()
 	return c.update(func(tx *bolt.Tx, _ codec) error {
 		m := meta{tx.Bucket(bucketMeta)}
 		prev := m.str(metaUser)
 		if (prev != "" && prev != username) || (m.str(metaServer) != "" && m.str(metaServer) != serverURL) {
-			if tx.Bucket(bucketOutbox).Stats().KeyN > 0 {
-				return syncengine.Errorf(syncengine.ECONFLICT, "用户 %s 还有未上传的记录，请先同步", prev)
+			if err := unsyncedWork(tx, prev); err != nil {
+				return err
 			}
 			if err := dropUserData(tx); err != nil {
 				return err
 			}
+			tx.OnCommit(func() { dropped = true })
 		}
 		if err := m.putStr(metaServer, serverURL); err != nil {
 			return err
@@ -97,9 +106,26 @@ func (c *Client) Login(ctx context.Context, serverURL, username, password string
 	})
 }
 
-// dropUserData forgets another user's records, ops and enrollment.
+// unsyncedWork refuses to drop a user's data while ops or evidence uploads
+// made under that user still wait.
+func unsyncedWork(tx *bolt.Tx, user string) error {
+	if tx.Bucket(bucketOutbox).Stats().KeyN > 0 {
+		return syncengine.Errorf(syncengine.ECONFLICT, "用户 %s 还有未上传的记录，请先同步", user)
+	}
+	n, err := pendingUploads(tx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		return syncengine.Errorf(syncengine.ECONFLICT, "用户 %s 还有 %d 个照片或签字文件未上传，请先同步", user, n)
+	}
+	return nil
+}
+
+// dropUserData forgets another user's records, ops, upload queue and
+// enrollment (the caller removes the evidence files once this commits).
 func dropUserData(tx *bolt.Tx) error {
-	for _, name := range [][]byte{bucketRecords, bucketPending, bucketSent, bucketRejected} {
+	for _, name := range [][]byte{bucketRecords, bucketPending, bucketSent, bucketRejected, bucketUploads} {
 		if err := tx.DeleteBucket(name); err != nil {
 			return fmt.Errorf("drop %s: %w", name, err)
 		}
@@ -177,6 +203,8 @@ func (c *Client) DevicePublicKey() (ed25519.PublicKey, error) {
 // at once: the old refresh token stops working the moment the server
 // answers.
 func (c *Client) refresh(ctx context.Context, tr *HTTPTransport) error {
+	c.refreshMu.Lock()
+	defer c.refreshMu.Unlock()
 	var rt string
 	if err := c.view(func(tx *bolt.Tx, _ codec) error {
 		rt = meta{tx.Bucket(bucketMeta)}.str(metaRefresh)

@@ -27,7 +27,15 @@ type Client struct {
 	codec  codec
 	closed bool
 
-	syncMu sync.Mutex // one Sync at a time
+	syncMu   sync.Mutex // one Sync at a time
+	uploadMu sync.Mutex // one Upload at a time
+	// refreshMu serialises token refreshes: Sync and Upload may both find
+	// the access token expired, and a refresh token works only once.
+	refreshMu sync.Mutex
+	// activeUpload is the queue seq of the upload being sent (0: none).
+	activeUpload atomic.Uint64
+	// blobs holds the evidence files beside the tablet file (blobs.go).
+	blobs blobDir
 
 	clock *syncengine.Clock
 	// offsetMs is server time − device time, valid when offsetKnown.
@@ -38,7 +46,7 @@ type Client struct {
 // Open opens (creating if needed) the tablet file at path. The file is
 // locked by this process until Close.
 func Open(path string, opts Options) (*Client, error) {
-	c := &Client{path: path, opts: opts.withDefaults()}
+	c := &Client{path: path, opts: opts.withDefaults(), blobs: blobDirFor(path)}
 	c.log = c.opts.Logger
 	c.clock = syncengine.NewClock(c.physicalNow)
 	if err := c.openFile(); err != nil {
@@ -163,7 +171,7 @@ func (c *Client) update(fn func(tx *bolt.Tx, cd codec) error) error {
 // wipe destroys the local data after the server revoked the device. The
 // file is removed and recreated rather than emptied, because bbolt leaves
 // deleted values in free pages. Only a marker remains, so the next Open
-// still knows why the tablet is empty.
+// still knows why the tablet is empty. The evidence files go too.
 func (c *Client) wipe() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -198,6 +206,9 @@ func (c *Client) wipe() error {
 	c.offsetMs.Store(0)
 	c.offsetKnown.Store(false)
 	c.clock.Reset(0)
+	if err := c.blobs.removeAll(); err != nil {
+		return fmt.Errorf("wipe: %w", err)
+	}
 	c.log.Warn("device revoked: local data wiped", "path", c.path)
 	return nil
 }

@@ -66,6 +66,17 @@ type Options struct {
 	// HTTPClient sends the requests. Nil: a client with a 2-minute timeout
 	// (pages over 2G are slow, but a dead connection must not hang forever).
 	HTTPClient *http.Client
+	// Metered reports whether the network in use is paid by the byte
+	// (mobile data). Photo originals are uploaded only when it returns
+	// false, or by UploadAll. Nil: always metered, so originals wait.
+	Metered func() bool
+	// FastChunk is how quickly a chunk must be acknowledged for the next
+	// one to double in size (up to MaxChunkSize). Zero: 2 s, which on 2G
+	// (≈ 30 KB/s) keeps chunks at 64 KiB and on Wi-Fi grows them to 1 MiB.
+	FastChunk time.Duration
+	// ChunkTimeout bounds one chunk's round trip; a chunk that takes longer
+	// counts as a failure and the chunk size halves. Zero: 60 s.
+	ChunkTimeout time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -104,6 +115,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.RetryMax <= 0 {
 		o.RetryMax = 30 * time.Second
+	}
+	if o.FastChunk <= 0 {
+		o.FastChunk = 2 * time.Second
+	}
+	if o.ChunkTimeout <= 0 {
+		o.ChunkTimeout = 60 * time.Second
 	}
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{Timeout: 2 * time.Minute}

@@ -33,7 +33,7 @@ var (
 )
 
 func dataBuckets() [][]byte {
-	return [][]byte{bucketMeta, bucketRecords, bucketOutbox, bucketPending, bucketSent, bucketRejected}
+	return [][]byte{bucketMeta, bucketRecords, bucketOutbox, bucketPending, bucketSent, bucketRejected, bucketUploads}
 }
 
 // Keys of bucketMeta.

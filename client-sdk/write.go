@@ -77,75 +77,83 @@ func (c *Client) write(ctx context.Context, collection, recordID, area string, s
 	}
 	var op *syncengine.Op
 	err := c.update(func(tx *bolt.Tx, cd codec) error {
-		m := meta{tx.Bucket(bucketMeta)}
-		author, device := m.str(metaUser), m.str(metaDevice)
-		if author == "" || device == "" {
-			return syncengine.Errorf(syncengine.EUNAUTHORIZED, "请先登录并登记此设备")
-		}
-		rs := c.recordsOf(tx, cd)
-		key := collection + "/" + recordID
-		entry, err := rs.get(key)
-		if err != nil {
-			return err
-		}
-		var cur *syncengine.Record
-		if w := entry.view(); w != nil {
-			cur = w.FromWire()
-			if area == "" {
-				area = cur.Area
-			}
-		} else if del != nil {
-			return syncengine.Errorf(syncengine.ENOTFOUND, "%s: no such record on this tablet", key)
-		}
-		op = c.stamp(m, &syncengine.Op{
-			ID: c.NewID(), RecordID: recordID, Collection: collection, Area: area,
-			Author: author, Device: device, Set: set, Tombstone: del,
-		})
-		if cur != nil {
-			for _, w := range op.Changes() {
-				if fs, ok := cur.Fields[w.Name]; ok {
-					if op.Base == nil {
-						op.Base = map[string]string{}
-					}
-					op.Base[w.Name] = fs.OpID
-				}
-			}
-		}
-		if err := op.Validate(); err != nil {
-			return err
-		}
-		next, _, err := syncengine.ApplyOp(cur, op, c.opts.Policy(collection))
-		if err != nil {
-			return err
-		}
-		seq, err := rs.outbox.NextSequence()
-		if err != nil {
-			return fmt.Errorf("outbox sequence: %w", err)
-		}
-		b, err := cd.encodeOp(newStoredOp(seq, op))
-		if err != nil {
-			return err
-		}
-		if err := rs.outbox.Put(seqKey(seq), b); err != nil {
-			return fmt.Errorf("queue op %s: %w", op.ID, err)
-		}
-		if err := rs.pending.Put(pendingKey(key, seq), nil); err != nil {
-			return fmt.Errorf("index op %s: %w", op.ID, err)
-		}
-		if entry == nil {
-			entry = &recordEntry{}
-		}
-		w := next.ToWire()
-		entry.Local = &w
-		if err := rs.put(key, entry); err != nil {
-			return err
-		}
-		return m.putInt(metaLastHLC, int64(c.clock.Last()))
+		var err error
+		op, err = c.writeTx(tx, cd, collection, recordID, area, set, del)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return op, nil
+}
+
+// writeTx is write inside a transaction the caller holds, so a record can be
+// written together with other state (the upload queue) or not at all.
+func (c *Client) writeTx(tx *bolt.Tx, cd codec, collection, recordID, area string, set map[string]json.RawMessage, del *syncengine.Tombstone) (*syncengine.Op, error) {
+	m := meta{tx.Bucket(bucketMeta)}
+	author, device := m.str(metaUser), m.str(metaDevice)
+	if author == "" || device == "" {
+		return nil, syncengine.Errorf(syncengine.EUNAUTHORIZED, "请先登录并登记此设备")
+	}
+	rs := c.recordsOf(tx, cd)
+	key := collection + "/" + recordID
+	entry, err := rs.get(key)
+	if err != nil {
+		return nil, err
+	}
+	var cur *syncengine.Record
+	if w := entry.view(); w != nil {
+		cur = w.FromWire()
+		if area == "" {
+			area = cur.Area
+		}
+	} else if del != nil {
+		return nil, syncengine.Errorf(syncengine.ENOTFOUND, "%s: no such record on this tablet", key)
+	}
+	op := c.stamp(m, &syncengine.Op{
+		ID: c.NewID(), RecordID: recordID, Collection: collection, Area: area,
+		Author: author, Device: device, Set: set, Tombstone: del,
+	})
+	if cur != nil {
+		for _, w := range op.Changes() {
+			if fs, ok := cur.Fields[w.Name]; ok {
+				if op.Base == nil {
+					op.Base = map[string]string{}
+				}
+				op.Base[w.Name] = fs.OpID
+			}
+		}
+	}
+	if err := op.Validate(); err != nil {
+		return nil, err
+	}
+	next, _, err := syncengine.ApplyOp(cur, op, c.opts.Policy(collection))
+	if err != nil {
+		return nil, err
+	}
+	seq, err := rs.outbox.NextSequence()
+	if err != nil {
+		return nil, fmt.Errorf("outbox sequence: %w", err)
+	}
+	b, err := cd.encodeOp(newStoredOp(seq, op))
+	if err != nil {
+		return nil, err
+	}
+	if err := rs.outbox.Put(seqKey(seq), b); err != nil {
+		return nil, fmt.Errorf("queue op %s: %w", op.ID, err)
+	}
+	if err := rs.pending.Put(pendingKey(key, seq), nil); err != nil {
+		return nil, fmt.Errorf("index op %s: %w", op.ID, err)
+	}
+	if entry == nil {
+		entry = &recordEntry{}
+	}
+	w := next.ToWire()
+	entry.Local = &w
+	if err := rs.put(key, entry); err != nil {
+		return nil, err
+	}
+	return op, m.putInt(metaLastHLC, int64(c.clock.Last()))
 }
 
 // stamp gives op its HLC and times, and flags it clock_suspect when the
