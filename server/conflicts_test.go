@@ -21,10 +21,11 @@ type conflictJSON struct {
 		Winner bool            `json:"winner"`
 	} `json:"candidates"`
 	Resolution *struct {
-		By    string          `json:"By"`
-		Value json.RawMessage `json:"Value"`
-		OpID  string          `json:"OpID"`
-		Note  string          `json:"Note"`
+		By    string          `json:"by"`
+		At    time.Time       `json:"at"`
+		Value json.RawMessage `json:"value"`
+		OpID  string          `json:"op_id"`
+		Note  string          `json:"note"`
 	} `json:"resolution"`
 }
 
@@ -100,7 +101,8 @@ func TestConflictsOverHTTP(t *testing.T) {
 	chosen := map[string]any{"value": "poor", "year": 2026}
 	var resolved conflictJSON
 	ts.mustJSON("POST", "/v1/conflicts/"+c.ID+"/resolve", township.access, map[string]any{"value": chosen, "note": "入户核实"}, 200, &resolved)
-	if resolved.Status != syncengine.ConflictResolved || resolved.Resolution == nil || resolved.Resolution.By != "township" || resolved.Resolution.OpID == "" {
+	if resolved.Status != syncengine.ConflictResolved || resolved.Resolution == nil || resolved.Resolution.By != "township" || resolved.Resolution.OpID == "" ||
+		resolved.Resolution.Note != "入户核实" || !resolved.Resolution.At.Equal(ts.clock.Now()) || !syncengine.JSONEqual(resolved.Resolution.Value, mustJSON(chosen)) {
 		t.Fatalf("resolution %+v", resolved)
 	}
 	rec := ts.record(township.access, "households", "hV1a")

@@ -120,21 +120,33 @@ type candidateView struct {
 	Winner bool            `json:"winner"`
 }
 
+// resolutionView is a supervisor's decision as the API shows it.
+type resolutionView struct {
+	By    string          `json:"by"`
+	At    time.Time       `json:"at"`
+	Value json.RawMessage `json:"value"`
+	OpID  string          `json:"op_id,omitempty"` // the op that applied a value other than the winner
+	Note  string          `json:"note,omitempty"`
+}
+
 type conflictView struct {
-	ID         string                 `json:"id"`
-	Collection string                 `json:"collection"`
-	RecordID   string                 `json:"record_id"`
-	Area       string                 `json:"area"`
-	Field      string                 `json:"field"`
-	Status     string                 `json:"status"`
-	OpenedAt   time.Time              `json:"opened_at"`
-	Candidates []candidateView        `json:"candidates"`
-	Resolution *syncengine.Resolution `json:"resolution,omitempty"`
+	ID         string          `json:"id"`
+	Collection string          `json:"collection"`
+	RecordID   string          `json:"record_id"`
+	Area       string          `json:"area"`
+	Field      string          `json:"field"`
+	Status     string          `json:"status"`
+	OpenedAt   time.Time       `json:"opened_at"`
+	Candidates []candidateView `json:"candidates"`
+	Resolution *resolutionView `json:"resolution,omitempty"`
 }
 
 func viewConflict(cf *syncengine.Conflict) conflictView {
 	v := conflictView{ID: cf.ID, Collection: cf.Collection, RecordID: cf.RecordID, Area: cf.Area, Field: cf.Field,
-		Status: cf.Status, OpenedAt: cf.OpenedAt, Resolution: cf.Resolution}
+		Status: cf.Status, OpenedAt: cf.OpenedAt}
+	if r := cf.Resolution; r != nil {
+		v.Resolution = &resolutionView{By: r.By, At: r.At, Value: r.Value, OpID: r.OpID, Note: r.Note}
+	}
 	for i, f := range cf.Candidates {
 		v.Candidates = append(v.Candidates, candidateView{Value: f.Value, Author: f.Author, Device: f.Device,
 			HLC: f.HLC.String(), Time: f.HLC.Time(), OpID: f.OpID, Winner: i == 0})
