@@ -42,6 +42,9 @@ func (s *Server) routeTable() []route {
 		{method: "GET", path: "/v1/admin/users", auth: authAdmin, handler: s.handleListUsers, summary: "List users", tag: "admin", response: "UserList"},
 		{method: "GET", path: "/v1/admin/devices", auth: authAdmin, handler: s.handleListDevices, summary: "List enrolled devices", tag: "admin", response: "DeviceList"},
 		{method: "POST", path: "/v1/admin/devices/:id/revoke", auth: authAdmin, handler: s.handleRevokeDevice, summary: "Revoke a lost tablet: its next sync fails with EREVOKED and it wipes its data", tag: "admin", response: "Revoked"},
+		{method: "GET", path: "/v1/reports/compliance", auth: authUser, handler: s.handleComplianceReport, summary: "Compliance roll-up of the field rules (county → township → village) with the lists behind the counts, as JSON, one CSV list or an XLSX workbook with Chinese headers (township, county, auditor, admin; the area must be within the caller's scope)", tag: "reports",
+			query: map[string]string{"area": "area-code prefix, 2 to 12 digits (required)", "period": "2026, 2026H2, 2026Q3 or 2026-11 (required)", "format": "json (default), csv or xlsx", "list": "for csv: summary (default) or a finding kind"}},
+		{method: "POST", path: "/v1/import/households", auth: authUser, handler: s.handleImportHouseholds, summary: "Import a household register (body: the XLSX file, Content-Type " + MIMEXLSX + "); answers {imported, unchanged, problems:[{row, column, code, reason}]}; re-importing the same rows changes nothing (township, county, admin; villages within scope)", tag: "import"},
 	}
 	if s.uploads != nil {
 		u := s.uploads

@@ -19,6 +19,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/compress"
 
 	"github.com/ruhu-dev/ruhu/assets"
+	"github.com/ruhu-dev/ruhu/rules"
 	"github.com/ruhu-dev/ruhu/schemas"
 	"github.com/ruhu-dev/ruhu/server/auth"
 	"github.com/ruhu-dev/ruhu/server/boltstore"
@@ -52,6 +53,10 @@ type Config struct {
 	// PhotoWorkers bounds how many photos are processed at once. Zero
 	// means 2.
 	PhotoWorkers int
+
+	// Policies holds the field rules' figures per jurisdiction and year
+	// for reports. Nil means the shipped defaults (rules.DefaultPolicies).
+	Policies *rules.PolicySet
 }
 
 func (c *Config) setDefaults() {
@@ -66,6 +71,11 @@ func (c *Config) setDefaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.Policies == nil {
+		// The shipped files are checked by the rules tests; should they
+		// fail, Policies stays nil and reports answer EINTERNAL.
+		c.Policies, _ = rules.DefaultPolicies()
 	}
 }
 
