@@ -8,12 +8,15 @@ import (
 	"io"
 	"os"
 
+	"github.com/ruhu-dev/ruhu/server/reports/reportbench"
 	"github.com/ruhu-dev/ruhu/server/syncbench"
 )
 
+const benchUsage = "usage: ruhu bench sync [--quick] | ruhu bench report"
+
 func runBench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: ruhu bench sync [--quick]")
+		return errors.New(benchUsage)
 	}
 	switch args[0] {
 	case "sync":
@@ -39,7 +42,16 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(res)
+	case "report":
+		// The figures are the process's: run it alone, not beside a server.
+		res, err := reportbench.BenchReport(ctx)
+		if err != nil {
+			return err
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
 	default:
-		return errors.New("usage: ruhu bench sync [--quick]")
+		return errors.New(benchUsage)
 	}
 }

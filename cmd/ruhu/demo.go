@@ -16,7 +16,9 @@ import (
 	"time"
 
 	client "github.com/ruhu-dev/ruhu/client-sdk"
+	"github.com/ruhu-dev/ruhu/rules"
 	"github.com/ruhu-dev/ruhu/schemas"
+	"github.com/ruhu-dev/ruhu/server/reports"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
 
@@ -64,6 +66,9 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 	}
 
 	if err := demoTablets(ctx, url, *dataDir, stdout); err != nil {
+		return err
+	}
+	if err := demoReport(ctx, url, *dataDir, demoReportPeriod(time.Now()), stdout); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "\n服务器运行中 (server running): %s\n", url)
@@ -209,6 +214,53 @@ func demoTablets(ctx context.Context, url, dataDir string, out io.Writer) error 
 		fmt.Fprintf(out, "%s 本地: address=%s phone=%s member_count=%s\n", t.name, got.Values["address"], got.Values["phone"], got.Values["member_count"])
 	}
 	return nil
+}
+
+// demoReport prints the county roll-up of the last full month as the
+// county office sees it and saves the workbook next to the demo data.
+func demoReport(ctx context.Context, url, dataDir string, period rules.Period, out io.Writer) error {
+	tok, err := demoLogin(ctx, url, "county")
+	if err != nil {
+		return err
+	}
+	query := url + "/v1/reports/compliance?area=" + demoCounty + "&period=" + period.Label
+	var r reports.Report
+	if err := demoGet(ctx, query, tok, &r); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\n== 上月合规汇总 (compliance roll-up, %s) ==\n", period.Label)
+	printReportSummary(out, &r)
+	xlsx, err := demoDownload(ctx, query+"&format=xlsx", tok)
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(dataDir, "report-"+period.Label+".xlsx")
+	if err := os.WriteFile(path, xlsx, 0o600); err != nil {
+		return fmt.Errorf("save report: %w", err)
+	}
+	fmt.Fprintf(out, "\n报表已保存 (workbook saved): %s\n", path)
+	return nil
+}
+
+func demoDownload(ctx context.Context, url, token string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s %s", url, resp.Status, b)
+	}
+	return b, nil
 }
 
 func sortedFieldNames(m map[string]json.RawMessage) []string {

@@ -14,8 +14,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/xuri/excelize/v2"
 
 	client "github.com/ruhu-dev/ruhu/client-sdk"
+	"github.com/ruhu-dev/ruhu/rules"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
 
@@ -203,16 +207,40 @@ func TestRestoredServerMakesTabletsResync(t *testing.T) {
 }
 
 // TestDemoRuns runs `ruhu demo` to the end: the merged record and one open
-// conflict are printed.
+// conflict are printed, then last month's county roll-up with the overdue
+// household and the team member short of days, and the workbook is saved.
 func TestDemoRuns(t *testing.T) {
 	var out syncBuffer
-	err := run(context.Background(), []string{"demo", "--data", t.TempDir(), "--listen", "127.0.0.1:0", "--exit"}, func(string) string { return "" }, &out, &out)
+	dir := t.TempDir()
+	err := run(context.Background(), []string{"demo", "--data", dir, "--listen", "127.0.0.1:0", "--exit"}, func(string) string { return "" }, &out, &out)
 	if err != nil {
 		t.Fatalf("demo: %v\n%s", err, out.String())
 	}
-	for _, want := range []string{"待处理冲突 (open conflicts): 1", "field address", "13905510001", "服务器运行中"} {
+	for _, want := range []string{"待处理冲突 (open conflicts): 1", "field address", "13905510001", "服务器运行中",
+		"340199            县            3     走访逾期 1、驻村天数不足 1、危房改造资料不全 1",
+		"    340199002001  村    河湾村  1     走访逾期 1",
+		"孙大山（户 " + demoOverdueHousehold + "，监测户）要求每月至少1次  最近走访 无",
+		"340199001001 桃园村  " + demoShortMember + "  ", "驻村 14 天 / 要求 20 天（签到 12 天，公务 2 天，未计入签到 1 次）",
+		"缺少 竣工后照片"} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("demo output lacks %q:\n%s", want, out.String())
 		}
+	}
+	path := filepath.Join(dir, "report-"+demoReportPeriod(time.Now()).Label+".xlsx")
+	if !strings.Contains(out.String(), path) {
+		t.Errorf("demo does not print the workbook path %s", path)
+	}
+	f, err := excelize.OpenFile(path)
+	if err != nil {
+		t.Fatalf("demo workbook: %v", err)
+	}
+	defer f.Close()
+	overdue, err := f.GetRows(rules.KindVisitOverdue.Title())
+	if err != nil || len(overdue) != 2 || overdue[1][1] != demoOverdueHousehold {
+		t.Errorf("workbook overdue sheet %v (%v)", overdue, err)
+	}
+	short, err := f.GetRows(rules.KindResidencyShort.Title())
+	if err != nil || len(short) != 2 || short[1][2] != demoShortMember || short[1][4] != "14" {
+		t.Errorf("workbook residency sheet %v (%v)", short, err)
 	}
 }

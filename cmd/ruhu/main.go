@@ -37,7 +37,10 @@ commands:
   user add         create a user (on a stopped server's data dir)
   device revoke    revoke a lost tablet (on a stopped server's data dir, or --server with an admin login)
   backup           write a consistent copy of the store that tablets will fully resync against
+  report           compliance roll-up of an area for a period (on a stopped server's data dir)
+  import households  import a household register XLSX (on a stopped server's data dir)
   bench sync       run the sync benchmark and print JSON figures
+  bench report     run the report benchmark (a county: 100,000 households) and print JSON figures
 `
 
 // run is main without the process: tests call it with their own args,
@@ -62,6 +65,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runBackup(ctx, args[1:], getenv, stdout, stderr)
 	case "bench":
 		return runBench(ctx, args[1:], getenv, stdout, stderr)
+	case "report":
+		return runReport(ctx, args[1:], getenv, stdout, stderr)
+	case "import":
+		return runImport(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"time"
 
+	"github.com/ruhu-dev/ruhu/rules"
 	"github.com/ruhu-dev/ruhu/server"
 	"github.com/ruhu-dev/ruhu/server/boltstore"
 	"github.com/ruhu-dev/ruhu/syncengine"
@@ -62,7 +65,7 @@ func seedDemo(store *boltstore.Store, now time.Time) error {
 	base := time.Date(2026, 1, 1, 8, 0, 0, 0, time.UTC).UnixMilli()
 	n := 0
 	var ops []*syncengine.Op
-	add := func(col, id, area string, fields map[string]any) {
+	addBy := func(author, col, id, area string, fields map[string]any) {
 		n++
 		set := map[string]json.RawMessage{}
 		for k, v := range fields {
@@ -70,8 +73,9 @@ func seedDemo(store *boltstore.Store, now time.Time) error {
 			set[k] = b
 		}
 		ops = append(ops, &syncengine.Op{ID: fmt.Sprintf("seed-%05d", n), RecordID: id, Collection: col, Area: area,
-			Author: "seed", Device: "seed", HLC: syncengine.MakeHLC(base+int64(n), 0), Set: set, ReceivedAt: now.UTC()})
+			Author: author, Device: "seed", HLC: syncengine.MakeHLC(base+int64(n), 0), Set: set, ReceivedAt: now.UTC()})
 	}
+	add := func(col, id, area string, fields map[string]any) { addBy("seed", col, id, area, fields) }
 	centers := [][2]float64{{31.7051, 117.1402}, {31.7188, 117.1610}, {31.6520, 117.2033}}
 	for vi, v := range demoVillages {
 		add("villages", "v"+v.code, v.code, map[string]any{"code": v.code, "name": v.name, "township_code": v.township,
@@ -99,6 +103,7 @@ func seedDemo(store *boltstore.Store, now time.Time) error {
 	} {
 		add("assignments", fmt.Sprintf("a%02d", i+1), a.hh[1:13], map[string]any{"officer": a.officer, "household_id": a.hh, "active": true})
 	}
+	seedDemoFieldWork(addBy, centers[0], demoReportPeriod(now))
 	return store.UpdateSolo(func(tx *boltstore.Tx) error {
 		for _, op := range ops {
 			if _, err := syncengine.Apply(tx, op, syncengine.MergePolicy{}, now); err != nil {
@@ -107,4 +112,68 @@ func seedDemo(store *boltstore.Store, now time.Time) error {
 		}
 		return nil
 	})
+}
+
+// demoReportPeriod is the month the demo reports on: the last full month
+// before now, so that the rules judge a month that has ended.
+func demoReportPeriod(now time.Time) rules.Period {
+	return rules.PeriodOf(rules.UnitMonth, rules.PeriodOf(rules.UnitMonth, now).Start.Add(-time.Nanosecond))
+}
+
+// The findings the demo county's field work makes in its report month.
+const (
+	demoOverdueHousehold = "h34019900200104" // 河湾村's monitored household: not visited
+	demoShortMember      = "zhao"            // 12 check-in days and 2 approved duty days of 20
+	demoHousingHousehold = "h34019900100202" // 李家村: its renovation case lacks the after photo
+)
+
+// seedDemoFieldWork writes a month of field work, the same for the same
+// month: a visit to every household but demoOverdueHousehold (so the
+// half-yearly visits of exited households are done too), 22 days of
+// check-ins by the first secretary of 桃园村 and 12 (plus one outside the
+// village and two approved duty days) by demoShortMember, and a housing
+// case with its before photo only.
+func seedDemoFieldWork(addBy func(author, col, id, area string, fields map[string]any), center [2]float64, month rules.Period) {
+	day := func(d, hour, minute int) string {
+		return month.Start.AddDate(0, 0, d-1).Add(time.Duration(hour)*time.Hour + time.Duration(minute)*time.Minute).Format(time.RFC3339)
+	}
+	checklist := map[string]string{"food": "ok", "clothing": "ok", "education": "ok", "medical": "ok", "housing": "ok", "drinking_water": "ok"}
+	for vi, v := range demoVillages {
+		officer := "wang"
+		if vi > 0 {
+			officer = "li"
+		}
+		for h := 1; h <= 4; h++ {
+			hid := fmt.Sprintf("h%s%02d", v.code, h)
+			if hid == demoOverdueHousehold {
+				continue
+			}
+			addBy(officer, "visits", "vis-"+hid+"-"+month.Label, v.code, map[string]any{"household_id": hid, "officer": officer,
+				"visited_at": day(3+vi*4+h, 10, 0), "checklist": checklist, "answered_by_member_id": "m" + hid, "answered_by_relation": "head",
+				"notes": "例行走访，情况稳定。"})
+		}
+	}
+	village := demoVillages[0].code
+	checkin := func(member string, d int, latOffset float64) {
+		addBy(member, "checkins", fmt.Sprintf("ck-%s-%s-%02d", member, month.Label, d), village, map[string]any{
+			"member": member, "village_code": village, "at": day(d, 8, 10+d),
+			"gps": map[string]any{"lat": center[0] + latOffset, "lon": center[1], "accuracy_m": 12}})
+	}
+	for d := 1; d <= 22; d++ {
+		checkin("sun", d, 0)
+	}
+	for d := 1; d <= 12; d++ {
+		checkin(demoShortMember, d, 0)
+	}
+	checkin(demoShortMember, 13, 0.05) // about 5.5 km away: not in the village
+	for i, kind := range []string{"training", "meeting", "other"} {
+		d := 14 + i
+		addBy("township1", "duty_days", fmt.Sprintf("dd-%s-%s-%02d", demoShortMember, month.Label, d), village, map[string]any{
+			"member": demoShortMember, "date": month.Start.AddDate(0, 0, d-1).Format(time.DateOnly), "kind": kind, "approved_by": "township1"})
+	}
+	caseID, caseArea := "hc"+demoHousingHousehold[1:], demoHousingHousehold[1:13]
+	addBy("li", "housing_cases", caseID, caseArea, map[string]any{"household_id": demoHousingHousehold, "grade": "C", "build_mode": "repair"})
+	sum := sha256.Sum256([]byte("demo photo " + caseID))
+	addBy("li", "photos", "ph-"+caseID+"-before", caseArea, map[string]any{"blob_sha256": hex.EncodeToString(sum[:]),
+		"case_id": caseID, "household_id": demoHousingHousehold, "stage": "before", "captured_at": day(2, 15, 0)})
 }

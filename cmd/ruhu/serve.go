@@ -30,6 +30,7 @@ type serveConfig struct {
 	seedDemo      bool
 	blobs         string
 	maxUpload     int64
+	policies      string
 }
 
 func envOr(getenv func(string) string, key, def string) string {
@@ -52,6 +53,7 @@ func parseServeFlags(fs *flag.FlagSet, args []string, getenv func(string) string
 	fs.BoolVar(&c.seedDemo, "seed-demo", false, "seed the demo county into an empty store")
 	fs.StringVar(&c.blobs, "blobs", getenv("RUHU_BLOBS"), "evidence blob store: a folder (default <data>/blobs) or s3://ACCESS:SECRET@host:port/bucket?secure=false; credentials may come from RUHU_S3_ACCESS_KEY and RUHU_S3_SECRET_KEY instead (env RUHU_BLOBS)")
 	fs.Int64Var(&c.maxUpload, "max-upload", 25<<20, "largest photo or signature upload in bytes")
+	fs.StringVar(&c.policies, "policies", getenv("RUHU_POLICIES"), "folder of policy YAML files (<area-prefix>[-<year>].yaml, default.yaml) layered over the shipped defaults (env RUHU_POLICIES)")
 	return c, fs.Parse(args)
 }
 
@@ -110,12 +112,16 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	policies, err := loadPolicies(cfg.policies)
+	if err != nil {
+		return err
+	}
 	blobs, err := openBlobs(ctx, cfg.blobs, cfg.dataDir, getenv)
 	if err != nil {
 		return fmt.Errorf("blob store: %w", err)
 	}
 	srv := server.New(log, server.Config{MaxClockAhead: cfg.maxClockAhead, BodyLimit: cfg.bodyLimit,
-		Blobs: blobs, MaxUploadSize: cfg.maxUpload}, store, reg)
+		Blobs: blobs, MaxUploadSize: cfg.maxUpload, Policies: policies}, store, reg)
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
