@@ -53,6 +53,9 @@ type fakeServer struct {
 	pullBody   []byte // when set, every pull answers 200 with these bytes
 	refreshes  int
 	publicKeys map[string]string
+
+	// tus serves /v1/uploads when set (tusserver_test.go).
+	tus http.Handler
 }
 
 const (
@@ -97,6 +100,10 @@ type apiError struct {
 }
 
 func (f *fakeServer) serve(w http.ResponseWriter, r *http.Request) {
+	if f.tus != nil && strings.HasPrefix(r.URL.Path, "/v1/uploads") {
+		f.tus.ServeHTTP(w, r)
+		return
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	w.Header().Set("X-Ruhu-Server-Time", strconv.FormatInt(f.now.UnixMilli(), 10))

@@ -169,7 +169,7 @@ func (r *uploadRun) run(ctx context.Context, pending []*storedUpload) error {
 			if ferr := r.fail(u, err); ferr != nil {
 				return ferr
 			}
-			if isCode(err, syncengine.ETRANSIENT) && pass < r.c.opts.MaxAttempts {
+			if retryable(err) && pass < r.c.opts.MaxAttempts {
 				again = append(again, u)
 				r.rep.Retries++
 			} else {
@@ -184,6 +184,13 @@ func (r *uploadRun) run(ctx context.Context, pending []*storedUpload) error {
 		pending = again
 	}
 	return nil
+}
+
+// retryable reports whether an item's failure may pass on a later try in
+// the same run: a network or server trouble, or a chunk damaged on the way
+// (460).
+func retryable(err error) bool {
+	return isCode(err, syncengine.ETRANSIENT) || tusStatus(err) == statusChecksumMismatch
 }
 
 // call runs one request, refreshing the access token once when the server
@@ -338,7 +345,9 @@ func (r *uploadRun) send(ctx context.Context, u *storedUpload) error {
 
 // locate finds where the item's upload stands on the server: HEAD on its
 // upload URL, or a new upload when it has none (or the server forgot it).
-// A file no bigger than the chunk goes in the creating request.
+// A file of at most MinChunkSize (a signature image) goes in the creating
+// request, saving a round trip; bigger ones are created empty, so a file
+// the server already holds costs no bytes and is known as deduplicated.
 func (r *uploadRun) locate(ctx context.Context, u *storedUpload, f io.ReaderAt) error {
 	if u.URL != "" {
 		var off int64
@@ -363,7 +372,7 @@ func (r *uploadRun) locate(ctx context.Context, u *storedUpload, f io.ReaderAt) 
 		u.Offset = 0
 	}
 	var first []byte
-	if u.Size <= int64(r.chunk) {
+	if u.Size <= MinChunkSize {
 		first = make([]byte, u.Size)
 		if _, err := f.ReadAt(first, 0); err != nil && err != io.EOF {
 			return fmt.Errorf("read evidence file %s: %w", u.SHA256, err)
