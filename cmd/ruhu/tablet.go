@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -28,7 +29,13 @@ const tabletUsage = `用法: ruhu tablet [--data 目录] <命令> [参数]
   visit add --household 户编号 [--notes 备注] [--answered-by 受访人] [--relation 关系]
             [--checklist food=ok,housing=problem,...] 记录一次走访（清单默认全部 ok）
   household set --id 户编号 --field 字段 --value JSON值   修改农户信息
-  sync                                                 同步（上传并下载）
+  photo attach (--household 户编号 | --case 项目编号) --stage before|during|after --file 照片.jpg
+            [--lat 纬度 --lon 经度 [--accuracy 米]] [--note 备注]   拍照留证（原图与压缩件排队上传）
+  signature capture --signer 姓名 --role household_head --record visits/记录编号
+            --purpose visit --strokes 笔迹.json                      签字（设备签名，签字图片排队上传）
+  uploads [--all]                                      照片和签字文件的上传队列
+  sync [--unmetered]                                   同步：先上传下载记录，再上传照片和签字文件
+                                                       （原图只在 --unmetered 即 Wi-Fi 时上传）
   status                                               同步状态
   rejected                                             被服务器拒绝的记录
 `
@@ -75,7 +82,7 @@ func runTablet(ctx context.Context, args []string, getenv func(string) string, s
 	t := &tabletCLI{c: c, getenv: getenv, stdout: stdout, stderr: stderr}
 
 	cmd, cmdArgs := rest[0], rest[1:]
-	if (cmd == "visit" || cmd == "household") && len(cmdArgs) > 0 {
+	if (cmd == "visit" || cmd == "household" || cmd == "photo" || cmd == "signature") && len(cmdArgs) > 0 {
 		cmd, cmdArgs = cmd+" "+cmdArgs[0], cmdArgs[1:]
 	}
 	switch cmd {
@@ -89,6 +96,12 @@ func runTablet(ctx context.Context, args []string, getenv func(string) string, s
 		return t.visitAdd(ctx, cmdArgs)
 	case "household set":
 		return t.householdSet(ctx, cmdArgs)
+	case "photo attach":
+		return t.photoAttach(ctx, cmdArgs)
+	case "signature capture":
+		return t.signatureCapture(ctx, cmdArgs)
+	case "uploads":
+		return t.uploads(cmdArgs)
 	case "sync":
 		return t.sync(ctx, cmdArgs)
 	case "status":
@@ -303,7 +316,9 @@ func (t *tabletCLI) householdSet(ctx context.Context, args []string) error {
 }
 
 func (t *tabletCLI) sync(ctx context.Context, args []string) error {
-	if err := t.flags("sync").Parse(args); err != nil {
+	fs := t.flags("sync")
+	unmetered := fs.Bool("unmetered", false, "the network is not paid by the byte (Wi-Fi): also upload photo originals")
+	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	bar := &progressBar{w: t.stderr}
@@ -329,7 +344,172 @@ func (t *tabletCLI) sync(ctx context.Context, args []string) error {
 	if rep.Retries > 0 {
 		fmt.Fprintf(t.stdout, "网络不稳定，重试 %d 次\n", rep.Retries)
 	}
+	return t.sendFiles(ctx, *unmetered)
+}
+
+// sendFiles runs the upload queue after the records, with a progress line.
+func (t *tabletCLI) sendFiles(ctx context.Context, unmetered bool) error {
+	run := t.c.Upload
+	if unmetered {
+		run = t.c.UploadAll
+	}
+	bar := &progressBar{w: t.stderr}
+	rep, err := run(ctx, bar.showUpload)
+	bar.done()
+	if err != nil {
+		if syncengine.ErrorCode(err) == syncengine.EREVOKED {
+			fmt.Fprintln(t.stdout, "此设备已被停用，本地数据已清除。请联系管理员后重新登录并登记设备。")
+		}
+		return err
+	}
+	if rep.Uploaded+rep.Failed+rep.Deferred == 0 {
+		return nil
+	}
+	fmt.Fprintf(t.stdout, "文件上传：完成 %d 个，失败 %d 个，发送 %s\n", rep.Uploaded, rep.Failed, humanBytes(rep.BytesSent))
+	if rep.Deferred > 0 {
+		fmt.Fprintf(t.stdout, "%d 张原图等待 Wi-Fi 时上传（ruhu tablet sync --unmetered）\n", rep.Deferred)
+	}
+	if rep.Failed > 0 {
+		fmt.Fprintln(t.stdout, "有文件上传失败，下次同步会重试；运行 ruhu tablet uploads 查看原因")
+	}
 	return nil
+}
+
+func (t *tabletCLI) photoAttach(ctx context.Context, args []string) error {
+	fs := t.flags("photo attach")
+	household := fs.String("household", "", "household id")
+	caseID := fs.String("case", "", "housing_cases record id (危房改造项目)")
+	stage := fs.String("stage", "", "before (改造前), during (施工中) or after (竣工后)")
+	file := fs.String("file", "", "the photo, JPEG or PNG, as the camera wrote it")
+	lat := fs.Float64("lat", math.NaN(), "latitude of the capture (WGS-84); default: the photo's EXIF GPS")
+	lon := fs.Float64("lon", math.NaN(), "longitude of the capture (WGS-84)")
+	accuracy := fs.Float64("accuracy", 0, "GPS accuracy in metres")
+	note := fs.String("note", "", "note")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if (*household == "") == (*caseID == "") || *stage == "" || *file == "" {
+		return errors.New("photo attach: 需要 --household 或 --case（二选一）、--stage 和 --file")
+	}
+	if math.IsNaN(*lat) != math.IsNaN(*lon) {
+		return errors.New("photo attach: --lat 和 --lon 需要同时给出")
+	}
+	data, err := os.ReadFile(*file)
+	if err != nil {
+		return fmt.Errorf("photo attach: %w", err)
+	}
+	p := client.PhotoAttachment{HouseholdID: *household, CaseID: *caseID, Stage: *stage, Original: data, Note: *note}
+	if !math.IsNaN(*lat) {
+		p.GPS = &client.GPS{Lat: *lat, Lon: *lon, AccuracyM: *accuracy}
+	}
+	id, err := t.c.AttachPhoto(ctx, p)
+	if err != nil {
+		return err
+	}
+	rec, err := t.c.Get(client.CollectionPhotos, id)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(t.stdout, "照片已记录：%s（%s，%s），待同步\n", id, stageNames[*stage], filepath.Base(*file))
+	fmt.Fprintf(t.stdout, "  拍摄时间 %s\n  证据件 %s\n", rec.String("captured_at"), rec.String("blob_sha256"))
+	return nil
+}
+
+var stageNames = map[string]string{"before": "改造前", "during": "施工中", "after": "竣工后"}
+
+func (t *tabletCLI) signatureCapture(ctx context.Context, args []string) error {
+	fs := t.flags("signature capture")
+	signer := fs.String("signer", "", "signer's name, e.g. 张建国")
+	role := fs.String("role", "", "household_head surveyor officer village_secretary team_member other")
+	record := fs.String("record", "", "the signed record as collection/id, e.g. visits/01J...")
+	purpose := fs.String("purpose", "", "visit acceptance identification other")
+	strokesFile := fs.String("strokes", "", `JSON file of the pen strokes: [[{"x":..,"y":..,"t":..},...],...]`)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	col, id, ok := strings.Cut(*record, "/")
+	if *signer == "" || *role == "" || !ok || col == "" || id == "" || *strokesFile == "" {
+		return errors.New("signature capture: 需要 --signer、--role、--record 集合/编号 和 --strokes")
+	}
+	raw, err := os.ReadFile(*strokesFile)
+	if err != nil {
+		return fmt.Errorf("signature capture: %w", err)
+	}
+	var strokes []client.Stroke
+	if err := json.Unmarshal(raw, &strokes); err != nil {
+		return fmt.Errorf("signature capture: 笔迹文件 %s 不是 [[{x,y,t},...],...]：%w", *strokesFile, err)
+	}
+	sid, err := t.c.CaptureSignature(ctx, client.SignatureCapture{
+		SignerName: *signer, SignerRole: *role, SignedCollection: col, SignedRecordID: id,
+		Purpose: *purpose, Strokes: strokes,
+	})
+	if err != nil {
+		return err
+	}
+	sig, err := t.c.Get(client.CollectionSignatures, sid)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(t.stdout, "签字已记录：%s（%s 签 %s），待同步\n", sid, *signer, *record)
+	fmt.Fprintf(t.stdout, "  所签内容 sha256 %s\n  签名设备 %s\n", sig.String("signed_content_sha256"), sig.String("device_id"))
+	return nil
+}
+
+var uploadClassNames = map[string]string{
+	client.UploadSignature: "签字图片", client.UploadEvidence: "照片压缩件", client.UploadOriginal: "照片原图",
+}
+
+var uploadStateNames = map[string]string{
+	client.UploadWaiting: "等待", client.UploadUploading: "上传中", client.UploadDone: "完成", client.UploadFailed: "失败",
+}
+
+func (t *tabletCLI) uploads(args []string) error {
+	fs := t.flags("uploads")
+	all := fs.Bool("all", false, "list finished uploads too")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	q, err := t.c.UploadQueue()
+	if err != nil {
+		return err
+	}
+	rows := [][]string{{"序号", "类型", "记录", "大小", "已传", "状态", "原因"}}
+	done := 0
+	for _, it := range q {
+		if it.State == client.UploadDone {
+			done++
+			if !*all {
+				continue
+			}
+		}
+		state := uploadStateNames[it.State]
+		if it.State == client.UploadWaiting && it.Class == client.UploadOriginal && it.Sent == 0 {
+			state = "等待 Wi-Fi"
+		}
+		if it.Deduplicated {
+			state += "（服务器已有）"
+		}
+		reason := it.Reason
+		if it.State != client.UploadFailed {
+			reason = ""
+		}
+		rows = append(rows, []string{it.ID, uploadClassNames[it.Class], it.Collection + "/" + it.RecordID,
+			humanBytes(it.Size), fmt.Sprintf("%d%%", percent(it.Sent, it.Size)), state, reason})
+	}
+	if len(rows) == 1 {
+		fmt.Fprintf(t.stdout, "没有待上传的文件（已完成 %d 个）\n", done)
+		return nil
+	}
+	writeTable(t.stdout, rows)
+	fmt.Fprintf(t.stdout, "共 %d 个，待上传 %d 个，已完成 %d 个\n", len(q), len(q)-done, done)
+	return nil
+}
+
+func percent(part, whole int64) int64 {
+	if whole <= 0 {
+		return 100
+	}
+	return part * 100 / whole
 }
 
 func (t *tabletCLI) status(args []string) error {
@@ -421,6 +601,17 @@ func (b *progressBar) show(p client.Progress) {
 		line = fmt.Sprintf("下载 第 %d 页，%d 条记录", p.Pages, p.Done)
 	}
 	fmt.Fprintf(b.w, "\r%s  %s   ", line, humanBytes(p.WireBytes))
+	b.drawn = true
+}
+
+func (b *progressBar) showUpload(p client.UploadProgress) {
+	const width = 20
+	filled := 0
+	if p.Total > 0 {
+		filled = int(width * p.Done / p.Total)
+	}
+	fmt.Fprintf(b.w, "\r文件 [%s%s] %d/%d 个  %s/%s  %s %d%%   ", strings.Repeat("#", filled), strings.Repeat("-", width-filled),
+		p.ItemsDone, p.Items, humanBytes(p.Done), humanBytes(p.Total), uploadClassNames[p.Item.Class], percent(p.Item.Sent, p.Item.Size))
 	b.drawn = true
 }
 
