@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -13,8 +14,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/ruhu-dev/ruhu/assets/signature"
 	client "github.com/ruhu-dev/ruhu/client-sdk"
@@ -252,4 +256,104 @@ func TestTabletEvidenceCLIAgainstRealServer(t *testing.T) {
 func hexSHA256(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
+}
+
+// cutPatchOnce is a transport that breaks the connection in the middle of
+// the first PATCH body sent after at least `after` bytes of the upload went
+// through: the request fails on the tablet's side and the server reads a
+// short body.
+type cutPatchOnce struct {
+	mu    sync.Mutex
+	after int64
+	done  bool
+	cuts  int
+}
+
+type failingBody struct {
+	r    io.Reader
+	left int
+}
+
+func (b *failingBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, errors.New("connection cut by the test")
+	}
+	if len(p) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.r.Read(p)
+	b.left -= n
+	return n, err
+}
+
+func (b *failingBody) Close() error { return nil }
+
+func (c *cutPatchOnce) RoundTrip(req *http.Request) (*http.Response, error) {
+	c.mu.Lock()
+	if req.Method == http.MethodPatch && !c.done {
+		if off, _ := strconv.ParseInt(req.Header.Get("Upload-Offset"), 10, 64); off >= c.after && req.ContentLength > 1 {
+			c.done = true
+			c.cuts++
+			req = req.Clone(req.Context())
+			req.Body = &failingBody{r: req.Body, left: int(req.ContentLength / 2)}
+		}
+	}
+	c.mu.Unlock()
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+// TestPhotoUploadSurvivesACutAgainstRealServer: the connection breaks
+// mid-chunk late in a photo original; the tablet asks the real server for
+// the offset and finishes, and the server holds the original byte for byte.
+func TestPhotoUploadSurvivesACutAgainstRealServer(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	srv := startServer(t, filepath.Join(dir, "server"))
+	reg := testSchemas(t)
+	original := cameraJPEG(t, 2600, 1950, 7)
+	cut := &cutPatchOnce{after: int64(len(original)) * 6 / 10}
+	c, err := client.Open(filepath.Join(dir, "tablet.db"), client.Options{Validator: reg, Policy: mergePolicy(reg),
+		HTTPClient: &http.Client{Transport: cut, Timeout: time.Minute}, RetryBase: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login(ctx, srv.url, "wang", demoPassword); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Enroll(ctx, "平板B"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Sync(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.AttachPhoto(ctx, client.PhotoAttachment{HouseholdID: demoHousehold, Stage: "after", Original: original}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Sync(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := c.UploadAll(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cut.cuts != 1 || rep.Uploaded != 2 || rep.Failed != 0 || rep.ChunkFailures != 1 {
+		t.Fatalf("cuts %d, report %+v", cut.cuts, rep)
+	}
+	q, err := c.UploadQueue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files int64
+	for _, it := range q {
+		files += it.Size
+	}
+	// The cut chunk is the only resend.
+	if rep.BytesSent < files || rep.BytesSent > files+client.MaxChunkSize {
+		t.Fatalf("sent %d bytes for %d bytes of files", rep.BytesSent, files)
+	}
+	code, got := login(t, srv.url, "wang").getBlob(hexSHA256(original))
+	if code != 200 || !bytes.Equal(got, original) {
+		t.Fatalf("original on the server: %d, %d bytes", code, len(got))
+	}
 }
