@@ -14,7 +14,7 @@ import (
 
 // evidenceTablet is a tablet with a household, a tus server, and helpers
 // to queue evidence.
-func evidenceTablet(t *testing.T, mod func(*client.Options)) (*fakeServer, *tusServer, *tablet) {
+func evidenceTablet(t testing.TB, mod func(*client.Options)) (*fakeServer, *tusServer, *tablet) {
 	t.Helper()
 	f := newFakeServer(t)
 	s := newTusServer(t, f)

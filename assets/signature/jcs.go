@@ -1,6 +1,7 @@
 package signature
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -96,9 +97,29 @@ func sortMembers(ms []member) {
 	slices.SortFunc(ms, func(a, b member) int { return compareUTF16(a.name, b.name) })
 }
 
+// compareUTF16 compares a and b as sequences of UTF-16 code units without
+// converting them: code point order, except that a character above U+FFFF
+// (a surrogate pair, units 0xD800–0xDFFF) sorts before U+E000–U+FFFF.
 func compareUTF16(a, b string) int {
-	ua, ub := utf16.Encode([]rune(a)), utf16.Encode([]rune(b))
-	return slices.Compare(ua, ub)
+	for a != "" && b != "" {
+		ra, na := utf8.DecodeRuneInString(a)
+		rb, nb := utf8.DecodeRuneInString(b)
+		if ra != rb {
+			return cmp.Compare(utf16Key(ra), utf16Key(rb))
+		}
+		a, b = a[na:], b[nb:]
+	}
+	return cmp.Compare(len(a), len(b))
+}
+
+// utf16Key orders runes as their UTF-16 encodings order: a supplementary
+// character by its surrogate pair (high then low), others by themselves.
+func utf16Key(r rune) uint32 {
+	if r < 0x10000 {
+		return uint32(r) << 16
+	}
+	hi, lo := utf16.EncodeRune(r)
+	return uint32(hi)<<16 | uint32(lo)
 }
 
 // appendNumber writes f as ECMAScript's Number.prototype.toString does

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/ruhu-dev/ruhu/assets/signature"
@@ -244,6 +245,31 @@ func TestSignatureSurvivesReencoding(t *testing.T) {
 		}
 		if got := signature.Status(re, record, pub); got != signature.StatusValid {
 			t.Fatalf("re-encoded signature record: %s", got)
+		}
+	}
+}
+
+// BenchmarkSignatureRecord canonicalizes and signs a signature record
+// with 20 strokes of 50 points, as CaptureSignature does.
+func BenchmarkSignatureRecord(b *testing.B) {
+	_, priv := deterministicKey(5)
+	strokes := make([][]map[string]float64, 20)
+	for i := range strokes {
+		for j := 0; j < 50; j++ {
+			strokes[i] = append(strokes[i], map[string]float64{"x": float64(i*7+j) * 1.25, "y": float64(j%13) * 3.5, "t": float64(i*500 + j*16)})
+		}
+	}
+	sig := map[string]json.RawMessage{}
+	for k, v := range map[string]any{"signer_name": "张建国", "signer_role": "household_head", "signed_collection": "visits",
+		"signed_record_id": "V1", "signed_content_sha256": strings.Repeat("ab", 32), "strokes": strokes} {
+		sig[k], _ = json.Marshal(v)
+	}
+	payload, _ := signature.Payload(sig)
+	b.SetBytes(int64(len(payload)))
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := signature.Sign(priv, sig); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
