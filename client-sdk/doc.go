@@ -15,6 +15,14 @@
 // server refuses are parked in a "rejected" bucket for the user, never
 // retried and never blocking the others.
 //
+// Evidence (photos and signatures) is written like any record — the photos
+// or signatures record goes through the outbox at once — and its files wait
+// in an upload queue kept in the same file (uploadqueue.go), sent by Upload
+// over tus in checksummed chunks of adaptive size, resumable across cut
+// connections and restarts. The files themselves live in a folder beside the
+// tablet file (blobs.go). Signatures are hashed and device-signed with
+// package assets/signature.
+//
 // Errors carry the stable codes of package syncengine (syncengine.ErrorCode):
 // EINVALID, ENOTFOUND, ECONFLICT, EUNAUTHORIZED, EREVOKED, ETRANSIENT.
 package client

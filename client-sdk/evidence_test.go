@@ -343,3 +343,29 @@ func TestCaptureSignatureRefusals(t *testing.T) {
 		t.Fatalf("files left: %v", entries)
 	}
 }
+
+func TestAttachPhotoToHousingCaseTakesItsArea(t *testing.T) {
+	f := newFakeServer(t)
+	tb := newTablet(t, f, nil)
+	const caseArea = "340199001002"
+	if _, err := tb.Save(context.Background(), client.CollectionHousingCases, "C1", caseArea,
+		raw(t, map[string]any{"household_id": "HH1", "grade": "D"})); err != nil {
+		t.Fatal(err)
+	}
+	id, err := tb.AttachPhoto(context.Background(), client.PhotoAttachment{CaseID: "C1", Stage: "during", Original: testJPEG(t, 1700, 1000, 6)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := tb.Get(client.CollectionPhotos, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Area != caseArea || rec.String("case_id") != "C1" || rec.Values["household_id"] != nil {
+		t.Fatalf("photos record in %s: %v", rec.Area, rec.Values)
+	}
+	for _, it := range queue(t, tb) {
+		if it.Area != caseArea {
+			t.Fatalf("queued for area %s", it.Area)
+		}
+	}
+}
