@@ -11,7 +11,6 @@ import (
 	"github.com/ruhu-dev/ruhu/server/auth"
 	"github.com/ruhu-dev/ruhu/server/boltstore"
 	"github.com/ruhu-dev/ruhu/server/reports"
-	"github.com/ruhu-dev/ruhu/syncengine"
 )
 
 // Housing evidence gaps, as shown to county staff in the 缺少资料 column.
@@ -63,34 +62,27 @@ func ComplianceReport(store *boltstore.Store, policies *rules.PolicySet, area st
 //     signature part of the 13-item file is not yet checked.
 func ReadReportInput(tx *boltstore.Tx, area string, asOf time.Time) (*rules.Input, error) {
 	in := &rules.Input{AsOf: asOf}
-	r := inputReader{tx: tx, area: area, in: in, approvers: map[string]bool{}}
+	r := inputReader{tx: tx, in: in, approvers: map[string]bool{},
+		members: map[string][]rules.MemberRef{}, officers: map[string][]string{},
+		photos: map[string][]casePhoto{}, photosByBlob: map[string]casePhoto{}}
 	steps := []struct {
 		collection string
-		read       func(*syncengine.Record) error
+		fields     []string
+		read       func(id, area string, f []boltstore.FieldView) error
 	}{
-		{"villages", r.village},
-		{"households", r.household},
-		{"members", r.member},
-		{"assignments", r.assignment},
-		{"visits", r.visit},
-		{"checkins", r.checkin},
-		{"teams", r.team},
-		{"duty_days", r.dutyDay},
-		{"photos", r.photo},
-		{"housing_cases", r.housingCase},
+		{"villages", []string{"code", "name", "center", "geofence_m"}, r.village},
+		{"households", []string{"head_name", "status"}, r.household},
+		{"members", []string{"household_id", "name"}, r.member},
+		{"assignments", []string{"officer", "household_id", "active"}, r.assignment},
+		{"visits", []string{"visited_at", "household_id", "officer", "answered_by_member_id", "answered_by_name"}, r.visit},
+		{"checkins", []string{"at", "member", "village_code", "gps"}, r.checkin},
+		{"teams", []string{"village_code", "first_secretary", "members"}, r.team},
+		{"duty_days", []string{"date", "member", "kind", "approved_by"}, r.dutyDay},
+		{"photos", []string{"captured_at", "stage", "case_id", "blob_sha256"}, r.photo},
+		{"housing_cases", []string{"household_id", "grade", "photo_sha256s"}, r.housingCase},
 	}
-	r.members = map[string][]rules.MemberRef{}
-	r.officers = map[string][]string{}
-	r.photos = map[string][]casePhoto{}
-	r.photosByBlob = map[string]casePhoto{}
 	for _, s := range steps {
-		err := tx.ForEachRecordIn(s.collection, area, func(rec *syncengine.Record) error {
-			if del, _ := rec.Deleted(); del {
-				return nil
-			}
-			return s.read(rec)
-		})
-		if err != nil {
+		if err := tx.ScanRecordsIn(s.collection, area, s.fields, s.read); err != nil {
 			return nil, fmt.Errorf("read %s: %w", s.collection, err)
 		}
 	}
@@ -112,10 +104,10 @@ type casePhoto struct {
 }
 
 // inputReader holds what ReadReportInput gathers between collections.
+// Each reader gets a record's fields in the order its step names them.
 type inputReader struct {
-	tx   *boltstore.Tx
-	area string
-	in   *rules.Input
+	tx *boltstore.Tx
+	in *rules.Input
 	// members and officers are keyed by household id.
 	members  map[string][]rules.MemberRef
 	officers map[string][]string
@@ -129,10 +121,9 @@ type inputReader struct {
 	approvers map[string]bool
 }
 
-// fieldString reads a JSON string field; "" when absent or not a string.
-// Strings without escapes (nearly all) are sliced without decoding.
-func fieldString(rec *syncengine.Record, name string) string {
-	raw := rec.Fields[name].Value
+// jsonString reads a JSON string value; "" when absent or not a string.
+// Strings without escapes (nearly all) are copied without decoding.
+func jsonString(raw []byte) string {
 	if len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' && !slices.Contains(raw, '\\') {
 		return string(raw[1 : len(raw)-1])
 	}
@@ -143,15 +134,14 @@ func fieldString(rec *syncengine.Record, name string) string {
 	return ""
 }
 
-// fieldTime reads an RFC 3339 time field.
-func fieldTime(rec *syncengine.Record, name string) (time.Time, bool) {
-	t, err := time.Parse(time.RFC3339, fieldString(rec, name))
+// jsonTime reads an RFC 3339 time value.
+func jsonTime(raw []byte) (time.Time, bool) {
+	t, err := time.Parse(time.RFC3339, jsonString(raw))
 	return t, err == nil
 }
 
-// fieldJSON decodes a field into v; false when absent or of another shape.
-func fieldJSON(rec *syncengine.Record, name string, v any) bool {
-	raw := rec.Fields[name].Value
+// jsonValue decodes a value into v; false when absent or of another shape.
+func jsonValue(raw []byte, v any) bool {
 	return len(raw) > 0 && json.Unmarshal(raw, v) == nil
 }
 
@@ -161,32 +151,32 @@ type gpsFix struct {
 	AccuracyM float64 `json:"accuracy_m"`
 }
 
-func (r *inputReader) village(rec *syncengine.Record) error {
-	v := rules.Village{Code: fieldString(rec, "code"), Name: fieldString(rec, "name")}
+func (r *inputReader) village(_, area string, f []boltstore.FieldView) error {
+	v := rules.Village{Code: jsonString(f[0].Value), Name: jsonString(f[1].Value)}
 	if v.Code == "" {
-		v.Code = rec.Area
+		v.Code = area
 	}
 	var c gpsFix
-	if fieldJSON(rec, "center", &c) {
+	if jsonValue(f[2].Value, &c) {
 		v.Lat, v.Lon = c.Lat, c.Lon
 	}
-	fieldJSON(rec, "geofence_m", &v.GeofenceM)
+	jsonValue(f[3].Value, &v.GeofenceM)
 	r.in.Villages = append(r.in.Villages, v)
 	return nil
 }
 
-func (r *inputReader) household(rec *syncengine.Record) error {
-	h := rules.Household{ID: rec.ID, Area: rec.Area, HeadName: fieldString(rec, "head_name")}
+func (r *inputReader) household(id, area string, f []boltstore.FieldView) error {
+	h := rules.Household{ID: id, Area: area, HeadName: jsonString(f[0].Value)}
 	var st struct {
 		Value string `json:"value"`
 		Year  int    `json:"year"`
 	}
-	if !fieldJSON(rec, "status", &st) || st.Value == "" {
+	if !jsonValue(f[1].Value, &st) || st.Value == "" {
 		return nil // required by the schema: a record without it is not a household yet
 	}
 	h.Status, h.StatusYear = rules.Status(st.Value), st.Year
 	if h.Status == rules.StatusExited {
-		at := rec.Fields["status"].HLC.Time()
+		at := f[1].HLC.Time()
 		if st.Year > 0 {
 			at = time.Date(st.Year, time.January, 1, 0, 0, 0, 0, rules.Shanghai())
 		}
@@ -196,17 +186,15 @@ func (r *inputReader) household(rec *syncengine.Record) error {
 	return nil
 }
 
-func (r *inputReader) member(rec *syncengine.Record) error {
-	hh := fieldString(rec, "household_id")
-	if hh != "" {
-		r.members[hh] = append(r.members[hh], rules.MemberRef{ID: rec.ID, Name: fieldString(rec, "name")})
+func (r *inputReader) member(id, _ string, f []boltstore.FieldView) error {
+	if hh := jsonString(f[0].Value); hh != "" {
+		r.members[hh] = append(r.members[hh], rules.MemberRef{ID: id, Name: jsonString(f[1].Value)})
 	}
 	return nil
 }
 
-func (r *inputReader) assignment(rec *syncengine.Record) error {
-	a := rules.Assignment{Officer: fieldString(rec, "officer"), HouseholdID: fieldString(rec, "household_id")}
-	fieldJSON(rec, "active", &a.Active)
+func (r *inputReader) assignment(_, _ string, f []boltstore.FieldView) error {
+	a := rules.Assignment{Officer: jsonString(f[0].Value), HouseholdID: jsonString(f[1].Value), Active: string(f[2].Value) == "true"}
 	r.in.Assignments = append(r.in.Assignments, a)
 	if a.Active && a.Officer != "" && !slices.Contains(r.officers[a.HouseholdID], a.Officer) {
 		r.officers[a.HouseholdID] = append(r.officers[a.HouseholdID], a.Officer)
@@ -214,62 +202,60 @@ func (r *inputReader) assignment(rec *syncengine.Record) error {
 	return nil
 }
 
-func (r *inputReader) visit(rec *syncengine.Record) error {
-	at, ok := fieldTime(rec, "visited_at")
+func (r *inputReader) visit(id, _ string, f []boltstore.FieldView) error {
+	at, ok := jsonTime(f[0].Value)
 	if !ok {
 		return nil
 	}
-	r.in.Visits = append(r.in.Visits, rules.Visit{ID: rec.ID, HouseholdID: fieldString(rec, "household_id"),
-		Officer: fieldString(rec, "officer"), At: at,
-		AnsweredByMemberID: fieldString(rec, "answered_by_member_id"), AnsweredByName: fieldString(rec, "answered_by_name")})
+	r.in.Visits = append(r.in.Visits, rules.Visit{ID: id, HouseholdID: jsonString(f[1].Value), Officer: jsonString(f[2].Value), At: at,
+		AnsweredByMemberID: jsonString(f[3].Value), AnsweredByName: jsonString(f[4].Value)})
 	return nil
 }
 
-func (r *inputReader) checkin(rec *syncengine.Record) error {
-	at, ok := fieldTime(rec, "at")
+func (r *inputReader) checkin(id, area string, f []boltstore.FieldView) error {
+	at, ok := jsonTime(f[0].Value)
 	if !ok {
 		return nil
 	}
-	c := rules.Checkin{ID: rec.ID, Member: fieldString(rec, "member"), VillageCode: fieldString(rec, "village_code"), At: at}
+	c := rules.Checkin{ID: id, Member: jsonString(f[1].Value), VillageCode: jsonString(f[2].Value), At: at}
 	if c.VillageCode == "" {
-		c.VillageCode = rec.Area
+		c.VillageCode = area
 	}
 	var g gpsFix
-	if fieldJSON(rec, "gps", &g) {
+	if jsonValue(f[3].Value, &g) {
 		c.Lat, c.Lon, c.AccuracyM = g.Lat, g.Lon, g.AccuracyM
 	}
-	created := rec.Fields["at"]
-	received, found, err := r.tx.OpReceivedAt(created.OpID)
+	received, found, err := r.tx.OpReceivedAt(string(f[0].OpID))
 	if err != nil {
 		return err
 	}
 	if !found {
-		received = created.HLC.Time()
+		received = f[0].HLC.Time()
 	}
 	c.ReceivedAt = received
 	r.in.Checkins = append(r.in.Checkins, c)
 	return nil
 }
 
-func (r *inputReader) team(rec *syncengine.Record) error {
-	t := rules.Team{VillageCode: fieldString(rec, "village_code"), FirstSecretary: fieldString(rec, "first_secretary")}
+func (r *inputReader) team(_, area string, f []boltstore.FieldView) error {
+	t := rules.Team{VillageCode: jsonString(f[0].Value), FirstSecretary: jsonString(f[1].Value)}
 	if t.VillageCode == "" {
-		t.VillageCode = rec.Area
+		t.VillageCode = area
 	}
-	fieldJSON(rec, "members", &t.Members)
+	jsonValue(f[2].Value, &t.Members)
 	r.in.Teams = append(r.in.Teams, t)
 	return nil
 }
 
-func (r *inputReader) dutyDay(rec *syncengine.Record) error {
-	date, err := rules.ParseDate(fieldString(rec, "date"))
+func (r *inputReader) dutyDay(_, area string, f []boltstore.FieldView) error {
+	date, err := rules.ParseDate(jsonString(f[0].Value))
 	if err != nil {
 		return nil
 	}
-	d := rules.DutyDay{Member: fieldString(rec, "member"), Date: date, Kind: fieldString(rec, "kind")}
-	if fieldString(rec, "approved_by") != "" {
-		by := rec.Fields["approved_by"].Author
-		ok, err := r.mayApprove(by, rec.Area)
+	d := rules.DutyDay{Member: jsonString(f[1].Value), Date: date, Kind: jsonString(f[2].Value)}
+	if jsonString(f[3].Value) != "" {
+		by := string(f[3].Author)
+		ok, err := r.mayApprove(by, area)
 		if err != nil {
 			return err
 		}
@@ -297,25 +283,25 @@ func (r *inputReader) mayApprove(user, area string) (bool, error) {
 	return ok, nil
 }
 
-func (r *inputReader) photo(rec *syncengine.Record) error {
-	at, ok := fieldTime(rec, "captured_at")
+func (r *inputReader) photo(_, _ string, f []boltstore.FieldView) error {
+	at, ok := jsonTime(f[0].Value)
 	if !ok {
 		return nil
 	}
-	p := casePhoto{stage: fieldString(rec, "stage"), captured: at}
-	if c := fieldString(rec, "case_id"); c != "" {
+	p := casePhoto{stage: jsonString(f[1].Value), captured: at}
+	if c := jsonString(f[2].Value); c != "" {
 		r.photos[c] = append(r.photos[c], p)
 	}
-	if b := fieldString(rec, "blob_sha256"); b != "" {
+	if b := jsonString(f[3].Value); b != "" {
 		r.photosByBlob[b] = p
 	}
 	return nil
 }
 
-func (r *inputReader) housingCase(rec *syncengine.Record) error {
-	c := rules.HousingCase{ID: rec.ID, HouseholdID: fieldString(rec, "household_id"), Area: rec.Area, Grade: fieldString(rec, "grade")}
+func (r *inputReader) housingCase(id, area string, f []boltstore.FieldView) error {
+	c := rules.HousingCase{ID: id, HouseholdID: jsonString(f[0].Value), Area: area, Grade: jsonString(f[1].Value)}
 	var blobs []string
-	fieldJSON(rec, "photo_sha256s", &blobs)
+	jsonValue(f[2].Value, &blobs)
 	r.in.HousingCases = append(r.in.HousingCases, c)
 	r.caseBlobs = append(r.caseBlobs, blobs)
 	return nil
