@@ -256,6 +256,35 @@ func (e *env) waitBlob(sha string) *boltstore.Blob {
 	}
 }
 
+// waitStaged waits until the server recorded bytes of the upload for
+// record rec (a cut request may still be on its way through the server
+// when the client already gave up) and returns the offset.
+func (e *env) waitStaged(rec string) int64 {
+	e.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var off int64
+		err := e.store.View(func(tx *boltstore.Tx) error {
+			return tx.Uploads(func(u *boltstore.Upload) bool {
+				if u.RecordID == rec {
+					off = u.Offset
+				}
+				return true
+			})
+		})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if off > 0 {
+			return off
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("no bytes of the upload for %s arrived", rec)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // testJPEG is a synthetic photo, different per seed.
 func testJPEG(t testing.TB, w, h int, seed uint64) []byte {
 	t.Helper()
