@@ -11,6 +11,10 @@
 // cut midway keeps what arrived (when it carries no checksum: a checksum
 // covers the whole chunk, so an unverifiable partial chunk is dropped).
 //
+// One limit of the HTTP layer: fasthttp reads the first 8 KiB of a body
+// before the handler runs, and a request cut inside those is never seen,
+// so such a cut costs up to 8 KiB.
+//
 // Every error answers with the tus status code and the API's JSON body
 // {"code","message"}; see Error.
 package uploads
