@@ -33,9 +33,10 @@ const usage = `usage: ruhu <command> [flags]
 commands:
   serve            run the server (bbolt file + local blob folder by default)
   demo             run the server seeded with a demo county and two tablets syncing to it
-  tablet           the tablet CLI (login, enroll, households, visit add, household set, sync, status)
+  tablet           the tablet CLI (login, enroll, households, visit add, household set, photo attach,
+                   signature capture, uploads, sync, status, rejected)
   user add         create a user (on a stopped server's data dir)
-  device revoke    revoke a lost tablet (on a stopped server's data dir, or --server with an admin login)
+  device revoke    revoke a lost tablet (on a stopped server's data dir; while it runs use the admin API)
   backup           write a consistent copy of the store that tablets will fully resync against
   report           compliance roll-up of an area for a period (on a stopped server's data dir)
   import households  import a household register XLSX (on a stopped server's data dir)
