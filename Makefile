@@ -37,8 +37,19 @@ $(MINIO_BIN):
 bench:
 	$(GO) run ./cmd/ruhu bench sync
 
-# fuzz: a short run of each decoder fuzz target (the seed corpora also run
-# under `make test`).
+# fuzz: a short run of each decoder fuzz target (their seed corpora also
+# run under `make test`). FUZZTIME=2m make fuzz for longer runs.
+FUZZTIME ?= 20s
+FUZZ_TARGETS := \
+	./syncengine:FuzzWireOp ./syncengine:FuzzDecodeCursor \
+	./server:FuzzPushDecode ./server/uploads:FuzzTusHeaders \
+	./server/boltstore:FuzzStoredArea ./server/boltstore:FuzzScanStored \
+	./server/importer:FuzzParse ./server/importer:FuzzValidateIDNumber \
+	./schemas:FuzzValidatePatch ./schemas:FuzzDecodeValue \
+	./assets/photo:FuzzProcess ./assets/photo:FuzzSniff ./assets/signature:FuzzCanonicalize \
+	./client-sdk:FuzzPullResponse \
+	./rules:FuzzParseDate ./rules:FuzzParsePeriod ./rules:FuzzPolicyFile
+
 fuzz:
-	$(GO) test ./syncengine -run '^$$' -fuzz FuzzWireOp -fuzztime 30s
-	$(GO) test ./server -run '^$$' -fuzz FuzzPushDecode -fuzztime 30s
+	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
+	  echo "== $$pkg $$fn"; $(GO) test $$pkg -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) || exit 1; done
