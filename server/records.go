@@ -100,6 +100,9 @@ func (s *Server) handleGetRecord(c *fiber.Ctx) error {
 		return syncengine.Errorf(syncengine.ENOTFOUND, "no record %s/%s", col, id)
 	}
 	out := fiber.Map{"record": viewRecord(rec)}
+	if err := s.addEvidenceViews(c.UserContext(), rec, out); err != nil {
+		return err
+	}
 	if hist != nil {
 		views := make([]opView, len(hist))
 		for i, so := range hist {

@@ -23,11 +23,18 @@ const (
 // ComplianceReport reads the records under an area-code prefix from the
 // store in one read transaction and rolls the field rules up over them for
 // the period, judged at asOf (see ReadReportInput and reports.Compliance).
-// The rules then run outside the transaction.
+// The rules then run outside the transaction. Housing evidence is judged
+// with the default tolerances (see ComplianceReportWith).
 func ComplianceReport(store *boltstore.Store, policies *rules.PolicySet, area string, period rules.Period, asOf time.Time) (*reports.Report, error) {
+	return ComplianceReportWith(store, policies, EvidencePolicy{}, area, period, asOf)
+}
+
+// ComplianceReportWith is ComplianceReport with the evidence tolerances
+// the server is configured with (Config.Evidence).
+func ComplianceReportWith(store *boltstore.Store, policies *rules.PolicySet, evidence EvidencePolicy, area string, period rules.Period, asOf time.Time) (*reports.Report, error) {
 	var in *rules.Input
 	err := store.View(func(tx *boltstore.Tx) (err error) {
-		in, err = ReadReportInput(tx, area, asOf)
+		in, err = ReadReportInputWith(tx, evidence, area, asOf)
 		return err
 	})
 	if err != nil {
@@ -55,16 +62,24 @@ func ComplianceReport(store *boltstore.Store, policies *rules.PolicySet, area st
 //   - Duty days count as approved only when approved_by was last written
 //     by a township or county user whose scope covers the duty day; the
 //     approver shown is that user.
-//   - Housing cases: EvidenceComplete until the evidence checker lands is
-//     computed from photos records (their case_id, or their blob cited by
-//     the case's photo_sha256s): at least one before and one after photo,
-//     and an after photo captured later than a before photo. The
-//     signature part of the 13-item file is not yet checked.
+//   - Housing cases: EvidenceComplete and Missing are the evidence
+//     checker's verdict (see caseEvidenceReader.judge): before and after
+//     photos records of the case (its case_id, or their blob cited by the
+//     case's photo_sha256s) whose files arrived, the after photo taken
+//     later and near the before one, and a valid acceptance signature by
+//     the household head. Tolerances are the defaults; see
+//     ReadReportInputWith.
 func ReadReportInput(tx *boltstore.Tx, area string, asOf time.Time) (*rules.Input, error) {
+	return ReadReportInputWith(tx, EvidencePolicy{}, area, asOf)
+}
+
+// ReadReportInputWith is ReadReportInput judging housing evidence with the
+// given tolerances.
+func ReadReportInputWith(tx *boltstore.Tx, evidence EvidencePolicy, area string, asOf time.Time) (*rules.Input, error) {
 	in := &rules.Input{AsOf: asOf}
 	r := inputReader{tx: tx, in: in, approvers: map[string]bool{},
 		members: map[string][]rules.MemberRef{}, officers: map[string][]string{},
-		photos: map[string][]casePhoto{}, photosByBlob: map[string]casePhoto{}}
+		cases: newCaseEvidenceReader(tx, evidence)}
 	steps := []struct {
 		collection string
 		fields     []string
@@ -78,7 +93,8 @@ func ReadReportInput(tx *boltstore.Tx, area string, asOf time.Time) (*rules.Inpu
 		{"checkins", []string{"at", "member", "village_code", "gps"}, r.checkin},
 		{"teams", []string{"village_code", "first_secretary", "members"}, r.team},
 		{"duty_days", []string{"date", "member", "kind", "approved_by"}, r.dutyDay},
-		{"photos", []string{"captured_at", "stage", "case_id", "blob_sha256"}, r.photo},
+		{"photos", casePhotoFields, r.cases.photo},
+		{"signatures", caseSignatureFields, r.cases.signature},
 		{"housing_cases", []string{"household_id", "grade", "photo_sha256s"}, r.housingCase},
 	}
 	for _, s := range steps {
@@ -92,15 +108,17 @@ func ReadReportInput(tx *boltstore.Tx, area string, asOf time.Time) (*rules.Inpu
 		h.AssignedOfficers = r.officers[h.ID]
 	}
 	for i := range in.HousingCases {
-		r.judgeEvidence(&in.HousingCases[i], r.caseBlobs[i])
+		c := &in.HousingCases[i]
+		v, err := r.cases.judge(c.ID, r.caseBlobs[i])
+		if err != nil {
+			return nil, fmt.Errorf("housing case %s: %w", c.ID, err)
+		}
+		c.EvidenceComplete, c.Missing = v.Complete, v.Missing
+		if c.EvidenceComplete {
+			c.Missing = nil
+		}
 	}
 	return in, nil
-}
-
-// casePhoto is what the evidence check needs of a photos record.
-type casePhoto struct {
-	stage    string
-	captured time.Time
 }
 
 // inputReader holds what ReadReportInput gathers between collections.
@@ -111,9 +129,9 @@ type inputReader struct {
 	// members and officers are keyed by household id.
 	members  map[string][]rules.MemberRef
 	officers map[string][]string
-	// photos are keyed by case id; photosByBlob by blob sha256.
-	photos       map[string][]casePhoto
-	photosByBlob map[string]casePhoto
+	// cases gathers the photos and signatures the housing cases'
+	// evidence is judged on.
+	cases *caseEvidenceReader
 	// caseBlobs holds each housing case's photo_sha256s, by position.
 	caseBlobs [][]string
 	// approvers caches whether a user may approve duty days in an area,
@@ -283,21 +301,6 @@ func (r *inputReader) mayApprove(user, area string) (bool, error) {
 	return ok, nil
 }
 
-func (r *inputReader) photo(_, _ string, f []boltstore.FieldView) error {
-	at, ok := jsonTime(f[0].Value)
-	if !ok {
-		return nil
-	}
-	p := casePhoto{stage: jsonString(f[1].Value), captured: at}
-	if c := jsonString(f[2].Value); c != "" {
-		r.photos[c] = append(r.photos[c], p)
-	}
-	if b := jsonString(f[3].Value); b != "" {
-		r.photosByBlob[b] = p
-	}
-	return nil
-}
-
 func (r *inputReader) housingCase(id, area string, f []boltstore.FieldView) error {
 	c := rules.HousingCase{ID: id, HouseholdID: jsonString(f[0].Value), Area: area, Grade: jsonString(f[1].Value)}
 	var blobs []string
@@ -305,45 +308,6 @@ func (r *inputReader) housingCase(id, area string, f []boltstore.FieldView) erro
 	r.in.HousingCases = append(r.in.HousingCases, c)
 	r.caseBlobs = append(r.caseBlobs, blobs)
 	return nil
-}
-
-// judgeEvidence sets EvidenceComplete and Missing of a housing case from
-// its photos: the case's own photos records plus those whose blob the case
-// cites.
-func (r *inputReader) judgeEvidence(c *rules.HousingCase, blobs []string) {
-	photos := slices.Clone(r.photos[c.ID])
-	for _, b := range blobs {
-		if p, ok := r.photosByBlob[b]; ok {
-			photos = append(photos, p)
-		}
-	}
-	var firstBefore, lastAfter time.Time
-	var before, after bool
-	for _, p := range photos {
-		switch p.stage {
-		case "before":
-			if !before || p.captured.Before(firstBefore) {
-				firstBefore = p.captured
-			}
-			before = true
-		case "after":
-			if !after || p.captured.After(lastAfter) {
-				lastAfter = p.captured
-			}
-			after = true
-		}
-	}
-	c.Missing = nil
-	if !before {
-		c.Missing = append(c.Missing, MissingBeforePhoto)
-	}
-	if !after {
-		c.Missing = append(c.Missing, MissingAfterPhoto)
-	}
-	if before && after && !lastAfter.After(firstBefore) {
-		c.Missing = append(c.Missing, MissingAfterLater)
-	}
-	c.EvidenceComplete = len(c.Missing) == 0
 }
 
 // validReportArea reports whether a is an area-code prefix reports accept:

@@ -64,7 +64,7 @@ func (s *Server) handleComplianceReport(c *fiber.Ctx) error {
 	if s.cfg.Policies == nil {
 		return errors.New("report: the server has no policy set")
 	}
-	r, err := ComplianceReport(s.store, s.cfg.Policies, area, period, s.cfg.Now())
+	r, err := ComplianceReportWith(s.store, s.cfg.Policies, s.cfg.Evidence, area, period, s.cfg.Now())
 	if err != nil {
 		return storeErr("report", err)
 	}

@@ -57,6 +57,11 @@ type Config struct {
 	// Policies holds the field rules' figures per jurisdiction and year
 	// for reports. Nil means the shipped defaults (rules.DefaultPolicies).
 	Policies *rules.PolicySet
+
+	// Evidence holds the tolerances of the photo findings and of the
+	// evidence-complete housing case; the zero value means the defaults
+	// documented on EvidencePolicy.
+	Evidence EvidencePolicy
 }
 
 func (c *Config) setDefaults() {
