@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -135,8 +136,11 @@ func (s *Server) handleListSignatures(c *fiber.Ctx) error {
 	if err != nil {
 		return storeErr("list signatures", err)
 	}
+	// Oldest first; signed_at is RFC 3339 with any offset, so compare times.
 	sort.Slice(out, func(i, j int) bool {
-		return out[i].SignedAt < out[j].SignedAt || out[i].SignedAt == out[j].SignedAt && out[i].ID < out[j].ID
+		ti, _ := time.Parse(time.RFC3339, out[i].SignedAt)
+		tj, _ := time.Parse(time.RFC3339, out[j].SignedAt)
+		return ti.Before(tj) || ti.Equal(tj) && out[i].ID < out[j].ID
 	})
 	return c.JSON(fiber.Map{"record": col + "/" + id, "signatures": out})
 }
