@@ -7,14 +7,19 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"image/jpeg"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/disintegration/imaging"
+
+	"github.com/ruhu-dev/ruhu/assets/photobench"
 	client "github.com/ruhu-dev/ruhu/client-sdk"
 	"github.com/ruhu-dev/ruhu/rules"
 	"github.com/ruhu-dev/ruhu/schemas"
@@ -119,8 +124,13 @@ func demoTablets(ctx context.Context, url, dataDir string, out io.Writer) error 
 		fmt.Fprintf(out, "%s (%s) 已同步，负责 %d 户\n", t.name, t.user, len(mine))
 	}
 
-	fmt.Fprintln(out, "\n== 两台平板离线编辑同一户 (both tablets edit one household offline) ==")
 	a, b := tablets[0].c, tablets[1].c
+	fmt.Fprintln(out, "\n== 离线采集证据 (photos and signatures, offline) ==")
+	if err := demoCaptureEvidence(ctx, a, b, out); err != nil {
+		return err
+	}
+
+	fmt.Fprintln(out, "\n== 两台平板离线编辑同一户 (both tablets edit one household offline) ==")
 	edits := []struct {
 		c      *client.Client
 		who    string
@@ -159,6 +169,16 @@ func demoTablets(ctx context.Context, url, dataDir string, out io.Writer) error 
 			return fmt.Errorf("%s sync: %w", t.name, err)
 		}
 		fmt.Fprintf(out, "%s: 上传 %d 条, 下载 %d 条\n", t.name, rep.Pushed, rep.Pulled)
+	}
+	for _, t := range tablets {
+		rep, err := t.c.Upload(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("%s upload: %w", t.name, err)
+		}
+		if rep.Failed > 0 {
+			return fmt.Errorf("%s upload: %d files failed", t.name, rep.Failed)
+		}
+		fmt.Fprintf(out, "%s: 上传文件 %d 个（原图 %d 张等待 Wi-Fi）\n", t.name, rep.Uploaded, rep.Deferred)
 	}
 
 	tok, err := demoLogin(ctx, url, "county")
@@ -212,6 +232,148 @@ func demoTablets(ctx context.Context, url, dataDir string, out io.Writer) error 
 			return err
 		}
 		fmt.Fprintf(out, "%s 本地: address=%s phone=%s member_count=%s\n", t.name, got.Values["address"], got.Values["phone"], got.Values["member_count"])
+	}
+	return demoEvidenceChecks(ctx, url, tok, out)
+}
+
+// The demo's renovation case: 张建国's house in 桃园村, both officers'
+// household. demoCopyHousehold is where 平板B passes a copy of its "after"
+// photo off as another household's.
+const (
+	demoCase          = "hc34019900100101"
+	demoCopyHousehold = "h34019900100201"
+)
+
+// demoCaptureEvidence records, offline: on 平板A a renovation case with a
+// before photo (two months ago) and an after photo (today, 25 m away),
+// the household head's acceptance of the case, and the household head's
+// signature on the household record (which the offline edits that follow
+// make stale); on 平板B a resized, recompressed copy of the after photo
+// attached to another household (which the findings catch).
+func demoCaptureEvidence(ctx context.Context, a, b *client.Client, out io.Writer) error {
+	now := time.Now()
+	caseFields := map[string]json.RawMessage{"household_id": json.RawMessage(`"` + demoHousehold + `"`),
+		"grade": json.RawMessage(`"D"`), "build_mode": json.RawMessage(`"repair"`)}
+	if _, err := a.Save(ctx, "housing_cases", demoCase, demoArea, caseFields); err != nil {
+		return fmt.Errorf("housing case: %w", err)
+	}
+	before, err := photobench.JPEG(1600, 1200, 7, 90)
+	if err != nil {
+		return err
+	}
+	after, err := photobench.JPEG(1600, 1200, 8, 90)
+	if err != nil {
+		return err
+	}
+	site := client.GPS{Lat: 31.7051, Lon: 117.1402, AccuracyM: 5}
+	for _, p := range []client.PhotoAttachment{
+		{HouseholdID: demoHousehold, CaseID: demoCase, Stage: "before", Original: before, CapturedAt: now.AddDate(0, -2, 0), GPS: &site},
+		{HouseholdID: demoHousehold, CaseID: demoCase, Stage: "after", Original: after, CapturedAt: now.Add(-2 * time.Hour),
+			GPS: &client.GPS{Lat: site.Lat + 0.0002, Lon: site.Lon + 0.0001, AccuracyM: 5}},
+	} {
+		if _, err := a.AttachPhoto(ctx, p); err != nil {
+			return fmt.Errorf("attach %s photo: %w", p.Stage, err)
+		}
+	}
+	fmt.Fprintf(out, "平板A 危房改造 %s：改造前、竣工后照片各 1 张\n", demoCase)
+	strokes := []client.Stroke{{{X: 10, Y: 40, T: 0}, {X: 30, Y: 10, T: 16}, {X: 50, Y: 42, T: 33}}, {{X: 70, Y: 20, T: 300}, {X: 120, Y: 22, T: 340}}}
+	for _, sc := range []client.SignatureCapture{
+		{SignerName: "张建国", SignerRole: "household_head", SignedCollection: "housing_cases", SignedRecordID: demoCase, Purpose: "acceptance", Strokes: strokes},
+		{SignerName: "张建国", SignerRole: "household_head", SignedCollection: "households", SignedRecordID: demoHousehold, Purpose: "identification", Strokes: strokes},
+	} {
+		if _, err := a.CaptureSignature(ctx, sc); err != nil {
+			return fmt.Errorf("signature on %s: %w", sc.SignedCollection, err)
+		}
+	}
+	fmt.Fprintln(out, "平板A 户主张建国签字 2 次：竣工验收、农户信息确认")
+	copied, err := demoResizedCopy(after)
+	if err != nil {
+		return err
+	}
+	if _, err := b.AttachPhoto(ctx, client.PhotoAttachment{HouseholdID: demoCopyHousehold, Stage: "after", Original: copied,
+		CapturedAt: now.Add(-time.Hour), GPS: &client.GPS{Lat: 31.7188, Lon: 117.1610, AccuracyM: 8}}); err != nil {
+		return fmt.Errorf("attach copied photo: %w", err)
+	}
+	fmt.Fprintf(out, "平板B 为农户 %s 附上竣工照片 1 张（其实是平板A照片的缩小副本）\n", demoCopyHousehold)
+	return nil
+}
+
+// demoResizedCopy scales a JPEG to 1200 px wide and recompresses it: a
+// copy that is not byte-identical, which only a perceptual hash catches.
+func demoResizedCopy(src []byte) ([]byte, error) {
+	img, err := jpeg.Decode(bytes.NewReader(src))
+	if err != nil {
+		return nil, fmt.Errorf("decode photo: %w", err)
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, imaging.Resize(img, 1200, 0, imaging.Lanczos), &jpeg.Options{Quality: 70}); err != nil {
+		return nil, fmt.Errorf("encode copy: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// demoEvidenceChecks prints what the county office sees of the evidence:
+// the renovation case's completeness, the photo findings of the county
+// (waiting for the server to hash the uploaded photos) and the
+// signatures on the household.
+func demoEvidenceChecks(ctx context.Context, url, tok string, out io.Writer) error {
+	var ev struct {
+		Complete bool     `json:"complete"`
+		Missing  []string `json:"missing"`
+	}
+	if err := demoGet(ctx, url+"/v1/housing_cases/"+demoCase+"/evidence", tok, &ev); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "\n== 证据核查 (evidence checks) ==")
+	if ev.Complete {
+		fmt.Fprintf(out, "危房改造 %s：资料齐全（改造前后照片、户主竣工验收签字）\n", demoCase)
+	} else {
+		fmt.Fprintf(out, "危房改造 %s：缺少 %s\n", demoCase, strings.Join(ev.Missing, "、"))
+	}
+	type finding struct {
+		Kind   string `json:"kind"`
+		Title  string `json:"title"`
+		Detail string `json:"detail"`
+	}
+	var found struct {
+		Findings []finding `json:"findings"`
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if err := demoGet(ctx, url+"/v1/findings?area="+demoCounty, tok, &found); err != nil {
+			return err
+		}
+		if slices.ContainsFunc(found.Findings, func(f finding) bool { return f.Kind == "reused_photo" }) {
+			break
+		}
+		if time.Now().After(deadline) {
+			return errors.New("the server did not process the demo photos within a minute")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	fmt.Fprintf(out, "照片核查 (photo findings): %d 条\n", len(found.Findings))
+	for _, f := range found.Findings {
+		fmt.Fprintf(out, "  【%s】%s\n", f.Title, f.Detail)
+	}
+	var sigs struct {
+		Signatures []struct {
+			ID          string `json:"id"`
+			SignerName  string `json:"signer_name"`
+			Status      string `json:"signature_status"`
+			StatusTitle string `json:"signature_status_title"`
+		} `json:"signatures"`
+	}
+	for _, rec := range []string{"housing_cases/" + demoCase, "households/" + demoHousehold} {
+		if err := demoGet(ctx, url+"/v1/signatures?record="+rec, tok, &sigs); err != nil {
+			return err
+		}
+		for _, s := range sigs.Signatures {
+			fmt.Fprintf(out, "签字 %s 在 %s 上：%s（%s）\n", s.SignerName, rec, s.StatusTitle, s.Status)
+		}
 	}
 	return nil
 }

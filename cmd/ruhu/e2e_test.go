@@ -18,8 +18,11 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
+	"github.com/ruhu-dev/ruhu/assets/findings"
+	"github.com/ruhu-dev/ruhu/assets/signature"
 	client "github.com/ruhu-dev/ruhu/client-sdk"
 	"github.com/ruhu-dev/ruhu/rules"
+	"github.com/ruhu-dev/ruhu/server"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
 
@@ -207,8 +210,12 @@ func TestRestoredServerMakesTabletsResync(t *testing.T) {
 }
 
 // TestDemoRuns runs `ruhu demo` to the end: the merged record and one open
-// conflict are printed, then last month's county roll-up with the overdue
-// household and the team member short of days, and the workbook is saved.
+// conflict are printed; the evidence checks find the demo renovation case
+// complete, one reused photo (a resized copy passed off as another
+// household's) and one stale signature (the household was edited after
+// its head signed); then last month's county roll-up with the overdue
+// household, the team member short of days and the seeded case whose
+// photo file never arrived, and the workbook is saved.
 func TestDemoRuns(t *testing.T) {
 	var out syncBuffer
 	dir := t.TempDir()
@@ -221,7 +228,11 @@ func TestDemoRuns(t *testing.T) {
 		"    340199002001  村    河湾村  1     走访逾期 1",
 		"孙大山（户 " + demoOverdueHousehold + "，监测户）要求每月至少1次  最近走访 无",
 		"340199001001 桃园村  " + demoShortMember + "  ", "驻村 14 天 / 要求 20 天（签到 12 天，公务 2 天，未计入签到 1 次）",
-		"缺少 竣工后照片"} {
+		"缺少 " + server.MissingBeforeUpload + "、" + server.MissingAfterPhoto + "、" + server.MissingAcceptance,
+		"危房改造 " + demoCase + "：资料齐全", "照片核查 (photo findings): 1 条",
+		"【" + findings.ReusedPhoto.Title() + "】农户 " + demoHousehold + " 与农户 " + demoCopyHousehold,
+		"签字 张建国 在 housing_cases/" + demoCase + " 上：有效（valid）",
+		"签字 张建国 在 households/" + demoHousehold + " 上：" + server.SignatureStatusTitle(signature.StatusStale) + "（stale）"} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("demo output lacks %q:\n%s", want, out.String())
 		}

@@ -124,7 +124,7 @@ func demoReportPeriod(now time.Time) rules.Period {
 const (
 	demoOverdueHousehold = "h34019900200104" // 河湾村's monitored household: not visited
 	demoShortMember      = "zhao"            // 12 check-in days and 2 approved duty days of 20
-	demoHousingHousehold = "h34019900100202" // 李家村: its renovation case lacks the after photo
+	demoHousingHousehold = "h34019900100202" // 李家村: its renovation case lacks the after photo, a photo file and the acceptance
 )
 
 // seedDemoFieldWork writes a month of field work, the same for the same
@@ -132,7 +132,8 @@ const (
 // half-yearly visits of exited households are done too), 22 days of
 // check-ins by the first secretary of 桃园村 and 12 (plus one outside the
 // village and two approved duty days) by demoShortMember, and a housing
-// case with its before photo only.
+// case with only a before photo record, whose file never reached the
+// server.
 func seedDemoFieldWork(addBy func(author, col, id, area string, fields map[string]any), center [2]float64, month rules.Period) {
 	day := func(d, hour, minute int) string {
 		return month.Start.AddDate(0, 0, d-1).Add(time.Duration(hour)*time.Hour + time.Duration(minute)*time.Minute).Format(time.RFC3339)
