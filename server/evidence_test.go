@@ -405,3 +405,45 @@ func TestSignatureStatus(t *testing.T) {
 	ts.expectError(ts.do("GET", "/v1/signatures?record=hV1a", tablet.access, nil), 400, "EINVALID")
 	ts.expectError(ts.do("GET", "/v1/signatures?record=nope/hV1a", tablet.access, nil), 400, "EINVALID")
 }
+
+// TestEXIFFindingsAndUnusableFiles: the time and place a photo's EXIF
+// records are checked against the photos record citing it, through the
+// real pipeline; a matching photo raises nothing. A cited file that
+// arrived but is no image completes the manifest and is listed unusable.
+func TestEXIFFindingsAndUnusableFiles(t *testing.T) {
+	ts := startEvidenceServer(t, server.EvidencePolicy{})
+	wang := ts.as("wang")
+	lat := [3][2]uint32{{31, 1}, {42, 1}, {0, 1}}  // 31.7
+	lon := [3][2]uint32{{117, 1}, {6, 1}, {0, 1}}  // 117.1
+	away := [3][2]uint32{{31, 1}, {45, 1}, {0, 1}} // 31.75: 5.6 km north
+	honest := withEXIF(housePhoto(t, 320, 240, 41), "2026:02:10 10:03:00", lat, lon)
+	doubtful := withEXIF(housePhoto(t, 320, 240, 42), "2026:02:12 15:00:00", away, lon)
+	for id, data := range map[string][]byte{"pe1": honest, "pe2": doubtful} {
+		ts.mustAck(wang, ts.op(wang, "op-"+id, "photos", id, areaV1, map[string]any{"blob_sha256": sha256Hex(data), "household_id": "hV1a",
+			"stage": "during", "captured_at": "2026-02-10T10:00:00+08:00", "gps": map[string]any{"lat": 31.7, "lon": 117.1}}))
+		ts.upload(wang, data, "photos", id, areaV1)
+	}
+	ts.waitProcessed(sha256Hex(honest), sha256Hex(doubtful))
+	var got findingsAnswer
+	ts.mustJSON("GET", "/v1/findings?area="+areaV1, ts.as("township").login, nil, 200, &got)
+	kinds := map[string][]string{}
+	for _, f := range got.Findings {
+		for _, p := range f.Photos {
+			kinds[p.Record] = append(kinds[p.Record], f.Kind)
+		}
+	}
+	if len(kinds) != 1 || !slices.Equal(kinds["photos/pe2"], []string{string(findings.EXIFGPSMismatch), string(findings.EXIFTimeMismatch)}) {
+		t.Errorf("findings by photo %v, want pe2's EXIF time and place only:\n%+v", kinds, got.Findings)
+	}
+
+	notImage := []byte("this is not a photo, only words pretending to be one")
+	set := visitFields("hV1a", "wang")
+	set["photo_sha256s"] = []string{sha256Hex(notImage)}
+	ts.mustAck(wang, ts.op(wang, "op-visU", "visits", "visU", areaV1, set))
+	ts.upload(wang, notImage, "visits", "visU", areaV1)
+	ts.waitProcessed(sha256Hex(notImage))
+	ev := ts.evidenceOf(wang.access, "visits", "visU").Evidence
+	if ev == nil || ev.Status != server.EvidenceComplete || len(ev.Unusable) != 1 || ev.Unusable[0].SHA256 != sha256Hex(notImage) {
+		t.Errorf("manifest of a visit citing a non-image: %+v", ev)
+	}
+}
