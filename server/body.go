@@ -3,8 +3,8 @@ package server
 import (
 	"bytes"
 	"compress/gzip"
-	"encoding/json"
 	"errors"
+	gojson "github.com/goccy/go-json"
 	"io"
 	"strings"
 
@@ -50,10 +50,10 @@ func (s *Server) decodeJSON(c *fiber.Ctx, v any) error {
 	if err != nil {
 		return err
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
+	dec := gojson.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		var te *json.UnmarshalTypeError
+		var te *gojson.UnmarshalTypeError
 		if errors.As(err, &te) {
 			return errInvalid("field %s: expected %s", te.Field, te.Type)
 		}
