@@ -301,11 +301,12 @@ func (s *Server) handlePull(c *fiber.Ctx) error {
 		}
 		limit = n
 	}
-	// The page is written by hand: stored records already are wire records
-	// in JSON, so they are copied out of the store without being decoded
-	// and encoded again.
-	body := make([]byte, 0, 64<<10)
-	body = append(body, `{"records":[`...)
+	// The page is written by hand into the response's pooled body buffer:
+	// stored records already are wire records in JSON, so they are copied
+	// out of the store without being decoded and encoded again.
+	resp := c.Response()
+	resp.ResetBody()
+	resp.AppendBodyString(`{"records":[`)
 	var reset, more bool
 	var cursor string
 	err = s.store.View(func(tx *boltstore.Tx) error {
@@ -320,9 +321,9 @@ func (s *Server) handlePull(c *fiber.Ctx) error {
 			budget--
 			if auth.InScope(cl.Scopes, area) {
 				if n > 0 {
-					body = append(body, ',')
+					resp.AppendBodyString(",")
 				}
-				body = append(body, raw...)
+				resp.AppendBody(raw)
 				n++
 			}
 			if n >= limit || budget <= 0 {
@@ -343,16 +344,18 @@ func (s *Server) handlePull(c *fiber.Ctx) error {
 	if err != nil {
 		return storeErr("pull", err)
 	}
-	body = append(body, `],"cursor":`...)
-	body = strconv.AppendQuote(body, cursor) // base64url: no characters JSON and Go quote differently
-	body = append(body, `,"more":`...)
-	body = strconv.AppendBool(body, more)
-	body = append(body, `,"reset":`...)
-	body = strconv.AppendBool(body, reset)
-	body = append(body, `,"server_time":`...)
-	body = strconv.AppendInt(body, s.cfg.Now().UnixMilli(), 10)
-	body = append(body, '}')
+	// The cursor is base64url: nothing in it needs JSON escaping.
+	tail := make([]byte, 0, 128)
+	tail = append(tail, `],"cursor":"`...)
+	tail = append(tail, cursor...)
+	tail = append(tail, `","more":`...)
+	tail = strconv.AppendBool(tail, more)
+	tail = append(tail, `,"reset":`...)
+	tail = strconv.AppendBool(tail, reset)
+	tail = append(tail, `,"server_time":`...)
+	tail = strconv.AppendInt(tail, s.cfg.Now().UnixMilli(), 10)
+	resp.AppendBody(append(tail, '}'))
 	s.metrics.pullSeconds.Observe(time.Since(start).Seconds())
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-	return c.Send(body)
+	return nil
 }
