@@ -42,6 +42,7 @@ commands:
   import households  import a household register XLSX (on a stopped server's data dir)
   bench sync       run the sync benchmark and print JSON figures
   bench report     run the report benchmark (a county: 100,000 households) and print JSON figures
+  bench photos     run the photo processing and 2G upload benchmark and print JSON figures
 `
 
 // run is main without the process: tests call it with their own args,
