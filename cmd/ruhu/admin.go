@@ -1,24 +1,31 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
+	client "github.com/ruhu-dev/ruhu/client-sdk"
 	"github.com/ruhu-dev/ruhu/server"
+	"github.com/ruhu-dev/ruhu/syncengine"
 )
 
-func runUser(_ context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func runUser(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "add" {
-		return errors.New("usage: ruhu user add --data DIR --username U --password P --role ROLE --scope PREFIX[,PREFIX]")
+		return errors.New("usage: ruhu user add [--data DIR | --server URL --admin USER] --username U --password P --role ROLE --scope PREFIX[,PREFIX]")
 	}
 	fs := flag.NewFlagSet("user add", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	data := fs.String("data", envOr(getenv, "RUHU_DATA", "./data"), "data directory of a stopped server")
+	remote := adminFlags(fs, getenv)
 	var in server.UserInput
 	fs.StringVar(&in.Username, "username", "", "login name (a-z, 0-9, _ - .)")
 	fs.StringVar(&in.Password, "password", "", "password, at least 8 characters")
@@ -30,6 +37,13 @@ func runUser(_ context.Context, args []string, getenv func(string) string, stdou
 	}
 	if *scopes != "" {
 		in.Scopes = strings.Split(*scopes, ",")
+	}
+	if remote.url != "" {
+		if err := remote.call(ctx, "POST", "/v1/admin/users", in); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "user %s (%s) created\n", in.Username, in.Role)
+		return nil
 	}
 	store, err := openStore(*data)
 	if err != nil {
@@ -43,18 +57,27 @@ func runUser(_ context.Context, args []string, getenv func(string) string, stdou
 	return nil
 }
 
-func runDevice(_ context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func runDevice(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) < 1 || args[0] != "revoke" {
-		return errors.New("usage: ruhu device revoke --data DIR DEVICE_ID")
+		return errors.New(deviceUsage)
 	}
 	fs := flag.NewFlagSet("device revoke", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	data := fs.String("data", envOr(getenv, "RUHU_DATA", "./data"), "data directory of a stopped server")
+	remote := adminFlags(fs, getenv)
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return errors.New("usage: ruhu device revoke --data DIR DEVICE_ID")
+		return errors.New(deviceUsage)
+	}
+	msg := fmt.Sprintf("device %s revoked: its next sync fails and it wipes its local data\n", fs.Arg(0))
+	if remote.url != "" {
+		if err := remote.call(ctx, "POST", "/v1/admin/devices/"+url.PathEscape(fs.Arg(0))+"/revoke", nil); err != nil {
+			return err
+		}
+		fmt.Fprint(stdout, msg)
+		return nil
 	}
 	store, err := openStore(*data)
 	if err != nil {
@@ -64,8 +87,64 @@ func runDevice(_ context.Context, args []string, getenv func(string) string, std
 	if err := server.RevokeDevice(store, fs.Arg(0), time.Now()); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "device %s revoked: its next sync fails and it wipes its local data\n", fs.Arg(0))
+	fmt.Fprint(stdout, msg)
 	return nil
+}
+
+const deviceUsage = "usage: ruhu device revoke [--data DIR | --server URL --admin USER] DEVICE_ID"
+
+// adminClient talks to a running server's admin API: the store file is
+// locked while the server runs, so account changes then go through it.
+type adminClient struct {
+	url, user, password string
+}
+
+// adminFlags adds --server, --admin and --admin-password (env
+// RUHU_ADMIN_PASSWORD, so the password stays out of shell history).
+func adminFlags(fs *flag.FlagSet, getenv func(string) string) *adminClient {
+	a := &adminClient{}
+	fs.StringVar(&a.url, "server", "", "URL of a running server; its admin API is used instead of --data")
+	fs.StringVar(&a.user, "admin", "admin", "admin username for --server")
+	fs.StringVar(&a.password, "admin-password", getenv("RUHU_ADMIN_PASSWORD"), "admin password for --server (env RUHU_ADMIN_PASSWORD)")
+	return a
+}
+
+// call logs in as the admin and sends one request; an error answer comes
+// back as an error with its stable code.
+func (a *adminClient) call(ctx context.Context, method, path string, body any) error {
+	tr := &client.HTTPTransport{BaseURL: strings.TrimSuffix(a.url, "/"), Client: &http.Client{Timeout: time.Minute}, Now: time.Now}
+	login, err := tr.Login(ctx, a.user, a.password)
+	if err != nil {
+		return fmt.Errorf("admin login: %w", err)
+	}
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, tr.BaseURL+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+login.AccessToken)
+	resp, err := tr.Client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 300 {
+		return nil
+	}
+	var e struct{ Code, Message string }
+	_ = json.NewDecoder(resp.Body).Decode(&e)
+	if e.Code == "" {
+		e.Code, e.Message = syncengine.EINTERNAL, resp.Status
+	}
+	return syncengine.Errorf(e.Code, "%s", e.Message)
 }
 
 func runBackup(_ context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
