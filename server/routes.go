@@ -42,14 +42,14 @@ func (s *Server) routeTable() []route {
 		{method: "GET", path: "/v1/admin/users", auth: authAdmin, handler: s.handleListUsers, summary: "List users", tag: "admin", response: "UserList"},
 		{method: "GET", path: "/v1/admin/devices", auth: authAdmin, handler: s.handleListDevices, summary: "List enrolled devices", tag: "admin", response: "DeviceList"},
 		{method: "POST", path: "/v1/admin/devices/:id/revoke", auth: authAdmin, handler: s.handleRevokeDevice, summary: "Revoke a lost tablet: its next sync fails with EREVOKED and it wipes its data", tag: "admin", response: "Revoked"},
-		{method: "GET", path: "/v1/reports/compliance", auth: authUser, handler: s.handleComplianceReport, summary: "Compliance roll-up of the field rules (county → township → village) with the lists behind the counts, as JSON, one CSV list or an XLSX workbook with Chinese headers (township, county, auditor, admin; the area must be within the caller's scope)", tag: "reports",
+		{method: "GET", path: "/v1/reports/compliance", auth: authUser, handler: s.handleComplianceReport, summary: "Compliance roll-up of the field rules (county → township → village) with the lists behind the counts, as JSON, one CSV list or an XLSX workbook with Chinese headers (township, county, auditor, admin; the area must be within the caller's scope)", tag: "reports", response: "ComplianceReport",
 			query: map[string]string{"area": "area-code prefix, 2 to 12 digits (required)", "period": "2026, 2026H2, 2026Q3 or 2026-11 (required)", "format": "json (default), csv or xlsx", "list": "for csv: summary (default) or a finding kind"}},
 		{method: "GET", path: "/v1/findings", auth: authUser, handler: s.handleFindings, summary: "Doubtful photo evidence under an area: the same or a near-duplicate photo cited for two households, EXIF time or GPS that disagrees with the citing record, an after photo earlier than a before photo, before and after photos far apart; titles and details in zh-CN (township, county, auditor, admin; the area must be within the caller's scope)", tag: "evidence", response: "FindingList",
 			query: map[string]string{"area": "area-code prefix, 2 to 12 digits (required)"}},
 		{method: "GET", path: "/v1/signatures", auth: authUser, handler: s.handleListSignatures, summary: "The signatures of a record, each with signature_status valid, stale (the record changed after signing) or invalid (the enrolled device's signature does not verify)", tag: "evidence", response: "SignatureList",
 			query: map[string]string{"record": "<collection>/<id> of the signed record (required)"}},
 		{method: "GET", path: "/v1/housing_cases/:id/evidence", auth: authUser, handler: s.handleHousingEvidence, summary: "Whether a housing case's evidence is complete: before and after photos uploaded, the after one later and near the before one, and a valid acceptance signature by the household head; missing lists the gaps in zh-CN", tag: "evidence", response: "HousingEvidence"},
-		{method: "POST", path: "/v1/import/households", auth: authUser, handler: s.handleImportHouseholds, summary: "Import a household register (body: the XLSX file, Content-Type " + MIMEXLSX + "); answers {imported, unchanged, problems:[{row, column, code, reason}]}; re-importing the same rows changes nothing (township, county, admin; villages within scope)", tag: "import"},
+		{method: "POST", path: "/v1/import/households", auth: authUser, handler: s.handleImportHouseholds, summary: "Import a household register (body: the XLSX file, Content-Type " + MIMEXLSX + "); answers {imported, unchanged, problems:[{row, column, code, reason}]}; re-importing the same rows changes nothing (township, county, admin; villages within scope)", tag: "import", response: "HouseholdImport"},
 	}
 	if s.uploads != nil {
 		u := s.uploads
@@ -60,7 +60,7 @@ func (s *Server) routeTable() []route {
 			route{method: "DELETE", path: uploads.PathPrefix + "/:id", auth: authUser, handler: u.HandleDelete, summary: "tus termination: discard an upload", tag: "uploads", status: 204},
 			route{method: "GET", path: "/v1/blobs/:sha", auth: authUser, handler: u.HandleBlob, summary: "A blob's bytes (?size=original|preview|thumb), ETag = sha256; visible when a record it was uploaded for is in scope", tag: "uploads",
 				query: map[string]string{"size": "original (default), preview (≈1280 px) or thumb (≈256 px)"}},
-			route{method: "GET", path: "/v1/blobs/:sha/info", auth: authUser, handler: u.HandleBlobInfo, summary: "A blob's facts: status, type, size, EXIF time and GPS, perceptual hash, records", tag: "uploads"},
+			route{method: "GET", path: "/v1/blobs/:sha/info", auth: authUser, handler: u.HandleBlobInfo, summary: "A blob's facts: status, type, size, EXIF time and GPS, perceptual hash, records", tag: "uploads", response: "BlobInfo"},
 		)
 	}
 	return routes
