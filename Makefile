@@ -6,6 +6,8 @@ GO            ?= go
 MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
 TOOLS_DIR     ?= $(HOME)/.cache/ruhu-tools
 MINIO_BIN     := $(TOOLS_DIR)/minio-$(MINIO_VERSION)/minio
+TUSJS_VERSION := 4.3.1
+TUSJS_PKG     := $(TOOLS_DIR)/tus-js-client-$(TUSJS_VERSION)/node_modules/tus-js-client/package.json
 TEST_TIMEOUT  ?= 40m
 
 .PHONY: demo test lint bench tools fuzz
@@ -27,9 +29,14 @@ lint:
 	 if [ -n "$$bad$$http" ]; then echo "syncengine must import only the standard library and no HTTP, found: $$bad $$http"; exit 1; fi
 	@echo "lint ok"
 
-# tools: MinIO for the object-store tests, built from the module proxy once
-# and cached outside the repo.
-tools: $(MINIO_BIN)
+# tools: MinIO for the object-store tests, built from the module proxy once,
+# and tus-js-client (a standard tus client the upload tests drive under
+# node), both cached outside the repo. Node comes from Debian if missing.
+tools: $(MINIO_BIN) $(TUSJS_PKG)
+
+$(TUSJS_PKG):
+	@command -v npm >/dev/null || (apt-get update && apt-get install -y nodejs npm)
+	npm install --no-save --no-audit --no-fund --prefix $(TOOLS_DIR)/tus-js-client-$(TUSJS_VERSION) tus-js-client@$(TUSJS_VERSION)
 
 $(MINIO_BIN):
 	mkdir -p $(dir $(MINIO_BIN))
