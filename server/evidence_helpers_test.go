@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"image/jpeg"
@@ -193,45 +192,4 @@ func (ts *testServer) evidenceOf(token, col, id string) evidenceAnswer {
 	var out evidenceAnswer
 	ts.mustJSON("GET", "/v1/records/"+col+"/"+id+"?history=1", token, nil, 200, &out)
 	return out
-}
-
-// withEXIF inserts an APP1 EXIF segment (orientation 1, DateTimeOriginal
-// in China Standard Time, GPS N/E as degrees, minutes, seconds) right
-// after the JPEG's SOI marker; the layout is the one the uploads tests
-// build by hand, offsets counting from the TIFF header.
-func withEXIF(jpg []byte, dateTime string, lat, lon [3][2]uint32) []byte {
-	be := binary.BigEndian
-	var b []byte
-	u16 := func(v uint16) { b = be.AppendUint16(b, v) }
-	u32 := func(v uint32) { b = be.AppendUint32(b, v) }
-	entry := func(tag, typ uint16, count, value uint32) { u16(tag); u16(typ); u32(count); u32(value) }
-	b = append(b, 'M', 'M', 0, 42)
-	u32(8)
-	u16(3)
-	entry(0x0112, 3, 1, 1<<16)
-	entry(0x8769, 4, 1, 50)
-	entry(0x8825, 4, 1, 88)
-	u32(0)
-	u16(1)
-	entry(0x9003, 2, 20, 68)
-	u32(0)
-	b = append(b, dateTime...)
-	b = append(b, 0)
-	u16(4)
-	entry(0x0001, 2, 2, uint32('N')<<24)
-	entry(0x0002, 5, 3, 142)
-	entry(0x0003, 2, 2, uint32('E')<<24)
-	entry(0x0004, 5, 3, 166)
-	u32(0)
-	for _, r := range append(lat[:], lon[:]...) {
-		u32(r[0])
-		u32(r[1])
-	}
-	seg := []byte{0xFF, 0xE1, 0, 0}
-	seg = append(seg, "Exif\x00\x00"...)
-	seg = append(seg, b...)
-	be.PutUint16(seg[2:], uint16(len(seg)-2))
-	out := append([]byte{}, jpg[:2]...)
-	out = append(out, seg...)
-	return append(out, jpg[2:]...)
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/ruhu-dev/ruhu/assets/findings"
+	"github.com/ruhu-dev/ruhu/assets/photobench"
 	"github.com/ruhu-dev/ruhu/assets/signature"
 	"github.com/ruhu-dev/ruhu/server"
 	"github.com/ruhu-dev/ruhu/server/uploads"
@@ -416,8 +417,8 @@ func TestEXIFFindingsAndUnusableFiles(t *testing.T) {
 	lat := [3][2]uint32{{31, 1}, {42, 1}, {0, 1}}  // 31.7
 	lon := [3][2]uint32{{117, 1}, {6, 1}, {0, 1}}  // 117.1
 	away := [3][2]uint32{{31, 1}, {45, 1}, {0, 1}} // 31.75: 5.6 km north
-	honest := withEXIF(housePhoto(t, 320, 240, 41), "2026:02:10 10:03:00", lat, lon)
-	doubtful := withEXIF(housePhoto(t, 320, 240, 42), "2026:02:12 15:00:00", away, lon)
+	honest := photobench.WithEXIF(housePhoto(t, 320, 240, 41), 1, "2026:02:10 10:03:00", lat, lon)
+	doubtful := photobench.WithEXIF(housePhoto(t, 320, 240, 42), 1, "2026:02:12 15:00:00", away, lon)
 	for id, data := range map[string][]byte{"pe1": honest, "pe2": doubtful} {
 		ts.mustAck(wang, ts.op(wang, "op-"+id, "photos", id, areaV1, map[string]any{"blob_sha256": sha256Hex(data), "household_id": "hV1a",
 			"stage": "during", "captured_at": "2026-02-10T10:00:00+08:00", "gps": map[string]any{"lat": 31.7, "lon": 117.1}}))

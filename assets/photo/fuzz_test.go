@@ -15,7 +15,7 @@ func fuzzSeeds(f *testing.F) {
 	small := encodeJPEG(f, photobench.Scene(96, 64, 1), 80)
 	f.Add(small)
 	f.Add(small[:len(small)/2])
-	f.Add(withAPP1(small, handEXIF(6, "2024:03:05 14:30:00", shanghaiLat, shanghaiLon)))
+	f.Add(photobench.WithEXIF(small, 6, "2024:03:05 14:30:00", shanghaiLat, shanghaiLon))
 	f.Add(encodePNG(f, halves(40, 30)))
 	f.Add(pngBomb(100000, 100000))
 	f.Add(pngBomb(300, 200))

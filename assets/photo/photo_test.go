@@ -42,64 +42,6 @@ func encodePNG(t testing.TB, img image.Image) []byte {
 	return buf.Bytes()
 }
 
-// withAPP1 inserts an APP1 segment right after the JPEG's SOI marker.
-func withAPP1(jpg, app1 []byte) []byte {
-	out := append([]byte{}, jpg[:2]...)
-	out = append(out, app1...)
-	return append(out, jpg[2:]...)
-}
-
-// handEXIF builds, byte by byte and big-endian ("MM", as many cameras
-// write), an APP1 segment with IFD0 {Orientation, ExifIFD, GPSIFD}, an
-// Exif IFD {DateTimeOriginal} and a GPS IFD {N/E refs, lat, lon}.
-// Offsets are counted from the TIFF header:
-//
-//	0   header (8)
-//	8   IFD0: count(2) + 3×12 + next(4) = 42  -> ends at 50
-//	50  Exif IFD: 2 + 1×12 + 4 = 18          -> ends at 68
-//	68  DateTimeOriginal value, 20 bytes      -> ends at 88
-//	88  GPS IFD: 2 + 4×12 + 4 = 54           -> ends at 142
-//	142 latitude 3 rationals (24)             -> ends at 166
-//	166 longitude 3 rationals (24)            -> ends at 190
-func handEXIF(orientation uint16, dateTime string, lat, lon [3][2]uint32) []byte {
-	be := binary.BigEndian
-	var b []byte
-	u16 := func(v uint16) { b = be.AppendUint16(b, v) }
-	u32 := func(v uint32) { b = be.AppendUint32(b, v) }
-	entry := func(tag, typ uint16, count, value uint32) { u16(tag); u16(typ); u32(count); u32(value) }
-
-	b = append(b, 'M', 'M', 0, 42)
-	u32(8)
-	u16(3)
-	entry(0x0112, 3, 1, uint32(orientation)<<16) // SHORT, left-justified in the slot
-	entry(0x8769, 4, 1, 50)
-	entry(0x8825, 4, 1, 88)
-	u32(0)
-	u16(1)
-	entry(0x9003, 2, 20, 68)
-	u32(0)
-	b = append(b, dateTime...)
-	b = append(b, 0)
-	u16(4)
-	entry(0x0001, 2, 2, uint32('N')<<24)
-	entry(0x0002, 5, 3, 142)
-	entry(0x0003, 2, 2, uint32('E')<<24)
-	entry(0x0004, 5, 3, 166)
-	u32(0)
-	for _, r := range append(lat[:], lon[:]...) {
-		u32(r[0])
-		u32(r[1])
-	}
-	if len(b) != 190 {
-		panic("handEXIF layout is off")
-	}
-	seg := []byte{0xFF, 0xE1, 0, 0}
-	seg = append(seg, "Exif\x00\x00"...)
-	seg = append(seg, b...)
-	be.PutUint16(seg[2:], uint16(len(seg)-2))
-	return seg
-}
-
 var (
 	shanghaiLat = [3][2]uint32{{31, 1}, {13, 1}, {456, 10}} // 31°13'45.6" N
 	shanghaiLon = [3][2]uint32{{121, 1}, {28, 1}, {30, 1}}  // 121°28'30" E
@@ -218,7 +160,7 @@ func isBlue(c color.Color) bool { r, _, b, _ := c.RGBA(); return b > 2*r }
 func TestEXIFOrientationHonoured(t *testing.T) {
 	// Stored 200×100, red on top. Orientation 6: rotate 90° clockwise to
 	// display, so the viewer sees 100×200 with red on the right.
-	data := withAPP1(encodeJPEG(t, halves(200, 100), 90), handEXIF(6, "2024:03:05 14:30:00", shanghaiLat, shanghaiLon))
+	data := photobench.WithEXIF(encodeJPEG(t, halves(200, 100), 90), 6, "2024:03:05 14:30:00", shanghaiLat, shanghaiLon)
 	p, err := photo.Process(data, photo.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -248,7 +190,7 @@ func TestEXIFOrientationHonoured(t *testing.T) {
 }
 
 func TestEXIFTimeAndGPS(t *testing.T) {
-	data := withAPP1(encodeJPEG(t, halves(64, 64), 90), handEXIF(1, "2024:03:05 14:30:00", shanghaiLat, shanghaiLon))
+	data := photobench.WithEXIF(encodeJPEG(t, halves(64, 64), 90), 1, "2024:03:05 14:30:00", shanghaiLat, shanghaiLon)
 	md := photo.ReadMetadata(data, nil)
 	want := time.Date(2024, 3, 5, 6, 30, 0, 0, time.UTC) // 14:30 in UTC+8
 	if !md.TakenAt.Equal(want) {
@@ -285,7 +227,7 @@ func TestEXIFTimeAndGPS(t *testing.T) {
 
 func TestEXIFZeroGPSIsAbsent(t *testing.T) {
 	zero := [3][2]uint32{{0, 1}, {0, 1}, {0, 1}}
-	data := withAPP1(encodeJPEG(t, halves(32, 32), 90), handEXIF(1, "0000:00:00 00:00:00", zero, zero))
+	data := photobench.WithEXIF(encodeJPEG(t, halves(32, 32), 90), 1, "0000:00:00 00:00:00", zero, zero)
 	md := photo.ReadMetadata(data, nil)
 	if md.HasGPS || !md.TakenAt.IsZero() {
 		t.Fatalf("a 0,0 fix and a zeroed date should read as absent, got %+v", md)
@@ -396,7 +338,7 @@ func imageNRGBA(src image.Image) *image.NRGBA {
 }
 
 func TestCompressForEvidence(t *testing.T) {
-	orig := withAPP1(encodeJPEG(t, photobench.Scene(3000, 2000, 7), 92), handEXIF(6, "2024:03:05 14:30:00", shanghaiLat, shanghaiLon))
+	orig := photobench.WithEXIF(encodeJPEG(t, photobench.Scene(3000, 2000, 7), 92), 6, "2024:03:05 14:30:00", shanghaiLat, shanghaiLon)
 	small, err := photo.CompressForEvidence(orig, 0, 0)
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ruhu-dev/ruhu/assets"
+	"github.com/ruhu-dev/ruhu/assets/photobench"
 	"github.com/ruhu-dev/ruhu/server/boltstore"
 	"github.com/ruhu-dev/ruhu/server/uploads/tusclient"
 )
@@ -171,7 +172,7 @@ func TestUploadPipeline(t *testing.T) {
 	e := startEnv(t, envOptions{})
 	lat := [3][2]uint32{{31, 1}, {13, 1}, {456, 10}}
 	lon := [3][2]uint32{{121, 1}, {28, 1}, {30, 1}}
-	data := withEXIF(testJPEG(t, 1600, 1200, 3), 6, "2024:03:05 14:30:00", lat, lon)
+	data := photobench.WithEXIF(testJPEG(t, 1600, 1200, 3), 6, "2024:03:05 14:30:00", lat, lon)
 	sha := hexSHA(data)
 	c := e.client("wang")
 	c.Checksum = true
