@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"image/jpeg"
@@ -36,22 +34,13 @@ func startEvidenceServer(t *testing.T, evidence server.EvidencePolicy) *testServ
 	return startServer(t, serverOptions{cfg: server.Config{Blobs: blobs, Evidence: evidence}, users: testUsers(), seed: standardSeed()})
 }
 
-// enrollWithKey enrolls another device for user and keeps its private key
-// (ts.as throws the key away), for tests that sign.
+// enrollWithKey enrolls another device for user and keeps its private key,
+// for tests that sign.
 func (ts *testServer) enrollWithKey(user string) (*session, ed25519.PrivateKey) {
 	ts.t.Helper()
-	base := ts.as(user)
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		ts.t.Fatal(err)
-	}
-	var out struct {
-		DeviceID     string `json:"device_id"`
-		RefreshToken string `json:"refresh_token"`
-		AccessToken  string `json:"access_token"`
-	}
-	ts.mustJSON("POST", "/v1/devices", base.login, map[string]string{"name": "signing tablet of " + user, "public_key": base64.StdEncoding.EncodeToString(pub)}, 201, &out)
-	return &session{user: user, login: base.login, device: out.DeviceID, access: out.AccessToken, refresh: out.RefreshToken}, priv
+	s := &session{user: user, login: ts.as(user).login}
+	priv := ts.enroll(s, "signing tablet of "+user)
+	return s, priv
 }
 
 // mustAck pushes ops and fails unless every one is acknowledged.
@@ -88,10 +77,7 @@ func (ts *testServer) waitProcessed(shas ...string) {
 	deadline := time.Now().Add(30 * time.Second)
 	for _, sha := range shas {
 		for {
-			var b *boltstore.Blob
-			if err := ts.store.View(func(tx *boltstore.Tx) (err error) { b, err = tx.Blob(sha); return err }); err != nil {
-				ts.t.Fatal(err)
-			}
+			b := ts.blobFacts(sha)
 			if b != nil && b.Status != boltstore.BlobProcessing {
 				break
 			}

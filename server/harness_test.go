@@ -396,9 +396,11 @@ func (ts *testServer) login(user, password string) string {
 	return out.AccessToken
 }
 
-func (ts *testServer) enroll(s *session, name string) {
+// enroll registers a new device key for s's user, fills in s's device and
+// tokens, and returns the device's private key for tests that sign.
+func (ts *testServer) enroll(s *session, name string) ed25519.PrivateKey {
 	ts.t.Helper()
-	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		ts.t.Fatal(err)
 	}
@@ -412,6 +414,7 @@ func (ts *testServer) enroll(s *session, name string) {
 		ts.t.Fatalf("enroll %s: unexpected answer %+v", s.user, out)
 	}
 	s.device, s.access, s.refresh = out.DeviceID, out.AccessToken, out.RefreshToken
+	return priv
 }
 
 // response is an HTTP answer read whole.
