@@ -36,6 +36,24 @@ func (c *Client) accessToken() string {
 	return tok
 }
 
+// enrolledServer returns the server address of a store that has logged in
+// and enrolled this device, which sync and uploads need before they call
+// the server.
+//
+// Codes: EUNAUTHORIZED (not logged in, or this device not enrolled).
+func (c *Client) enrolledServer() (string, error) {
+	var server string
+	err := c.view(func(tx *bolt.Tx, _ codec) error {
+		m := meta{tx.Bucket(bucketMeta)}
+		server = m.str(metaServer)
+		if server == "" || m.str(metaDevice) == "" || m.str(metaRefresh) == "" {
+			return syncengine.Errorf(syncengine.EUNAUTHORIZED, "请先登录并登记此设备")
+		}
+		return nil
+	})
+	return server, err
+}
+
 // Login signs a user in on this tablet and keeps the server address and a
 // user access token, enough to Enroll. Logging in again as the same user
 // keeps the device enrollment and all data. Logging in as another user is

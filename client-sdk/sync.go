@@ -103,15 +103,7 @@ type syncRun struct {
 }
 
 func (s *syncRun) run(ctx context.Context) error {
-	var server string
-	err := s.c.view(func(tx *bolt.Tx, _ codec) error {
-		m := meta{tx.Bucket(bucketMeta)}
-		server = m.str(metaServer)
-		if server == "" || m.str(metaDevice) == "" || m.str(metaRefresh) == "" {
-			return syncengine.Errorf(syncengine.EUNAUTHORIZED, "请先登录并登记此设备")
-		}
-		return nil
-	})
+	server, err := s.c.enrolledServer()
 	if err != nil {
 		return err
 	}

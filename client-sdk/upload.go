@@ -109,15 +109,7 @@ type uploadRun struct {
 func (c *Client) upload(ctx context.Context, progress func(UploadProgress), withOriginals bool) (UploadReport, error) {
 	c.uploadMu.Lock()
 	defer c.uploadMu.Unlock()
-	var server string
-	err := c.view(func(tx *bolt.Tx, _ codec) error {
-		m := meta{tx.Bucket(bucketMeta)}
-		server = m.str(metaServer)
-		if server == "" || m.str(metaDevice) == "" || m.str(metaRefresh) == "" {
-			return syncengine.Errorf(syncengine.EUNAUTHORIZED, "请先登录并登记此设备")
-		}
-		return nil
-	})
+	server, err := c.enrolledServer()
 	if err != nil {
 		return UploadReport{}, err
 	}
