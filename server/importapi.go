@@ -240,6 +240,14 @@ func importOpID(col, id, area string, set map[string]json.RawMessage) string {
 // was new; problem is set (and nothing written for the row) when a stored
 // record cannot take the row.
 func applyImportRow(tx *boltstore.Tx, reg Validator, clock *syncengine.Clock, ops []*syncengine.Op, now time.Time) (changed bool, problem string, err error) {
+	// Check every new op before writing any, so a refused row writes
+	// nothing. The ops of a row change different records, so applying one
+	// does not change what the others find.
+	type newOp struct {
+		op  *syncengine.Op
+		cur *syncengine.Record // nil when the record is not stored yet
+	}
+	var todo []newOp
 	for _, op := range ops {
 		seen, err := tx.OpApplied(op.ID)
 		if err != nil {
@@ -257,26 +265,17 @@ func applyImportRow(tx *boltstore.Tx, reg Validator, clock *syncengine.Clock, op
 				return false, fmt.Sprintf("编号 %s 已被另一村或已删除的记录使用", op.RecordID), nil
 			}
 		}
+		todo = append(todo, newOp{op: op, cur: cur})
 	}
-	for _, op := range ops {
-		seen, err := tx.OpApplied(op.ID)
-		if err != nil {
-			return false, "", err
-		}
-		if seen {
-			continue
-		}
-		cur, err := tx.Record(op.Collection, op.RecordID)
-		if err != nil {
-			return false, "", err
-		}
-		if cur != nil {
+	for _, n := range todo {
+		op := n.op
+		if n.cur != nil {
 			// The row replaces what is stored: it saw every version, so
 			// it is a sequential write, not a conflict, and must be
 			// stamped after them to win.
 			op.Base = map[string]string{}
 			for name := range op.Set {
-				if f, ok := cur.Fields[name]; ok {
+				if f, ok := n.cur.Fields[name]; ok {
 					op.Base[name] = f.OpID
 					clock.Observe(f.HLC)
 				}
@@ -287,9 +286,8 @@ func applyImportRow(tx *boltstore.Tx, reg Validator, clock *syncengine.Clock, op
 		if _, err := syncengine.Apply(tx, op, syncengine.MergePolicy{AppendOnly: p.AppendOnly, Annotations: p.Annotations}, now); err != nil {
 			return false, "", fmt.Errorf("apply import op %s: %w", op.ID, err)
 		}
-		changed = true
 	}
-	return changed, "", nil
+	return len(todo) > 0, "", nil
 }
 
 // handleImportHouseholds serves POST /v1/import/households: the body is a
