@@ -132,13 +132,26 @@ func (s *Store) Secret() []byte { return s.secret }
 // Update runs fn in a write transaction, coalesced with concurrent callers
 // by bbolt's Batch. fn may run more than once and must only act through tx.
 func (s *Store) Update(fn func(*Tx) error) error {
-	return s.db.Batch(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx}) })
+	return s.db.Batch(func(btx *bolt.Tx) error { return fn(writeTx(btx)) })
+}
+
+// appendMostly are the buckets whose keys mostly grow: sequences, and op
+// and record ids that tablets make time-ordered (ULIDs). bbolt splits full
+// pages in half by default, which for appended keys leaves every page half
+// empty and doubles what each commit writes; packing them fuller halves it.
+var appendMostly = [][]byte{bucketChanges, bucketOps, bucketHistory, bucketRecords}
+
+func writeTx(btx *bolt.Tx) *Tx {
+	for _, name := range appendMostly {
+		btx.Bucket(name).FillPercent = 0.9
+	}
+	return &Tx{tx: btx}
 }
 
 // UpdateSolo runs fn in its own write transaction (not batched), for
 // writes that must not be retried (user administration).
 func (s *Store) UpdateSolo(fn func(*Tx) error) error {
-	return s.db.Update(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx}) })
+	return s.db.Update(func(btx *bolt.Tx) error { return fn(writeTx(btx)) })
 }
 
 // View runs fn in a read-only transaction.
