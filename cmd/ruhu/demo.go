@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"image/jpeg"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -147,7 +148,7 @@ func demoTablets(ctx context.Context, url, dataDir string, out io.Writer) error 
 		if _, err := e.c.Save(ctx, "households", demoHousehold, demoArea, set); err != nil {
 			return fmt.Errorf("%s edit: %w", e.who, err)
 		}
-		fmt.Fprintf(out, "%s 修改 %s\n", e.who, strings.Join(sortedFieldNames(set), ", "))
+		fmt.Fprintf(out, "%s 修改 %s\n", e.who, strings.Join(slices.Sorted(maps.Keys(set)), ", "))
 	}
 	visit := map[string]any{"household_id": demoHousehold, "officer": "wang", "visited_at": time.Now().UTC().Format(time.RFC3339),
 		"checklist": map[string]string{"food": "ok", "clothing": "ok", "education": "ok", "medical": "ok", "housing": "problem", "drinking_water": "ok"},
@@ -425,56 +426,23 @@ func demoDownload(ctx context.Context, url, token string) ([]byte, error) {
 	return b, nil
 }
 
-func sortedFieldNames(m map[string]json.RawMessage) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j] < out[j-1]; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
-	return out
-}
-
+// demoLogin signs user in with the demo password and returns the access
+// token.
 func demoLogin(ctx context.Context, url, user string) (string, error) {
-	body, _ := json.Marshal(map[string]string{"username": user, "password": demoPassword})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url+"/v1/auth/login", bytes.NewReader(body))
+	resp, err := (&client.HTTPTransport{BaseURL: url}).Login(ctx, user, demoPassword)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("demo login: %w", err)
 	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	var out struct {
-		AccessToken string `json:"access_token"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.AccessToken == "" {
-		return "", errors.New("demo login failed")
-	}
-	return out.AccessToken, nil
+	return resp.AccessToken, nil
 }
 
+// demoGet reads the JSON answer of GET url into v.
 func demoGet(ctx context.Context, url, token string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	b, err := demoDownload(ctx, url, token)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(resp.Body)
-		return fmt.Errorf("GET %s: %s %s", url, resp.Status, b)
-	}
-	return json.NewDecoder(resp.Body).Decode(v)
+	return json.Unmarshal(b, v)
 }
 
 // mergePolicy adapts the schema registry's collection policies for the SDK.
