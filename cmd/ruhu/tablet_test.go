@@ -25,38 +25,22 @@ import (
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
 
-// TestTabletCLIAgainstRealServer drives the tablet CLI against a real
-// seeded server on loopback: login, enroll, sync, list, record a visit,
-// edit a household, refuse a bad value, sync again.
-func TestTabletCLIAgainstRealServer(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	dir := t.TempDir()
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- runServe(ctx, []string{"--listen", "127.0.0.1:0", "--data", filepath.Join(dir, "server"), "--seed-demo"},
-			func(string) string { return "" }, io.Discard, io.Discard, ready)
-	}()
-	var url string
-	select {
-	case url = <-ready:
-	case err := <-done:
-		t.Fatalf("server: %v", err)
-	}
-	t.Cleanup(func() { cancel(); <-done })
-
+// tabletCommands runs `ruhu tablet` over the tablet store in dataDir with
+// the demo password in the environment: tablet returns stdout, stderr and
+// the error; must fails the test on an error and returns stdout.
+func tabletCommands(t *testing.T, dataDir string) (tablet func(args ...string) (string, string, error), must func(args ...string) string) {
 	env := func(k string) string {
 		if k == "RUHU_PASSWORD" {
 			return demoPassword
 		}
 		return ""
 	}
-	tablet := func(args ...string) (string, string, error) {
+	tablet = func(args ...string) (string, string, error) {
 		var out, errOut bytes.Buffer
-		err := runTablet(ctx, append([]string{"--data", filepath.Join(dir, "tablet")}, args...), env, &out, &errOut)
+		err := runTablet(t.Context(), append([]string{"--data", dataDir}, args...), env, &out, &errOut)
 		return out.String(), errOut.String(), err
 	}
-	must := func(args ...string) string {
+	must = func(args ...string) string {
 		t.Helper()
 		out, errOut, err := tablet(args...)
 		if err != nil {
@@ -64,8 +48,18 @@ func TestTabletCLIAgainstRealServer(t *testing.T) {
 		}
 		return out
 	}
+	return tablet, must
+}
 
-	if out := must("login", "--server", url, "--user", "wang"); !strings.Contains(out, "登录成功") {
+// TestTabletCLIAgainstRealServer drives the tablet CLI against a real
+// seeded server on loopback: login, enroll, sync, list, record a visit,
+// edit a household, refuse a bad value, sync again.
+func TestTabletCLIAgainstRealServer(t *testing.T) {
+	dir := t.TempDir()
+	srv := startServer(t, filepath.Join(dir, "server"))
+	tablet, must := tabletCommands(t, filepath.Join(dir, "tablet"))
+
+	if out := must("login", "--server", srv.url, "--user", "wang"); !strings.Contains(out, "登录成功") {
 		t.Fatalf("login output %q", out)
 	}
 	must("enroll", "--name", "平板A")
@@ -140,28 +134,9 @@ func (a *api) getBlob(sha string) (int, []byte) {
 // capture, uploads and sync (--unmetered) against a real server, and
 // fetches the original back byte for byte.
 func TestTabletEvidenceCLIAgainstRealServer(t *testing.T) {
-	ctx := context.Background()
 	dir := t.TempDir()
 	srv := startServer(t, filepath.Join(dir, "server"))
-	env := func(k string) string {
-		if k == "RUHU_PASSWORD" {
-			return demoPassword
-		}
-		return ""
-	}
-	tablet := func(args ...string) (string, string, error) {
-		var out, errOut bytes.Buffer
-		err := runTablet(ctx, append([]string{"--data", filepath.Join(dir, "tablet")}, args...), env, &out, &errOut)
-		return out.String(), errOut.String(), err
-	}
-	must := func(args ...string) string {
-		t.Helper()
-		out, errOut, err := tablet(args...)
-		if err != nil {
-			t.Fatalf("tablet %v: %v\n%s%s", args, err, out, errOut)
-		}
-		return out
-	}
+	tablet, must := tabletCommands(t, filepath.Join(dir, "tablet"))
 	must("login", "--server", srv.url, "--user", "wang")
 	must("enroll", "--name", "平板A")
 	must("sync")
