@@ -1,8 +1,6 @@
 package schemas
 
 import (
-	"encoding/json"
-	"io/fs"
 	"math/rand/v2"
 	"regexp"
 	"strings"
@@ -29,24 +27,7 @@ func shippedPatterns(tb testing.TB) []string {
 			}
 		}
 	}
-	err := fs.WalkDir(shipped, "json", func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		raw, err := shipped.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		var doc any
-		if err := json.Unmarshal(raw, &doc); err != nil {
-			return err
-		}
-		walk(doc)
-		return nil
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
+	eachShippedSchema(tb, func(_ string, doc map[string]any) { walk(doc) })
 	if len(patterns) < 5 {
 		tb.Fatalf("found only %d patterns", len(patterns))
 	}
