@@ -90,7 +90,6 @@ func TestKeys(t *testing.T) {
 		{assets.OriginalKey(sha), "orig/ab/" + sha},
 		{assets.PreviewKey(sha), "preview/ab/" + sha + ".jpg"},
 		{assets.ThumbKey(sha), "thumb/ab/" + sha + ".jpg"},
-		{assets.EvidenceKey(sha), "evidence/ab/" + sha + ".jpg"},
 	}
 	for _, tc := range tests {
 		if tc.key != tc.want || !assets.ValidKey(tc.key) {

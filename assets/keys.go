@@ -12,7 +12,6 @@ const (
 	originalPrefix = "orig"
 	previewPrefix  = "preview"
 	thumbPrefix    = "thumb"
-	evidencePrefix = "evidence"
 )
 
 var (
@@ -45,10 +44,6 @@ func PreviewKey(sha string) string { return shaKey(previewPrefix, sha, ".jpg") }
 
 // ThumbKey is the key of the ≈256 px JPEG thumbnail of original sha.
 func ThumbKey(sha string) string { return shaKey(thumbPrefix, sha, ".jpg") }
-
-// EvidenceKey is the key of the compressed evidence copy a tablet uploads
-// before the original; sha is the hash of the original it stands for.
-func EvidenceKey(sha string) string { return shaKey(evidencePrefix, sha, ".jpg") }
 
 func shaKey(prefix, sha, ext string) string {
 	if !ValidSHA256(sha) {

@@ -16,25 +16,9 @@ import (
 	"github.com/ruhu-dev/ruhu/assets/photo"
 )
 
-// Runs is how many times BenchPhoto processes the photo; the median is
+// Runs is how many times Measure processes the photo; the median is
 // reported so one GC pause or a neighbour's burst does not decide it.
 const Runs = 7
-
-// BenchPhoto generates a 4000×3000 JPEG (quality 90, with noise and
-// shapes so the decoder does real work), processes it Runs times into
-// preview, thumbnail and perceptual hash with default options, and
-// returns the median wall time in milliseconds and the process's peak
-// resident set (VmHWM) in MiB during processing.
-//
-// The generator's own memory is released and the kernel's high-water mark
-// reset (writing 5 to /proc/self/clear_refs) before processing, so the peak
-// is that of processing. If the reset is not permitted, the figure includes
-// generation and is an upper bound. Linux only for the RSS figure; elsewhere
-// peakRSSMB is 0.
-func BenchPhoto(ctx context.Context) (ms float64, peakRSSMB float64, err error) {
-	r, err := Measure(ctx)
-	return r.WallMS, r.PeakRSSMB, err
-}
 
 // Result holds the figures of one Measure run.
 type Result struct {
@@ -51,7 +35,17 @@ type Result struct {
 	Bytes int
 }
 
-// Measure is BenchPhoto with the CPU time and input size reported too.
+// Measure generates a 4000×3000 JPEG (quality 90, with noise and shapes
+// so the decoder does real work), processes it Runs times into preview,
+// thumbnail and perceptual hash with default options, and reports the
+// median wall and CPU time per call, the process's peak resident set
+// (VmHWM) during processing and the photo's size.
+//
+// The generator's own memory is released and the kernel's high-water mark
+// reset (writing 5 to /proc/self/clear_refs) before processing, so the peak
+// is that of processing. If the reset is not permitted, the figure includes
+// generation and is an upper bound. Linux only for the RSS figure;
+// elsewhere PeakRSSMB is 0.
 func Measure(ctx context.Context) (Result, error) {
 	data, err := JPEG(4000, 3000, 12, 90)
 	if err != nil {

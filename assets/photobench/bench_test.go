@@ -7,7 +7,7 @@ import (
 	"github.com/ruhu-dev/ruhu/assets/photobench"
 )
 
-func TestBenchPhotoReportsFigures(t *testing.T) {
+func TestMeasureReportsFigures(t *testing.T) {
 	if testing.Short() {
 		t.Skip("processes a 12 MP photo several times")
 	}
