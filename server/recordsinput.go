@@ -22,7 +22,7 @@ const (
 
 // ComplianceReport reads the records under an area-code prefix from the
 // store in one read transaction and rolls the field rules up over them for
-// the period, judged at asOf (see ReadReportInput and reports.Compliance).
+// the period, judged at asOf (see ReadReportInputWith and reports.Compliance).
 // The rules then run outside the transaction. Housing evidence is judged
 // with the default tolerances (see ComplianceReportWith).
 func ComplianceReport(store *boltstore.Store, policies *rules.PolicySet, area string, period rules.Period, asOf time.Time) (*reports.Report, error) {
@@ -43,11 +43,12 @@ func ComplianceReportWith(store *boltstore.Store, policies *rules.PolicySet, evi
 	return reports.Compliance(in, policies, area, period), nil
 }
 
-// ReadReportInput converts the stored records under an area-code prefix
-// into the rules' input. Deleted records are left out; a record whose
-// fields cannot be read as the rules need (a visit without a parsable
-// time) is left out too, since the schemas refuse such records at the
-// door. How stored facts become rule facts:
+// ReadReportInputWith converts the stored records under an area-code
+// prefix into the rules' input, judging housing evidence with the given
+// tolerances. Deleted records are left out; a record whose fields cannot
+// be read as the rules need (a visit without a parsable time) is left out
+// too, since the schemas refuse such records at the door. How stored facts
+// become rule facts:
 //
 //   - Households: head_name, status.value and status.year; members from the
 //     members collection by household_id; assigned officers from active
@@ -67,14 +68,7 @@ func ComplianceReportWith(store *boltstore.Store, policies *rules.PolicySet, evi
 //     photos records of the case (its case_id, or their blob cited by the
 //     case's photo_sha256s) whose files arrived, the after photo taken
 //     later and near the before one, and a valid acceptance signature by
-//     the household head. Tolerances are the defaults; see
-//     ReadReportInputWith.
-func ReadReportInput(tx *boltstore.Tx, area string, asOf time.Time) (*rules.Input, error) {
-	return ReadReportInputWith(tx, EvidencePolicy{}, area, asOf)
-}
-
-// ReadReportInputWith is ReadReportInput judging housing evidence with the
-// given tolerances.
+//     the household head, within the evidence tolerances.
 func ReadReportInputWith(tx *boltstore.Tx, evidence EvidencePolicy, area string, asOf time.Time) (*rules.Input, error) {
 	in := &rules.Input{AsOf: asOf}
 	r := inputReader{tx: tx, in: in, approvers: map[string]bool{},
@@ -121,7 +115,7 @@ func ReadReportInputWith(tx *boltstore.Tx, evidence EvidencePolicy, area string,
 	return in, nil
 }
 
-// inputReader holds what ReadReportInput gathers between collections.
+// inputReader holds what ReadReportInputWith gathers between collections.
 // Each reader gets a record's fields in the order its step names them.
 type inputReader struct {
 	tx *boltstore.Tx

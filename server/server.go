@@ -222,9 +222,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// Store returns the server's store.
-func (s *Server) Store() *boltstore.Store { return s.store }
-
 func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	code := syncengine.ErrorCode(err)
 	msg := syncengine.ErrorMessage(err)

@@ -168,9 +168,6 @@ func (s *Service) Close() {
 	s.wg.Wait()
 }
 
-// MaxSize is the largest upload accepted, in bytes.
-func (s *Service) MaxSize() int64 { return s.opts.MaxSize }
-
 func newUploadID() string {
 	b := make([]byte, 16)
 	if _, err := rand.Read(b); err != nil {

@@ -76,13 +76,6 @@ type Result struct {
 	ThroughputKBps float64 `json:"throughput_kBps"`
 }
 
-// UploadBench runs the default benchmark: three evidence photos over a
-// 50 kbit/s link with cuts.
-func UploadBench(ctx context.Context) (resentRatio, throughputKBps float64, err error) {
-	r, err := Run(ctx, Options{})
-	return r.ResentRatio, r.ThroughputKBps, err
-}
-
 // Run uploads o.Photos evidence photos through the simulated link and
 // checks that the server holds every one byte for byte.
 func Run(ctx context.Context, o Options) (Result, error) {
