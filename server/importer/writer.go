@@ -29,7 +29,7 @@ func (r Row) cells() []string {
 // WriteRegister writes a register workbook: one sheet 花名册 with a title
 // row, the header row of Columns and the given rows, every cell as text
 // (so identity numbers and village codes keep all their digits in Excel).
-// Tests and `ruhu demo` make register files with it.
+// Tests make register files with it.
 func WriteRegister(w io.Writer, rows []Row) error {
 	return WriteSheet(w, Columns(), rowsCells(rows))
 }
