@@ -148,34 +148,3 @@ func signFields(t testing.TB, priv ed25519.PrivateKey, device, signedCol, signed
 	set[signature.FieldDeviceSignature] = ds
 	return set
 }
-
-// evidenceAnswer is what GET /v1/records/{col}/{id} adds for evidence.
-type evidenceAnswer struct {
-	Record struct {
-		Fields map[string]json.RawMessage `json:"fields"`
-	} `json:"record"`
-	Evidence *struct {
-		Status   string   `json:"status"`
-		Cited    []string `json:"cited"`
-		Missing  []string `json:"missing"`
-		Unusable []struct {
-			SHA256 string `json:"sha256"`
-		} `json:"unusable"`
-	} `json:"evidence"`
-	SignatureStatus string `json:"signature_status"`
-	HousingEvidence *struct {
-		Complete bool     `json:"complete"`
-		Missing  []string `json:"missing"`
-	} `json:"housing_evidence"`
-	History []struct {
-		ID  string                     `json:"id"`
-		Set map[string]json.RawMessage `json:"set"`
-	} `json:"history"`
-}
-
-func (ts *testServer) evidenceOf(token, col, id string) evidenceAnswer {
-	ts.t.Helper()
-	var out evidenceAnswer
-	ts.mustJSON("GET", "/v1/records/"+col+"/"+id+"?history=1", token, nil, 200, &out)
-	return out
-}

@@ -37,11 +37,11 @@ func TestManifestCompletesWithTheLastUpload(t *testing.T) {
 	ts.mustAck(wang, ts.op(wang, "op-visE", "visits", "visE", areaV1, set))
 	sorted := slices.Sorted(slices.Values(shas))
 
-	if ev := ts.evidenceOf(wang.access, "households", "hV1a").Evidence; ev != nil {
+	if ev := ts.record(wang.access, "households", "hV1a").Evidence; ev != nil {
 		t.Errorf("a household cites no files but shows a manifest %+v", ev)
 	}
 	for i, p := range photos {
-		ev := ts.evidenceOf(wang.access, "visits", "visE").Evidence
+		ev := ts.record(wang.access, "visits", "visE").Evidence
 		if ev == nil || ev.Status != server.EvidenceIncomplete || !slices.Equal(ev.Cited, sorted) {
 			t.Fatalf("after %d uploads: manifest %+v, want incomplete citing %v", i, ev, sorted)
 		}
@@ -51,7 +51,7 @@ func TestManifestCompletesWithTheLastUpload(t *testing.T) {
 		}
 		ts.upload(wang, p, "visits", "visE", areaV1)
 	}
-	ev := ts.evidenceOf(ts.as("township").login, "visits", "visE").Evidence
+	ev := ts.record(ts.as("township").login, "visits", "visE").Evidence
 	if ev == nil || ev.Status != server.EvidenceComplete || len(ev.Missing) != 0 || len(ev.Cited) != 3 {
 		t.Fatalf("after the third upload: %+v, want complete", ev)
 	}
@@ -103,10 +103,10 @@ func TestUploadThatNeverArrivesDelaysNothing(t *testing.T) {
 	ts.upload(wang, good1, "visits", "v1", areaV1)
 	ts.upload(wang, good2, "visits", "v2", areaV2)
 
-	if ev := ts.evidenceOf(wang.access, "visits", "v2").Evidence; ev == nil || ev.Status != server.EvidenceComplete {
+	if ev := ts.record(wang.access, "visits", "v2").Evidence; ev == nil || ev.Status != server.EvidenceComplete {
 		t.Errorf("v2 cites only a photo that arrived: %+v", ev)
 	}
-	ev := ts.evidenceOf(wang.access, "visits", "v1").Evidence
+	ev := ts.record(wang.access, "visits", "v1").Evidence
 	if ev == nil || ev.Status != server.EvidenceIncomplete || !slices.Equal(ev.Missing, []string{sha256Hex(lost)}) {
 		t.Errorf("v1 waits for the lost photo only: %+v", ev)
 	}
@@ -129,7 +129,7 @@ func TestVerifiedBlobIsNeverReplaced(t *testing.T) {
 	sha := sha256Hex(first)
 	ts.mustAck(wang, ts.op(wang, "op-hc1", "housing_cases", "hcE", areaV1, map[string]any{"household_id": "hV1a", "grade": "C", "photo_sha256s": []string{sha}}))
 	ts.upload(wang, first, "housing_cases", "hcE", areaV1)
-	if ev := ts.evidenceOf(wang.access, "housing_cases", "hcE").Evidence; ev == nil || ev.Status != server.EvidenceComplete {
+	if ev := ts.record(wang.access, "housing_cases", "hcE").Evidence; ev == nil || ev.Status != server.EvidenceComplete {
 		t.Fatalf("case evidence after upload: %+v", ev)
 	}
 
@@ -162,7 +162,7 @@ func TestVerifiedBlobIsNeverReplaced(t *testing.T) {
 	// in history.
 	sha2 := sha256Hex(second)
 	ts.mustAck(wang, ts.op(wang, "op-hc2", "housing_cases", "hcE", areaV1, map[string]any{"photo_sha256s": []string{sha2}}))
-	got := ts.evidenceOf(wang.access, "housing_cases", "hcE")
+	got := ts.record(wang.access, "housing_cases", "hcE")
 	if got.Evidence == nil || got.Evidence.Status != server.EvidenceIncomplete || !slices.Equal(got.Evidence.Missing, []string{sha2}) {
 		t.Errorf("after the citation changed: %+v", got.Evidence)
 	}
@@ -176,7 +176,7 @@ func TestVerifiedBlobIsNeverReplaced(t *testing.T) {
 		t.Errorf("history lost the old citation: %+v", got.History)
 	}
 	ts.upload(wang, second, "housing_cases", "hcE", areaV1)
-	if ev := ts.evidenceOf(wang.access, "housing_cases", "hcE").Evidence; ev == nil || ev.Status != server.EvidenceComplete {
+	if ev := ts.record(wang.access, "housing_cases", "hcE").Evidence; ev == nil || ev.Status != server.EvidenceComplete {
 		t.Errorf("after the new photo arrived: %+v", ev)
 	}
 	if got := ts.getBlob(wang.access, sha); !bytes.Equal(got, first) {
@@ -368,7 +368,7 @@ func (a signaturesAnswer) statuses() map[string]string {
 func TestSignatureStatus(t *testing.T) {
 	ts := startEvidenceServer(t, server.EvidencePolicy{})
 	tablet, priv := ts.enrollWithKey("wang")
-	hh := ts.evidenceOf(tablet.access, "households", "hV1a").Record.Fields
+	hh := ts.record(tablet.access, "households", "hV1a").Record.Fields
 	content := signature.Content(hh, ts.reg.Policy("households").Annotations)
 	ts.mustAck(tablet, ts.op(tablet, "op-s1", "signatures", "s1", areaV1, signFields(t, priv, tablet.device, "households", "hV1a", content, "household_head", "identification")))
 	_, forgerKey := ts.enrollWithKey("li")
@@ -378,7 +378,7 @@ func TestSignatureStatus(t *testing.T) {
 	check := func(when string, want map[string]string) {
 		t.Helper()
 		for id, st := range want {
-			if got := ts.evidenceOf(tablet.access, "signatures", id).SignatureStatus; got != st {
+			if got := ts.record(tablet.access, "signatures", id).SignatureStatus; got != st {
 				t.Errorf("%s: %s is %q, want %q", when, id, got, st)
 			}
 		}
@@ -443,7 +443,7 @@ func TestEXIFFindingsAndUnusableFiles(t *testing.T) {
 	ts.mustAck(wang, ts.op(wang, "op-visU", "visits", "visU", areaV1, set))
 	ts.upload(wang, notImage, "visits", "visU", areaV1)
 	ts.waitProcessed(sha256Hex(notImage))
-	ev := ts.evidenceOf(wang.access, "visits", "visU").Evidence
+	ev := ts.record(wang.access, "visits", "visU").Evidence
 	if ev == nil || ev.Status != server.EvidenceComplete || len(ev.Unusable) != 1 || ev.Unusable[0].SHA256 != sha256Hex(notImage) {
 		t.Errorf("manifest of a visit citing a non-image: %+v", ev)
 	}

@@ -63,7 +63,7 @@ func TestHousingCaseEvidence(t *testing.T) {
 			}
 		}
 		if sc.sign != "" {
-			content := ts.evidenceOf(tablet.access, "housing_cases", caseID).Record.Fields
+			content := ts.record(tablet.access, "housing_cases", caseID).Record.Fields
 			ts.mustAck(tablet, ts.op(tablet, "op-sig-"+caseID, "signatures", "sig-"+caseID, areaV1,
 				signFields(t, priv, tablet.device, "housing_cases", caseID, content, sc.sign, sc.purpose)))
 		}
@@ -80,7 +80,7 @@ func TestHousingCaseEvidence(t *testing.T) {
 		if got.CaseID != caseID || got.Complete != (len(sc.want) == 0) || !slices.Equal(got.Missing, want) {
 			t.Errorf("%s: %+v, want missing %v", sc.name, got, want)
 		}
-		if hv := ts.evidenceOf(tablet.access, "housing_cases", caseID).HousingEvidence; hv == nil || hv.Complete != got.Complete || !slices.Equal(hv.Missing, got.Missing) {
+		if hv := ts.record(tablet.access, "housing_cases", caseID).HousingEvidence; hv == nil || hv.Complete != got.Complete || !slices.Equal(hv.Missing, got.Missing) {
 			t.Errorf("%s: record view says %+v, the endpoint %+v", sc.name, hv, got)
 		}
 	}

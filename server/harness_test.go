@@ -583,6 +583,21 @@ type recordResponse struct {
 		} `json:"versions"`
 		Flags []string `json:"flags"`
 	} `json:"record"`
+	// Evidence, SignatureStatus and HousingEvidence are what the view adds
+	// for records that cite files, for signatures and for housing cases.
+	Evidence *struct {
+		Status   string   `json:"status"`
+		Cited    []string `json:"cited"`
+		Missing  []string `json:"missing"`
+		Unusable []struct {
+			SHA256 string `json:"sha256"`
+		} `json:"unusable"`
+	} `json:"evidence"`
+	SignatureStatus string `json:"signature_status"`
+	HousingEvidence *struct {
+		Complete bool     `json:"complete"`
+		Missing  []string `json:"missing"`
+	} `json:"housing_evidence"`
 	History []struct {
 		ID        string                     `json:"id"`
 		Author    string                     `json:"author"`
