@@ -282,8 +282,7 @@ func applyImportRow(tx *boltstore.Tx, reg Validator, clock *syncengine.Clock, op
 			}
 		}
 		op.HLC, op.ReceivedAt = clock.Now(), now.UTC()
-		p := reg.Policy(op.Collection)
-		if _, err := syncengine.Apply(tx, op, syncengine.MergePolicy{AppendOnly: p.AppendOnly, Annotations: p.Annotations}, now); err != nil {
+		if _, err := syncengine.Apply(tx, op, mergePolicy(reg, op.Collection), now); err != nil {
 			return false, "", fmt.Errorf("apply import op %s: %w", op.ID, err)
 		}
 	}

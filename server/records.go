@@ -238,8 +238,7 @@ func (s *Server) handleResolve(c *fiber.Ctx) error {
 				Area: cf.Area, Author: cl.Subject, Device: "server", HLC: s.clock.Now(),
 				Set: map[string]json.RawMessage{cf.Field: req.Value}, Base: map[string]string{cf.Field: rec.Fields[cf.Field].OpID},
 				ReceivedAt: now.UTC()}
-			p := s.schemas.Policy(cf.Collection)
-			if _, err := syncengine.Apply(tx, op, syncengine.MergePolicy{AppendOnly: p.AppendOnly, Annotations: p.Annotations}, now); err != nil {
+			if _, err := syncengine.Apply(tx, op, mergePolicy(s.schemas, cf.Collection), now); err != nil {
 				return err
 			}
 			res.Value, res.OpID = req.Value, op.ID

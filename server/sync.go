@@ -80,11 +80,16 @@ func (s *Server) admit(cl *auth.Claims, wire []syncengine.WireOp, now time.Time,
 		if !op.ServerTimeEst.IsZero() && !op.DeviceTime.IsZero() && absDuration(op.DeviceTime.Sub(op.ServerTimeEst)) > s.cfg.MaxClockAhead {
 			op.AddFlag(syncengine.FlagDeviceClockOff)
 		}
-		p := s.schemas.Policy(op.Collection)
-		a.pol = syncengine.MergePolicy{AppendOnly: p.AppendOnly, Annotations: p.Annotations}
+		a.pol = mergePolicy(s.schemas, op.Collection)
 		kept = append(kept, a)
 	}
 	return kept
+}
+
+// mergePolicy is what the merge needs of a collection's schema policy.
+func mergePolicy(reg Validator, collection string) syncengine.MergePolicy {
+	p := reg.Policy(collection)
+	return syncengine.MergePolicy{AppendOnly: p.AppendOnly, Annotations: p.Annotations}
 }
 
 // validateOp checks an op against its collection's schema: a new record
