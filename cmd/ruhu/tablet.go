@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	client "github.com/ruhu-dev/ruhu/client-sdk"
+	"github.com/ruhu-dev/ruhu/rules"
 	"github.com/ruhu-dev/ruhu/schemas"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
@@ -43,10 +44,18 @@ const tabletUsage = `用法: ruhu tablet [--data 目录] <命令> [参数]
 // chinaTime is the zone visited_at is written in (UTC+8, no DST).
 var chinaTime = time.FixedZone("CST", 8*3600)
 
-// visitInterval is how old a last visit may be before the households list
-// marks the household as due (DOMAIN.md: at least one visit every half year;
-// the rules package holds the per-jurisdiction figure for reports).
-const visitInterval = 182 * 24 * time.Hour
+// visitDue reports whether a household needs a visit now: it has none yet
+// in the current calendar window of its status's cadence (a month for a
+// monitored household, a half-year for an exited one, by the policy of its
+// jurisdiction), the same windows the county report judges by. Removed
+// households need none.
+func visitDue(pol rules.VisitPolicy, status string, last time.Time, visited bool, now time.Time) bool {
+	cad, ok := pol.For(rules.Status(status))
+	if !ok {
+		return false
+	}
+	return !visited || last.Before(rules.PeriodOf(cad.Per, now).Start)
+}
 
 // runTablet is the tablet CLI: the same library a tablet app uses, driven
 // from a terminal, with output in Chinese for field officers.
@@ -190,6 +199,12 @@ func (t *tabletCLI) households(args []string) error {
 	if err != nil {
 		return err
 	}
+	// The tablet knows the shipped policies; a jurisdiction's own files
+	// live on the server and shape its reports.
+	policies, err := rules.DefaultPolicies()
+	if err != nil {
+		return err
+	}
 	now := t.c.Now()
 	rows := [][]string{{"户编号", "户主", "区划代码", "状态", "上次走访", "待走访", "未同步"}}
 	for _, h := range mine {
@@ -205,12 +220,13 @@ func (t *tabletCLI) households(args []string) error {
 		if st.Year != 0 {
 			status += fmt.Sprintf("(%d)", st.Year)
 		}
-		visited, due := "从未", "是"
-		if at, ok := last[h.ID]; ok {
+		visited, due := "从未", ""
+		at, ok := last[h.ID]
+		if ok {
 			visited = at.In(chinaTime).Format("2006-01-02")
-			if now.Sub(at) <= visitInterval {
-				due = ""
-			}
+		}
+		if visitDue(policies.For(h.Area, now.Year()).Visits, st.Value, at, ok, now) {
+			due = "是"
 		}
 		pending := ""
 		if h.Pending {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/ruhu-dev/ruhu/assets/signature"
 	client "github.com/ruhu-dev/ruhu/client-sdk"
+	"github.com/ruhu-dev/ruhu/rules"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
 
@@ -330,5 +331,37 @@ func TestPhotoUploadSurvivesACutAgainstRealServer(t *testing.T) {
 	code, got := login(t, srv.url, "wang").getBlob(hexSHA256(original))
 	if code != 200 || !bytes.Equal(got, original) {
 		t.Fatalf("original on the server: %d, %d bytes", code, len(got))
+	}
+}
+
+// TestVisitDueFollowsThePolicy: the households list marks a household due
+// by its status's cadence (monthly for a monitored household, half-yearly
+// for an exited one), not by one fixed interval.
+func TestVisitDueFollowsThePolicy(t *testing.T) {
+	policies, err := rules.DefaultPolicies()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol := policies.For(demoArea, 2026).Visits
+	now := time.Date(2026, 11, 10, 12, 0, 0, 0, chinaTime)
+	tests := []struct {
+		name    string
+		status  string
+		last    time.Time
+		visited bool
+		want    bool
+	}{
+		{"monitored, visited 40 days ago (last month)", "monitored", now.AddDate(0, 0, -40), true, true},
+		{"monitored, visited this month", "monitored", time.Date(2026, 11, 1, 0, 0, 0, 0, chinaTime), true, false},
+		{"monitored, visited 1 s before this month", "monitored", time.Date(2026, 11, 1, 0, 0, 0, 0, chinaTime).Add(-time.Second), true, true},
+		{"exited, visited 40 days ago (same half-year)", "exited", now.AddDate(0, 0, -40), true, false},
+		{"exited, visited in the first half-year", "exited", time.Date(2026, 6, 30, 12, 0, 0, 0, chinaTime), true, true},
+		{"exited, never visited", "exited", time.Time{}, false, true},
+		{"removed, never visited", "removed", time.Time{}, false, false},
+	}
+	for _, tt := range tests {
+		if got := visitDue(pol, tt.status, tt.last, tt.visited, now); got != tt.want {
+			t.Errorf("%s: due %v, want %v", tt.name, got, tt.want)
+		}
 	}
 }
