@@ -57,6 +57,9 @@ func (t *Tx) Record(collection, id string) (*syncengine.Record, error) {
 }
 
 func (t *Tx) stored(key []byte) (*storedRecord, error) {
+	if sr, ok := t.decoded[string(key)]; ok {
+		return sr, nil
+	}
 	v := t.tx.Bucket(bucketRecords).Get(key)
 	if v == nil {
 		return nil, nil
@@ -64,6 +67,9 @@ func (t *Tx) stored(key []byte) (*storedRecord, error) {
 	var sr storedRecord
 	if err := json.Unmarshal(v, &sr); err != nil {
 		return nil, fmt.Errorf("decode record %s: %w", key, err)
+	}
+	if t.decoded != nil {
+		t.decoded[string(key)] = &sr
 	}
 	return &sr, nil
 }
@@ -88,6 +94,9 @@ func (t *Tx) PutRecord(rec *syncengine.Record, op *syncengine.Op) error {
 	}
 	if err := t.tx.Bucket(bucketRecords).Put(key, encodeRecord(rec, seq)); err != nil {
 		return err
+	}
+	if t.decoded != nil {
+		t.decoded[string(key)] = &storedRecord{WireRecord: rec.ToWire(), Seq: seq}
 	}
 	if err := changes.Put(u64(seq), changeValue(rec.Area, key)); err != nil {
 		return err

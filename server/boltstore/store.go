@@ -145,7 +145,7 @@ func writeTx(btx *bolt.Tx) *Tx {
 	for _, name := range appendMostly {
 		btx.Bucket(name).FillPercent = 0.9
 	}
-	return &Tx{tx: btx}
+	return &Tx{tx: btx, decoded: map[string]*storedRecord{}}
 }
 
 // UpdateSolo runs fn in its own write transaction (not batched), for
@@ -162,6 +162,11 @@ func (s *Store) View(fn func(*Tx) error) error {
 // Tx is one transaction on the store.
 type Tx struct {
 	tx *bolt.Tx
+	// decoded holds the records this write transaction has decoded or
+	// written, by key: applying one op reads its record up to three times
+	// (the server's checks, the merge, the change index), and decoding
+	// JSON is the costly part. Nil in read transactions.
+	decoded map[string]*storedRecord
 }
 
 func randomHex(n int) string {
