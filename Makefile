@@ -10,7 +10,7 @@ TUSJS_VERSION := 4.3.1
 TUSJS_PKG     := $(TOOLS_DIR)/tus-js-client-$(TUSJS_VERSION)/node_modules/tus-js-client/package.json
 TEST_TIMEOUT  ?= 40m
 
-.PHONY: demo test lint bench tools fuzz
+.PHONY: demo test lint bench tools fuzz chromium
 
 demo:
 	$(GO) run ./cmd/ruhu demo
@@ -32,7 +32,13 @@ lint:
 # tools: MinIO for the object-store tests, built from the module proxy once,
 # and tus-js-client (a standard tus client the upload tests drive under
 # node), both cached outside the repo. Node comes from Debian if missing.
-tools: $(MINIO_BIN) $(TUSJS_PKG)
+tools: $(MINIO_BIN) $(TUSJS_PKG) chromium
+
+# chromium: Debian's Chromium drives the web console's and the field app's
+# browser tests (chromedp); CJK fonts make their screenshots legible.
+chromium:
+	@command -v chromium >/dev/null && fc-list :lang=zh | grep -q . || \
+	  (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-noto-cjk)
 
 $(TUSJS_PKG):
 	@command -v npm >/dev/null || (apt-get update && apt-get install -y nodejs npm)
