@@ -45,14 +45,37 @@ type Resolution struct {
 // Winner returns the candidate the merge rule keeps.
 func (c *Conflict) Winner() FieldState { return c.Candidates[0] }
 
+// MaxConflictCandidates bounds the candidates one conflict keeps. A field
+// written concurrently many times (a tablet stuck in a loop, a hostile
+// client) would otherwise grow one conflict without end, and every further
+// op rereads and rewrites it: quadratic work. Candidates are distinct
+// values; beyond the cap the lowest ranked under Wins are dropped, never
+// the winner. A dropped version is not lost: its op stays in history.
+const MaxConflictCandidates = 16
+
+// add joins v to the conflict: once per op, once per value (the version
+// that ranks higher under Wins represents the value), at most
+// MaxConflictCandidates, best first.
 func (c *Conflict) add(v FieldState) {
-	for _, have := range c.Candidates {
+	for i, have := range c.Candidates {
 		if have.OpID == v.OpID {
 			return
 		}
+		if JSONEqual(have.Value, v.Value) {
+			if !Wins(v, have) {
+				return
+			}
+			c.Candidates = append(c.Candidates[:i], c.Candidates[i+1:]...)
+			break
+		}
 	}
-	c.Candidates = append(c.Candidates, v)
-	sort.Slice(c.Candidates, func(i, j int) bool { return Wins(c.Candidates[i], c.Candidates[j]) })
+	i := sort.Search(len(c.Candidates), func(i int) bool { return Wins(v, c.Candidates[i]) })
+	c.Candidates = append(c.Candidates, FieldState{})
+	copy(c.Candidates[i+1:], c.Candidates[i:])
+	c.Candidates[i] = v
+	if len(c.Candidates) > MaxConflictCandidates {
+		c.Candidates = c.Candidates[:MaxConflictCandidates]
+	}
 }
 
 // ConflictID derives the id of the conflict an op opens on a field, so every
@@ -90,12 +113,28 @@ type Applied struct {
 // Apply applies op inside tx: idempotent by op id, merged per field, every
 // accepted op kept in history whether or not it won, and concurrent writes
 // of different values recorded as conflicts. An error with code EINVALID
-// means the op was refused and nothing was written; other errors come from
-// the store.
+// means the op was refused and nothing was written; ECONFLICT means the op
+// id was accepted before with other content (when tx implements OpDigests;
+// see CheckResend) and nothing was written; other errors come from the
+// store.
 func Apply(tx Tx, op *Op, pol MergePolicy, now time.Time) (Applied, error) {
 	seen, err := tx.OpApplied(op.ID)
-	if err != nil || seen {
-		return Applied{Duplicate: seen}, err
+	if err != nil {
+		return Applied{}, err
+	}
+	if seen {
+		if d, ok := tx.(OpDigests); ok {
+			digest, found, err := d.AcceptedDigest(op.ID)
+			if err != nil {
+				return Applied{}, err
+			}
+			if found {
+				if err := CheckResend(&Op{ID: op.ID, Digest: digest}, op); err != nil {
+					return Applied{}, err
+				}
+			}
+		}
+		return Applied{Duplicate: true}, nil
 	}
 	cur, err := tx.Record(op.Collection, op.RecordID)
 	if err != nil {

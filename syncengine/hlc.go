@@ -13,6 +13,13 @@ type HLC uint64
 
 const logicalBits = 16
 
+// MaxHLC is the greatest stamp an op may carry: the last millisecond of
+// year 9999 UTC, with the counter full. Later wall times cannot be written
+// as RFC 3339 (encoding/json refuses to marshal such a time), and a stamp
+// near 2^64 would wrap the clock when a replica borrows the next
+// millisecond after it. Op.Validate refuses anything greater.
+const MaxHLC = HLC(253402300799999<<logicalBits | (1<<logicalBits - 1))
+
 // MakeHLC packs a wall time in milliseconds and a logical counter.
 func MakeHLC(wallMs int64, logical uint16) HLC {
 	if wallMs < 0 {

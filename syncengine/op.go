@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // DeletedField is the reserved field that holds a record's tombstone. It
@@ -52,6 +53,10 @@ type Op struct {
 	Flags      []string
 	StatedHLC  HLC // the stamp the tablet gave, when the server restamped it
 	ReceivedAt time.Time
+	// Digest is OpDigest of the op as the store recorded it when it was
+	// accepted; set on ops read back from a store that keeps digests,
+	// empty otherwise. CheckResend compares it with a resend's digest.
+	Digest string
 }
 
 // Tombstone marks a record deleted. Evidence is never deleted silently, so
@@ -127,11 +132,16 @@ func (op *Op) Validate() error {
 	if op.HLC == 0 {
 		return Errorf(EINVALID, "op %s: hlc is required", op.ID)
 	}
+	if op.HLC > MaxHLC {
+		return Errorf(EINVALID, "op %s: hlc %d is beyond the last representable time (year 9999)", op.ID, uint64(op.HLC))
+	}
 	if len(op.Set) == 0 && op.Tombstone == nil {
 		return Errorf(EINVALID, "op %s: sets no field", op.ID)
 	}
-	if op.Tombstone != nil && strings.TrimSpace(op.Tombstone.Reason) == "" {
-		return Errorf(EINVALID, "op %s: a deletion needs a reason", op.ID)
+	if op.Tombstone != nil {
+		if err := checkReason(op.ID, op.Tombstone.Reason); err != nil {
+			return err
+		}
 	}
 	for name, v := range op.Set {
 		if name == "" || strings.HasPrefix(name, "_") || len(name) > MaxIDLen {
@@ -145,6 +155,27 @@ func (op *Op) Validate() error {
 		if _, ok := op.Set[name]; !ok && !(name == DeletedField && op.Tombstone != nil) {
 			return Errorf(EINVALID, "op %s: base names field %s that the op does not set", op.ID, name)
 		}
+	}
+	return nil
+}
+
+// MaxReasonLen bounds a deletion reason in bytes: 1,000 bytes is over 300
+// Chinese characters, more than any reason a form asks for, and the reason
+// is copied into the record, its history and every pull.
+const MaxReasonLen = 1000
+
+func checkReason(opID, reason string) error {
+	switch {
+	case strings.TrimSpace(reason) == "":
+		return Errorf(EINVALID, "op %s: a deletion needs a reason", opID)
+	case len(reason) > MaxReasonLen:
+		return Errorf(EINVALID, "op %s: deletion reason of %d bytes exceeds %d", opID, len(reason), MaxReasonLen)
+	case !utf8.ValidString(reason):
+		return Errorf(EINVALID, "op %s: deletion reason is not valid UTF-8", opID)
+	case strings.ContainsRune(reason, 0) || strings.ContainsRune(reason, utf8.RuneError):
+		// encoding/json turns a lone surrogate (\ud800) into U+FFFD when
+		// it decodes the reason, so U+FFFD is how one shows here.
+		return Errorf(EINVALID, "op %s: deletion reason holds a NUL character or a lone surrogate", opID)
 	}
 	return nil
 }
