@@ -1,11 +1,11 @@
 package boltstore
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/ruhu-dev/ruhu/server/core"
 )
 
 // User is an account. PasswordHash is an encoded argon2id hash; the store
@@ -133,8 +133,6 @@ func (t *Tx) DeviceByRefresh(token string) (*Device, error) {
 	return t.Device(string(id))
 }
 
-// HashToken returns the hex sha256 under which a refresh token is indexed.
-func HashToken(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
-}
+// HashToken returns the hex sha256 under which a refresh token is indexed
+// (the core's Device.RefreshHash).
+func HashToken(token string) string { return core.HashToken(token) }

@@ -1,0 +1,166 @@
+// Package core is ruhu's application core: every use case of the server —
+// admit and apply a push, pull, read a record, list and resolve conflicts,
+// import a household register, load operator data (the demo seed, bench
+// fixtures), log in, refresh, enrol and revoke devices, add users — with
+// the role, scope, assignment and schema checks they need, over a Store
+// interface.
+//
+// Every writer goes through it: the fiber handlers of package server only
+// parse requests and write answers; CLI commands, the demo seed, the web
+// console and benches call it directly. It imports no HTTP framework and
+// no storage engine.
+//
+// Errors carry the stable codes of syncengine. A store failure the store
+// marks temporary answers ETRANSIENT (retry); any other unexpected failure
+// is logged here and answers EINTERNAL with a message that hides it.
+package core
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/ruhu-dev/ruhu/schemas"
+	"github.com/ruhu-dev/ruhu/server/auth"
+	"github.com/ruhu-dev/ruhu/syncengine"
+)
+
+// Validator is what the core needs of the schema registry
+// (schemas.Registry implements it).
+type Validator interface {
+	Known(collection string) bool
+	Policy(collection string) schemas.CollectionPolicy
+	ValidatePatch(collection string, fields map[string]json.RawMessage) error
+	ValidateRecord(collection string, fields map[string]json.RawMessage) error
+}
+
+// Caller is who asks: the signed-in user, their role and area-code scopes,
+// and the enrolled device the request comes from ("" for a session
+// without one: the web console, an admin CLI).
+type Caller struct {
+	User   string
+	Role   string
+	Scopes []string
+	Device string
+}
+
+// Operator is the caller of commands run by whoever holds the store
+// itself (the CLI over a stopped server's data folder): an admin of every
+// area.
+var Operator = Caller{User: "operator", Role: auth.RoleAdmin, Scopes: []string{""}}
+
+// Options are the core's tunables; every zero value means the default
+// named on the field.
+type Options struct {
+	// MaxClockAhead is how far past the server's clock an op may be
+	// stamped and keep its stamp; beyond it the op is restamped and
+	// flagged. Zero means 5 minutes.
+	MaxClockAhead time.Duration
+	// AccessTTL is the life of access tokens. Zero means 15 minutes.
+	AccessTTL time.Duration
+	// Now is the server's clock. Nil means time.Now.
+	Now func() time.Time
+}
+
+// Core runs the use cases. It is safe for concurrent use.
+type Core struct {
+	log     *slog.Logger
+	store   Store
+	schemas Validator
+	opts    Options
+	clock   *syncengine.Clock
+	tokens  *auth.Tokens
+
+	dummyOnce sync.Once
+	dummyHash string // a password hash of nothing, checked for unknown users
+}
+
+// New builds the core over store. log, store and reg are required.
+func New(log *slog.Logger, store Store, reg Validator, opts Options) *Core {
+	if opts.MaxClockAhead == 0 {
+		opts.MaxClockAhead = 5 * time.Minute
+	}
+	if opts.AccessTTL == 0 {
+		opts.AccessTTL = 15 * time.Minute
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Core{log: log, store: store, schemas: reg, opts: opts,
+		clock:  syncengine.NewClock(opts.Now),
+		tokens: auth.NewTokens(store.Secret(), opts.AccessTTL, opts.Now)}
+}
+
+// Epoch is the store's lineage id (see Store.Epoch).
+func (c *Core) Epoch() string { return c.store.Epoch() }
+
+// LastSeq returns the sequence of the store's last change: a cheap read
+// that proves the store answers (health checks).
+func (c *Core) LastSeq(ctx context.Context) (uint64, error) {
+	var seq uint64
+	err := c.store.View(func(tx Tx) error { seq = tx.LastSeq(); return nil })
+	return seq, c.storeErr(ctx, "read last sequence", err)
+}
+
+// storeErr turns the error of a transaction into the caller's answer: an
+// error with a code other than EINTERNAL (a use-case refusal raised inside
+// the transaction, or a store failure marked ETRANSIENT) passes as it is;
+// anything else is logged and answers EINTERNAL without its detail.
+func (c *Core) storeErr(ctx context.Context, what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if syncengine.ErrorCode(err) != syncengine.EINTERNAL {
+		return err
+	}
+	if IsLogged(err) {
+		return err
+	}
+	c.log.ErrorContext(ctx, "core: "+what+" failed", "err", err)
+	return loggedError{fmt.Errorf("%s: %w", what, err)}
+}
+
+// loggedError is an internal failure the core has logged already.
+type loggedError struct{ err error }
+
+func (e loggedError) Error() string { return e.err.Error() }
+func (e loggedError) Unwrap() error { return e.err }
+
+// IsLogged reports whether err is an internal failure that the core has
+// already logged, so that callers do not log it twice.
+func IsLogged(err error) bool {
+	var le loggedError
+	return errors.As(err, &le)
+}
+
+// HashToken returns the hex sha256 under which stores index a refresh
+// token (Device.RefreshHash).
+func HashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+func errInvalid(format string, args ...any) error {
+	return syncengine.Errorf(syncengine.EINVALID, format, args...)
+}
+
+func errForbidden(format string, args ...any) error {
+	return syncengine.Errorf(syncengine.EFORBIDDEN, format, args...)
+}
+
+// mergePolicy is what the merge needs of a collection's schema policy.
+func (c *Core) mergePolicy(collection string) syncengine.MergePolicy {
+	p := c.schemas.Policy(collection)
+	return syncengine.MergePolicy{AppendOnly: p.AppendOnly, Annotations: p.Annotations}
+}
+
+func jsonStringIs(raw json.RawMessage, want string) bool {
+	var s string
+	return json.Unmarshal(raw, &s) == nil && s == want
+}

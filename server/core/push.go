@@ -1,0 +1,364 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/ruhu-dev/ruhu/server/auth"
+	"github.com/ruhu-dev/ruhu/syncengine"
+)
+
+// PushResult is what a push did with each op of its batch: every op is
+// either acknowledged (applied now or before) or rejected on its own.
+type PushResult struct {
+	// Acked lists the ids of the ops that are in the store, in batch order.
+	Acked []string
+	// Rejected lists the refused ops with a stable code and a reason.
+	Rejected []syncengine.Rejection
+	// Flagged lists acked ops the server marked (restamped, device clock
+	// off) with the stamp they are stored under.
+	Flagged []syncengine.FlaggedOp
+	// Conflicts counts the conflicts the batch opened or joined.
+	Conflicts int
+}
+
+// admitted is an op that passed the checks that need no write lock.
+type admitted struct {
+	op  *syncengine.Op
+	pol syncengine.MergePolicy
+	// created: the record did not exist (or lay outside the caller's
+	// scope, which must look the same) when the op was validated, so it
+	// was validated as a whole new record rather than as a patch.
+	created bool
+	// seen: the op had already been accepted (a resend). It is not
+	// validated against today's state nor stamped again: it is acked with
+	// the flags and stamp it got the first time.
+	seen bool
+}
+
+// Push admits and applies a batch of ops from caller's device: each op is
+// checked for shape, known collection, author and device (the caller's),
+// the role's right to write the collection, the area scope, officers'
+// assignments and team members' own check-ins, and its schema (a new
+// record whole, a change as a patch, append-only collections only
+// annotated); stamps far ahead of the server clock are restamped and
+// flagged; then the admitted ops are applied in one transaction. A resent
+// op is acked as it was the first time. A record outside the caller's
+// scope is treated as absent, so refusals never reveal it.
+//
+// caller must be authenticated (Authenticate). Refusals of single ops are
+// in the result; the error is ETOOLARGE for more than
+// syncengine.MaxPushOps ops, ETRANSIENT when the store is temporarily
+// unavailable (nothing was applied: resend the batch) and EINTERNAL for
+// anything else (logged).
+func (c *Core) Push(ctx context.Context, caller Caller, batch []syncengine.WireOp) (PushResult, error) {
+	if len(batch) > syncengine.MaxPushOps {
+		return PushResult{}, syncengine.Errorf(syncengine.ETOOLARGE, "a push holds at most %d ops, got %d", syncengine.MaxPushOps, len(batch))
+	}
+	now := c.opts.Now()
+	var early []syncengine.Rejection
+	reject := func(id string, err error) {
+		early = append(early, rejection(id, err))
+	}
+	ops, err := c.admit(caller, batch, now, reject)
+	if err != nil {
+		return PushResult{}, c.storeErr(ctx, "push: admit", err)
+	}
+	var res PushResult
+	err = c.store.Update(func(tx Tx) error {
+		// Update may run this more than once: start from scratch each time.
+		res = PushResult{Acked: make([]string, 0, len(ops))}
+		for _, a := range ops {
+			// A resend is acked as it was the first time, whatever has
+			// changed since (an assignment ended, the record moved on):
+			// the tablet must not park an op the server holds.
+			prev, err := tx.AcceptedOp(a.op.ID)
+			if err != nil {
+				return err
+			}
+			if prev != nil {
+				res.Acked = append(res.Acked, a.op.ID)
+				if len(prev.Flags) > 0 {
+					res.Flagged = append(res.Flagged, syncengine.FlaggedOp{OpID: a.op.ID, Flags: prev.Flags, HLC: uint64(prev.HLC)})
+				}
+				continue
+			}
+			if a.seen {
+				// Accepted when admitted, gone now: cannot happen, history
+				// is never deleted.
+				return fmt.Errorf("op %s vanished from history", a.op.ID)
+			}
+			if err := c.checkOpInTx(tx, caller, a.op, a.created); err != nil {
+				res.Rejected = append(res.Rejected, rejection(a.op.ID, err))
+				continue
+			}
+			applied, err := syncengine.Apply(tx, a.op, a.pol, now)
+			if err != nil {
+				if syncengine.ErrorCode(err) != syncengine.EINTERNAL {
+					res.Rejected = append(res.Rejected, rejection(a.op.ID, err))
+					continue
+				}
+				return fmt.Errorf("apply op %s: %w", a.op.ID, err)
+			}
+			res.Acked = append(res.Acked, a.op.ID)
+			if len(a.op.Flags) > 0 {
+				res.Flagged = append(res.Flagged, syncengine.FlaggedOp{OpID: a.op.ID, Flags: a.op.Flags, HLC: uint64(a.op.HLC)})
+			}
+			res.Conflicts += len(applied.Conflicts)
+		}
+		return nil
+	})
+	if err != nil {
+		return PushResult{}, c.storeErr(ctx, "push: apply", err)
+	}
+	res.Rejected = append(early, res.Rejected...)
+	return res, nil
+}
+
+func rejection(id string, err error) syncengine.Rejection {
+	return syncengine.Rejection{OpID: id, Code: syncengine.ErrorCode(err), Message: syncengine.ErrorMessage(err)}
+}
+
+// admit runs every check that needs no write lock on each op of a batch,
+// spread over the CPUs, and returns the ops that passed, in batch order,
+// stamped by the server clock. Refused ops go to reject.
+func (c *Core) admit(caller Caller, wire []syncengine.WireOp, now time.Time, reject func(string, error)) ([]admitted, error) {
+	out := make([]admitted, len(wire))
+	errs := make([]error, len(wire))
+	exists := make([]bool, len(wire))
+	seen := make([]bool, len(wire))
+	err := c.store.View(func(tx Tx) error {
+		for i := range wire {
+			area, ok, err := tx.RecordArea(wire[i].Collection, wire[i].RecordID)
+			if err != nil {
+				return err
+			}
+			exists[i] = ok && auth.InScope(caller.Scopes, area)
+			if seen[i], err = tx.OpApplied(wire[i].ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	workers := min(runtime.GOMAXPROCS(0), 1+len(wire)/64)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < len(wire); i += workers {
+				op := wire[i].FromWire()
+				out[i].op = op
+				if errs[i] = c.checkOp(caller, op); errs[i] == nil && !seen[i] {
+					errs[i] = c.validateOp(op, !exists[i])
+				}
+				out[i].created, out[i].seen = !exists[i], seen[i]
+			}
+		}(w)
+	}
+	wg.Wait()
+	kept := out[:0]
+	for i, a := range out {
+		if errs[i] != nil {
+			reject(a.op.ID, errs[i])
+			continue
+		}
+		op := a.op
+		if a.seen {
+			kept = append(kept, a)
+			continue
+		}
+		op.ReceivedAt = now.UTC()
+		if stamp, restamped := c.clock.Admit(op.HLC, c.opts.MaxClockAhead); restamped {
+			op.StatedHLC, op.HLC = op.HLC, stamp
+			op.AddFlag(syncengine.FlagRestamped)
+		}
+		if !op.ServerTimeEst.IsZero() && !op.DeviceTime.IsZero() && absDuration(op.DeviceTime.Sub(op.ServerTimeEst)) > c.opts.MaxClockAhead {
+			op.AddFlag(syncengine.FlagDeviceClockOff)
+		}
+		a.pol = c.mergePolicy(op.Collection)
+		kept = append(kept, a)
+	}
+	return kept, nil
+}
+
+// validateOp checks an op against its collection's schema: a new record
+// must be whole and valid; a change to an existing one is checked as a
+// patch. Deleting a record that does not exist is ENOTFOUND.
+func (c *Core) validateOp(op *syncengine.Op, create bool) error {
+	if !create {
+		if err := c.schemas.ValidatePatch(op.Collection, op.Set); err != nil {
+			return errInvalid("%v", err)
+		}
+		// Evidence is created once and afterwards only annotated: the
+		// merge keeps set fields from changing, this keeps empty ones
+		// from being filled in after the fact.
+		if p := c.schemas.Policy(op.Collection); p.AppendOnly {
+			for _, name := range slices.Sorted(maps.Keys(op.Set)) {
+				if !p.MaySetAfterCreate(name) {
+					return errInvalid("op %s: %s is append-only: field %s cannot be set after creation", op.ID, op.Collection, name)
+				}
+			}
+		}
+		return nil
+	}
+	if op.Tombstone != nil && len(op.Set) == 0 {
+		return syncengine.Errorf(syncengine.ENOTFOUND, "op %s deletes a record that does not exist", op.ID)
+	}
+	if err := c.schemas.ValidateRecord(op.Collection, op.Set); err != nil {
+		return errInvalid("%v", err)
+	}
+	return nil
+}
+
+// checkOp applies every rule that needs no store: shape, identity, role
+// and area scope.
+func (c *Core) checkOp(caller Caller, op *syncengine.Op) error {
+	if err := op.Validate(); err != nil {
+		return err
+	}
+	if !c.schemas.Known(op.Collection) {
+		return errInvalid("unknown collection %q", op.Collection)
+	}
+	if op.Author != caller.User {
+		return errForbidden("op %s: author %s is not the signed-in user", op.ID, op.Author)
+	}
+	if op.Device != caller.Device {
+		return errForbidden("op %s: device %s is not this tablet", op.ID, op.Device)
+	}
+	if !auth.CanWrite(caller.Role, op.Collection) {
+		return errForbidden("role %s may not write %s", caller.Role, op.Collection)
+	}
+	if !auth.InScope(caller.Scopes, op.Area) {
+		return errForbidden("area %s is outside your scope", op.Area)
+	}
+	if caller.Role == auth.RoleTeamMember && op.Collection == "checkins" {
+		if v, ok := op.Set["member"]; ok && !jsonStringIs(v, caller.User) {
+			return errForbidden("team members record only their own check-ins")
+		}
+	}
+	if caller.Role == auth.RoleOfficer && op.Collection == "visits" {
+		if v, ok := op.Set["officer"]; ok && !jsonStringIs(v, caller.User) {
+			return errForbidden("officers record only their own visits")
+		}
+	}
+	return nil
+}
+
+// checkOpInTx applies the rules that read the store: a record outside the
+// caller's scope is answered as if absent, creation must carry a whole
+// valid record, officers visit only assigned households, and team members
+// touch only their own check-ins.
+func (c *Core) checkOpInTx(tx Tx, caller Caller, op *syncengine.Op, created bool) error {
+	cur, err := tx.Record(op.Collection, op.RecordID)
+	if err != nil {
+		return err
+	}
+	if cur != nil && !auth.InScope(caller.Scopes, cur.Area) {
+		// Out of scope looks exactly like unknown: the op gets the answer
+		// it would get if the record did not exist, unless it is a valid
+		// new record, whose id is then taken (only a guessed or reused id
+		// lands here: ids are made on tablets, time-ordered and random).
+		if err := c.validateOp(op, true); err != nil {
+			return err
+		}
+		return syncengine.Errorf(syncengine.ECONFLICT, "op %s: record id %s cannot be used: make a new id", op.ID, op.RecordID)
+	}
+	fields := op.Set
+	if cur != nil {
+		fields = cur.Values()
+		for k, v := range op.Set {
+			fields[k] = v
+		}
+	}
+	if (cur == nil) != created {
+		// The record appeared or vanished since validation: validate again
+		// the other way, rarely, inside the transaction.
+		if err := c.validateOp(op, cur == nil); err != nil {
+			return err
+		}
+	}
+	if caller.Role == auth.RoleOfficer && op.Collection == "visits" {
+		var hh string
+		_ = json.Unmarshal(fields["household_id"], &hh)
+		if !tx.Assigned(caller.User, hh) {
+			return errForbidden("household %s is not assigned to %s", hh, caller.User)
+		}
+	}
+	if caller.Role == auth.RoleTeamMember && op.Collection == "checkins" && !jsonStringIs(fields["member"], caller.User) {
+		return errForbidden("team members record only their own check-ins")
+	}
+	return nil
+}
+
+// Load writes ops made by whoever runs the store (the demo seed, bench
+// fixtures, data moved from elsewhere) in one transaction. Each op is held
+// to the rules of a push that concern data — its shape, a known collection,
+// its schema (a new record whole, a change as a patch), append-only
+// collections only annotated, one area per record — but not to a caller's
+// role, scope or assignments, and keeps its stamp (a zero stamp gets the
+// server clock's). Ops applied before are skipped; it returns how many
+// were applied now. Any refused op fails the whole load (nothing written)
+// with its code and a message naming it.
+func (c *Core) Load(ctx context.Context, ops []*syncengine.Op) (int, error) {
+	now := c.opts.Now()
+	for _, op := range ops {
+		if op.HLC == 0 {
+			op.HLC = c.clock.Now()
+		}
+		if op.ReceivedAt.IsZero() {
+			op.ReceivedAt = now.UTC()
+		}
+		if err := op.Validate(); err != nil {
+			return 0, err
+		}
+		if !c.schemas.Known(op.Collection) {
+			return 0, errInvalid("op %s: unknown collection %q", op.ID, op.Collection)
+		}
+	}
+	applied := 0
+	err := c.store.UpdateSolo(func(tx Tx) error {
+		applied = 0
+		for _, op := range ops {
+			seen, err := tx.OpApplied(op.ID)
+			if err != nil {
+				return err
+			}
+			if seen {
+				continue
+			}
+			_, exists, err := tx.RecordArea(op.Collection, op.RecordID)
+			if err != nil {
+				return err
+			}
+			if err := c.validateOp(op, !exists); err != nil {
+				return fmt.Errorf("load op %s (%s/%s): %w", op.ID, op.Collection, op.RecordID, err)
+			}
+			if _, err := syncengine.Apply(tx, op, c.mergePolicy(op.Collection), now); err != nil {
+				return fmt.Errorf("load op %s (%s/%s): %w", op.ID, op.Collection, op.RecordID, err)
+			}
+			applied++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, c.storeErr(ctx, "load", err)
+	}
+	return applied, nil
+}
+
+func absDuration(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
+}
