@@ -271,8 +271,14 @@ func validID(id string) bool {
 }
 
 // authorize checks that the caller may attach evidence to the record: the
-// role writes that collection, the area is in scope, and a record the
-// server already holds really is in that area.
+// role writes that collection and the claimed area is in scope. A record
+// the server holds in another area of the caller's scope is refused (the
+// caller can see it, so saying so leaks nothing); a record outside the
+// caller's scope is treated exactly like an unknown one, which is accepted
+// (files may arrive before their record): answering otherwise would tell
+// the caller that the record exists. The reference the upload adds names
+// the claimed area, so it grants sight of the bytes only to that area,
+// which is the caller's own.
 func (s *Service) authorize(who Caller, cr creation) error {
 	if !auth.CanWrite(who.Role, cr.collection) {
 		return errForbidden("role %s may not attach evidence to %s", who.Role, cr.collection)
@@ -291,16 +297,21 @@ func (s *Service) authorize(who Caller, cr creation) error {
 	if err != nil {
 		return fmt.Errorf("look up record %s/%s: %w", cr.collection, cr.record, err)
 	}
-	if recArea != "" && recArea != cr.area {
-		return errForbidden("record %s/%s belongs to another area", cr.collection, cr.record)
+	if recArea != "" && recArea != cr.area && auth.InScope(who.Scopes, recArea) {
+		return errInvalid("record %s/%s is in area %s, not %s", cr.collection, cr.record, recArea, cr.area)
 	}
 	return nil
 }
 
 // HandleCreate is tus creation (POST), with creation-with-upload when the
-// request carries a body. An upload whose sha256 names a blob already
-// verified completes at once: the answer carries Upload-Offset equal to
-// Upload-Length.
+// request carries a body. Knowing a blob's sha256 never grants its bytes:
+// an upload naming a verified blob completes at once (Upload-Offset equal
+// to Upload-Length, nothing sent) only when the caller can already read
+// that blob (a reference of it lies in the caller's scope). Anyone else
+// proves possession by sending the bytes as for a new blob; the server
+// checks their sha256 when the last byte arrives, and only then adds the
+// reference (storage stays deduplicated: the verified bytes land on the
+// same content address).
 func (s *Service) HandleCreate(c *fiber.Ctx) error {
 	who, err := s.caller(c)
 	if err != nil {
@@ -321,7 +332,7 @@ func (s *Service) HandleCreate(c *fiber.Ctx) error {
 		return err
 	}
 	defer release()
-	dedup, err := s.existing(c.UserContext(), cr.sha, cr.length)
+	dedup, err := s.existing(c.UserContext(), cr.sha, cr.length, who.Scopes)
 	if err != nil {
 		return err
 	}
@@ -331,8 +342,15 @@ func (s *Service) HandleCreate(c *fiber.Ctx) error {
 	err = s.store.Update(func(tx *boltstore.Tx) error {
 		if dedup {
 			b, err := tx.Blob(cr.sha)
-			if err != nil || b == nil {
+			if err != nil {
 				return err
+			}
+			if b == nil || !b.VisibleTo(who.Scopes) {
+				// Gone or re-scoped since existing looked: no proof, no
+				// reference. The upload stays open for the bytes.
+				u.Done, u.Offset = false, 0
+				dedup = false
+				return tx.PutUpload(u)
 			}
 			if b.AddRef(s.ref(u, now)) {
 				if err := tx.PutBlob(b); err != nil {
@@ -360,14 +378,17 @@ func (s *Service) HandleCreate(c *fiber.Ctx) error {
 }
 
 // existing reports whether a verified blob of that sha256 and length is
-// already stored (dedup). A blob the records know but the store lost is
-// not existing: the upload brings it back.
-func (s *Service) existing(ctx context.Context, sha string, length int64) (bool, error) {
+// already stored and readable by a caller with these scopes, so that the
+// upload may complete at once (dedup). A blob the caller cannot read is
+// not existing for it: it must prove possession by sending the bytes. A
+// blob the records know but the store lost is not existing either: the
+// upload brings it back.
+func (s *Service) existing(ctx context.Context, sha string, length int64, scopes []string) (bool, error) {
 	var b *boltstore.Blob
 	if err := s.store.View(func(tx *boltstore.Tx) (err error) { b, err = tx.Blob(sha); return err }); err != nil {
 		return false, fmt.Errorf("look up blob %s: %w", sha, err)
 	}
-	if b == nil || b.Size != length {
+	if b == nil || b.Size != length || !b.VisibleTo(scopes) {
 		return false, nil
 	}
 	size, err := s.blobs.Stat(ctx, assets.OriginalKey(sha))
@@ -402,7 +423,7 @@ func (s *Service) load(c *fiber.Ctx, interrupt func()) (*boltstore.Upload, func(
 	}
 	id := c.Params("id")
 	if !assets.ValidUploadID(id) {
-		return nil, nil, errNotFound("no upload %q", id)
+		return nil, nil, errNotFound("no upload %s", id)
 	}
 	release, err := s.locks.acquire(c.UserContext(), id, s.opts.LockWait, interrupt)
 	if err != nil {
@@ -418,8 +439,9 @@ func (s *Service) load(c *fiber.Ctx, interrupt func()) (*boltstore.Upload, func(
 		return nil, nil, errNotFound("no upload %s", id)
 	}
 	if u.Owner != who.Username {
+		// Another user's upload looks exactly like an unknown one.
 		release()
-		return nil, nil, errForbidden("upload %s belongs to another user", id)
+		return nil, nil, errNotFound("no upload %s", id)
 	}
 	if s.opts.Now().After(u.ExpiresAt) {
 		err := s.expire(c.UserContext(), u)

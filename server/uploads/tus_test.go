@@ -69,7 +69,7 @@ func TestTusErrors(t *testing.T) {
 		{"unknown upload patch", func() answer { return e.patch("wang", "/v1/uploads/0123456789abcdef", 0, data[:10], nil) }, 404, "ENOTFOUND", nil},
 		{"another area's record", func() answer { _, a := e.create("wang", data, "v-x", areaVX); return a }, 403, "EFORBIDDEN", nil},
 		{"role that writes no visits", func() answer { _, a := e.create("auditor", data, "v-a", areaV1); return a }, 403, "EFORBIDDEN", nil},
-		{"another user's upload", func() answer { return e.patch("li", ok("wang"), 0, data[:10], nil) }, 403, "EFORBIDDEN", nil},
+		{"another user's upload", func() answer { return e.patch("li", ok("wang"), 0, data[:10], nil) }, 404, "ENOTFOUND", nil},
 		{"no token", func() answer { return e.do("POST", "/v1/uploads", "", map[string]string{"Upload-Length": "10"}, nil) }, 401, "EUNAUTHORIZED", nil},
 		{"missing Tus-Resumable", func() answer {
 			return e.do("POST", "/v1/uploads", "wang", map[string]string{"Tus-Resumable": "", "Upload-Length": "10"}, nil)

@@ -53,7 +53,8 @@ func tusJS(t *testing.T) string {
 
 // TestStandardTusClient: tus-js-client, unchanged, uploads to the server
 // directly and over a link that cuts connections (it resumes with HEAD),
-// and completes at once when the blob exists.
+// completes at once when the blob exists and the caller can read it, and
+// sends the bytes as proof of possession when the caller cannot.
 func TestStandardTusClient(t *testing.T) {
 	mods := tusJS(t)
 	e := startEnv(t, envOptions{})
@@ -62,17 +63,21 @@ func TestStandardTusClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer px.Close()
+	var runAs func(endpoint, user, area string, data []byte, record, chunk string) string
 	script, err := filepath.Abs("testdata/tusjs_upload.js")
 	if err != nil {
 		t.Fatal(err)
 	}
 	run := func(endpoint string, data []byte, record, chunk string) string {
+		return runAs(endpoint, "wang", areaV1, data, record, chunk)
+	}
+	runAs = func(endpoint, user, area string, data []byte, record, chunk string) string {
 		t.Helper()
 		file := filepath.Join(t.TempDir(), "photo.jpg")
 		if err := os.WriteFile(file, data, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		args := []string{script, endpoint + "/v1/uploads/", e.token("wang"), file, hexSHA(data), record, areaV1}
+		args := []string{script, endpoint + "/v1/uploads/", e.token(user), file, hexSHA(data), record, area}
 		if chunk != "" {
 			args = append(args, chunk)
 		}
@@ -97,6 +102,12 @@ func TestStandardTusClient(t *testing.T) {
 	run(e.url, direct, "js-1", "")
 	check(direct)
 	run(e.url, direct, "js-2", "") // dedup: the server already has it
+	// A user who cannot read the blob proves possession by sending the
+	// bytes: the same unchanged client, the same calls.
+	runAs(e.url, "zhou", areaVX, direct, "js-zhou", "")
+	if got := e.do("GET", "/v1/blobs/"+hexSHA(direct), "zhou", nil, nil); got.status != 200 || !bytes.Equal(got.body, direct) {
+		t.Fatalf("blob after zhou's proof: %d, %d bytes", got.status, len(got.body))
+	}
 
 	cut := testJPEG(t, 1200, 900, 22)
 	run(px.URL(), cut, "js-3", "")
