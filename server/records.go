@@ -2,13 +2,11 @@ package server
 
 import (
 	"encoding/json"
-	"sort"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/ruhu-dev/ruhu/server/auth"
-	"github.com/ruhu-dev/ruhu/server/boltstore"
+	"github.com/ruhu-dev/ruhu/server/core"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
 
@@ -58,8 +56,7 @@ type opView struct {
 	ReceivedAt   time.Time                  `json:"received_at"`
 }
 
-func viewOp(so *boltstore.StoredOp) opView {
-	op := so.Op()
+func viewOp(op *syncengine.Op) opView {
 	v := opView{ID: op.ID, Author: op.Author, Device: op.Device, HLC: op.HLC.String(), Set: op.Set,
 		Delete: op.Tombstone, Flags: op.Flags, ReceivedAt: op.ReceivedAt}
 	if op.StatedHLC != 0 {
@@ -75,29 +72,9 @@ func viewOp(so *boltstore.StoredOp) opView {
 }
 
 func (s *Server) handleGetRecord(c *fiber.Ctx) error {
-	cl := claimsOf(c)
-	col, id := c.Params("collection"), c.Params("id")
-	if !s.schemas.Known(col) {
-		return errInvalid("unknown collection %q", col)
-	}
-	var rec *syncengine.Record
-	var hist []*boltstore.StoredOp
-	err := s.store.View(func(tx *boltstore.Tx) (err error) {
-		rec, err = tx.Record(col, id)
-		if err != nil || rec == nil || !auth.InScope(cl.Scopes, rec.Area) {
-			return err
-		}
-		if c.Query("history") == "1" {
-			hist, err = tx.History(col, id)
-		}
-		return err
-	})
+	rec, hist, err := s.core.Record(c.UserContext(), callerOf(c), c.Params("collection"), c.Params("id"), c.Query("history") == "1")
 	if err != nil {
-		return storeErr("get record", err)
-	}
-	// Out of scope looks the same as absent: scopes must not leak existence.
-	if rec == nil || !auth.InScope(cl.Scopes, rec.Area) {
-		return syncengine.Errorf(syncengine.ENOTFOUND, "no record %s/%s", col, id)
+		return err
 	}
 	out := fiber.Map{"record": viewRecord(rec)}
 	if err := s.addEvidenceViews(c.UserContext(), rec, out); err != nil {
@@ -105,8 +82,8 @@ func (s *Server) handleGetRecord(c *fiber.Ctx) error {
 	}
 	if hist != nil {
 		views := make([]opView, len(hist))
-		for i, so := range hist {
-			views[i] = viewOp(so)
+		for i, op := range hist {
+			views[i] = viewOp(op)
 		}
 		out["history"] = views
 	}
@@ -158,28 +135,14 @@ func viewConflict(cf *syncengine.Conflict) conflictView {
 }
 
 func (s *Server) handleListConflicts(c *fiber.Ctx) error {
-	cl := claimsOf(c)
-	status := c.Query("status", syncengine.ConflictOpen)
-	if status != syncengine.ConflictOpen && status != syncengine.ConflictResolved && status != "all" {
-		return errInvalid("status must be open, resolved or all")
-	}
-	area := c.Query("area")
-	if area != "" && !syncengine.ValidAreaPrefix(area) {
-		return errInvalid("area must be 1 to 12 digits")
-	}
-	out := []conflictView{}
-	err := s.store.View(func(tx *boltstore.Tx) error {
-		return tx.Conflicts(func(cf *syncengine.Conflict) bool {
-			if (status == "all" || cf.Status == status) && auth.InScope(cl.Scopes, cf.Area) && (area == "" || auth.InScope([]string{area}, cf.Area)) {
-				out = append(out, viewConflict(cf))
-			}
-			return true
-		})
-	})
+	cfs, err := s.core.Conflicts(c.UserContext(), callerOf(c), core.ConflictFilter{Status: c.Query("status"), Area: c.Query("area")})
 	if err != nil {
-		return storeErr("list conflicts", err)
+		return err
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].OpenedAt.Before(out[j].OpenedAt) })
+	out := make([]conflictView, len(cfs))
+	for i, cf := range cfs {
+		out[i] = viewConflict(cf)
+	}
 	return c.JSON(fiber.Map{"conflicts": out})
 }
 
@@ -189,66 +152,15 @@ type resolveRequest struct {
 	Note  string          `json:"note,omitempty"`
 }
 
-// handleResolve records a supervisor's decision. Choosing a value other
-// than the winner writes it as a new op by the supervisor, stamped now, so
-// it wins everywhere and the history shows who decided.
+// handleResolve records a supervisor's decision (core.Resolve).
 func (s *Server) handleResolve(c *fiber.Ctx) error {
-	cl := claimsOf(c)
-	if !auth.CanResolveConflicts(cl.Role) {
-		return errForbidden("role %s may not resolve conflicts", cl.Role)
-	}
 	var req resolveRequest
 	if err := s.decodeJSON(c, &req); err != nil {
 		return err
 	}
-	if len(req.Value) > 0 && !json.Valid(req.Value) {
-		return errInvalid("value is not valid JSON")
-	}
-	id := c.Params("id")
-	now := s.cfg.Now()
-	var result *syncengine.Conflict
-	err := s.store.UpdateSolo(func(tx *boltstore.Tx) error {
-		cf, err := tx.Conflict(id)
-		if err != nil {
-			return err
-		}
-		if cf == nil || !auth.InScope(cl.Scopes, cf.Area) {
-			return syncengine.Errorf(syncengine.ENOTFOUND, "no conflict %s", id)
-		}
-		if cf.Status != syncengine.ConflictOpen {
-			return syncengine.Errorf(syncengine.ECONFLICT, "conflict %s is already resolved", id)
-		}
-		res := &syncengine.Resolution{By: cl.Subject, At: now.UTC(), Value: cf.Winner().Value, Note: req.Note}
-		rec, err := tx.Record(cf.Collection, cf.RecordID)
-		if err != nil {
-			return err
-		}
-		if len(req.Value) > 0 && rec != nil && !syncengine.JSONEqual(req.Value, rec.Fields[cf.Field].Value) {
-			if err := s.schemas.ValidatePatch(cf.Collection, map[string]json.RawMessage{cf.Field: req.Value}); err != nil {
-				return errInvalid("%v", err)
-			}
-			// The choice must win the merge. A server that restarted since
-			// the candidates arrived has a clock that never saw their
-			// stamps, which may run a little ahead of it: stamp after them.
-			for _, cand := range cf.Candidates {
-				s.clock.Observe(cand.HLC)
-			}
-			s.clock.Observe(rec.Fields[cf.Field].HLC)
-			op := &syncengine.Op{ID: "r" + cf.ID + "-" + auth.NewRefreshToken()[:8], RecordID: cf.RecordID, Collection: cf.Collection,
-				Area: cf.Area, Author: cl.Subject, Device: "server", HLC: s.clock.Now(),
-				Set: map[string]json.RawMessage{cf.Field: req.Value}, Base: map[string]string{cf.Field: rec.Fields[cf.Field].OpID},
-				ReceivedAt: now.UTC()}
-			if _, err := syncengine.Apply(tx, op, mergePolicy(s.schemas, cf.Collection), now); err != nil {
-				return err
-			}
-			res.Value, res.OpID = req.Value, op.ID
-		}
-		cf.Status, cf.Resolution = syncengine.ConflictResolved, res
-		result = cf
-		return tx.PutConflict(cf)
-	})
+	cf, err := s.core.Resolve(c.UserContext(), callerOf(c), c.Params("id"), req.Value, req.Note)
 	if err != nil {
-		return storeErr("resolve conflict", err)
+		return err
 	}
-	return c.JSON(viewConflict(result))
+	return c.JSON(viewConflict(cf))
 }

@@ -3,7 +3,6 @@ package server
 import (
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/ruhu-dev/ruhu/server/boltstore"
 	"github.com/ruhu-dev/ruhu/server/uploads"
 )
 
@@ -67,9 +66,9 @@ func (s *Server) routeTable() []route {
 }
 
 func (s *Server) handleHealth(c *fiber.Ctx) error {
-	var seq uint64
-	if err := s.store.View(func(tx *boltstore.Tx) error { seq = tx.LastSeq(); return nil }); err != nil {
-		return storeErr("health", err)
+	seq, err := s.core.LastSeq(c.UserContext())
+	if err != nil {
+		return err
 	}
-	return c.JSON(fiber.Map{"status": "ok", "epoch": s.store.Epoch(), "seq": seq})
+	return c.JSON(fiber.Map{"status": "ok", "epoch": s.core.Epoch(), "seq": seq})
 }

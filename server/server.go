@@ -1,11 +1,12 @@
 // Package server is ruhu's HTTP API: authentication, enrolled devices, the
 // push/pull sync endpoints, records with history, conflicts, metrics and the
-// OpenAPI document. It runs on fiber over the bbolt store.
+// OpenAPI document. It runs on fiber; every use case is the application
+// core's (package server/core): handlers parse requests, call the core and
+// write its answers.
 package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,9 +21,8 @@ import (
 
 	"github.com/ruhu-dev/ruhu/assets"
 	"github.com/ruhu-dev/ruhu/rules"
-	"github.com/ruhu-dev/ruhu/schemas"
-	"github.com/ruhu-dev/ruhu/server/auth"
 	"github.com/ruhu-dev/ruhu/server/boltstore"
+	"github.com/ruhu-dev/ruhu/server/core"
 	"github.com/ruhu-dev/ruhu/server/uploads"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
@@ -84,44 +84,38 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// Validator is what the server needs of the schema registry.
-type Validator interface {
-	Known(collection string) bool
-	Policy(collection string) schemas.CollectionPolicy
-	ValidatePatch(collection string, fields map[string]json.RawMessage) error
-	ValidateRecord(collection string, fields map[string]json.RawMessage) error
-}
+// Validator is what the server needs of the schema registry: what the
+// core needs.
+type Validator = core.Validator
 
 // Server is the HTTP API.
 type Server struct {
-	log     *slog.Logger
-	cfg     Config
+	log *slog.Logger
+	cfg Config
+	// store is read by the report, evidence and upload endpoints; every
+	// other use case goes through core.
 	store   *boltstore.Store
+	core    *core.Core
 	schemas Validator
-	tokens  *auth.Tokens
-	clock   *syncengine.Clock
 	metrics *metrics
 	app     *fiber.App
 	routes  []route
 	// uploads is the tus endpoint and blob pipeline; nil when Blobs is.
 	uploads *uploads.Service
-	// dummyHash is a password hash of nothing, checked for unknown users.
-	dummyHash string
 }
 
 // New builds the server; it does not listen. log and store are required.
 func New(log *slog.Logger, cfg Config, store *boltstore.Store, reg Validator) *Server {
 	cfg.setDefaults()
 	s := &Server{
-		log:     log,
-		cfg:     cfg,
-		store:   store,
+		log:   log,
+		cfg:   cfg,
+		store: store,
+		core: core.New(log, store.Core(), reg, core.Options{
+			MaxClockAhead: cfg.MaxClockAhead, AccessTTL: cfg.AccessTTL, Now: cfg.Now}),
 		schemas: reg,
-		tokens:  auth.NewTokens(store.Secret(), cfg.AccessTTL, cfg.Now),
-		clock:   syncengine.NewClock(cfg.Now),
 		metrics: newMetrics(),
 	}
-	s.dummyHash, _ = auth.HashPassword(auth.NewRefreshToken())
 	if cfg.Blobs != nil {
 		s.uploads = uploads.New(log, store, cfg.Blobs, s.uploadCaller, uploads.Options{
 			MaxSize: cfg.MaxUploadSize, Expiry: cfg.UploadExpiry, Workers: cfg.PhotoWorkers, Now: cfg.Now})
@@ -203,6 +197,10 @@ func (s *Server) uploadCaller(c *fiber.Ctx) (uploads.Caller, bool) {
 	return uploads.Caller{Username: cl.Subject, Role: cl.Role, Scopes: cl.Scopes}, true
 }
 
+// Core returns the application core the handlers call (the web console
+// calls the same one).
+func (s *Server) Core() *core.Core { return s.core }
+
 // Uploads returns the upload service (blob facts for the evidence
 // checks), nil when the server has no blob store.
 func (s *Server) Uploads() *uploads.Service { return s.uploads }
@@ -243,7 +241,7 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	// the HTTP layer) skip the middleware: the contract still promises the
 	// server time on every response.
 	c.Set("X-Ruhu-Server-Time", strconv.FormatInt(s.cfg.Now().UnixMilli(), 10))
-	if code == syncengine.EINTERNAL {
+	if code == syncengine.EINTERNAL && !core.IsLogged(err) {
 		s.log.Error("request failed", "method", c.Method(), "path", c.Path(), "err", err)
 	}
 	s.metrics.errors.WithLabelValues(code).Inc()
@@ -290,8 +288,9 @@ func errForbidden(format string, args ...any) error {
 	return syncengine.Errorf(syncengine.EFORBIDDEN, format, args...)
 }
 
-// storeErr turns a store failure into an error for the client: the detail
-// is logged by the error handler, the client sees EINTERNAL.
+// storeErr turns a failure of a store read outside the core (reports,
+// evidence) into an error for the client: the detail is logged by the
+// error handler, the client sees EINTERNAL.
 func storeErr(what string, err error) error {
 	if err == nil {
 		return nil

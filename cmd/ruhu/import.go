@@ -6,14 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
-	"time"
 
 	"github.com/ruhu-dev/ruhu/schemas"
-	"github.com/ruhu-dev/ruhu/server"
 	"github.com/ruhu-dev/ruhu/server/auth"
 	"github.com/ruhu-dev/ruhu/server/boltstore"
-	"github.com/ruhu-dev/ruhu/syncengine"
+	"github.com/ruhu-dev/ruhu/server/core"
 )
 
 const importUsage = "usage: ruhu import households --data DIR [--as USER] FILE.xlsx"
@@ -24,7 +23,7 @@ const cliImporter = "import-cli"
 
 // runImport imports a household register into the store of a stopped
 // server, as the HTTP endpoint does, and prints what happened row by row.
-func runImport(_ context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func runImport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "households" {
 		return errors.New(importUsage)
 	}
@@ -52,13 +51,14 @@ func runImport(_ context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	defer store.Close()
-	who := server.Importer{Username: cliImporter, Scopes: []string{""}}
+	who := core.Caller{User: cliImporter, Role: auth.RoleAdmin, Scopes: []string{""}}
 	if *as != "" {
 		if who, err = importerOf(store, *as); err != nil {
 			return err
 		}
 	}
-	res, err := server.ImportHouseholds(store, reg, syncengine.NewClock(time.Now), who, file, time.Now())
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	res, err := core.New(log, store.Core(), reg, core.Options{}).ImportHouseholds(ctx, who, file)
 	if err != nil {
 		return err
 	}
@@ -69,19 +69,15 @@ func runImport(_ context.Context, args []string, getenv func(string) string, std
 	return nil
 }
 
-// importerOf returns the import identity of a stored user who may import.
-func importerOf(store *boltstore.Store, username string) (server.Importer, error) {
+// importerOf returns the import identity of a stored, active user (the
+// core refuses roles that may not import).
+func importerOf(store *boltstore.Store, username string) (core.Caller, error) {
 	var u *boltstore.User
 	if err := store.View(func(tx *boltstore.Tx) (err error) { u, err = tx.User(username); return err }); err != nil {
-		return server.Importer{}, err
+		return core.Caller{}, err
 	}
 	if u == nil || u.Disabled {
-		return server.Importer{}, fmt.Errorf("--as: no active user %q", username)
+		return core.Caller{}, fmt.Errorf("--as: no active user %q", username)
 	}
-	switch u.Role {
-	case auth.RoleTownship, auth.RoleCounty, auth.RoleAdmin:
-	default:
-		return server.Importer{}, fmt.Errorf("--as: role %s may not import registers", u.Role)
-	}
-	return server.Importer{Username: u.Username, Scopes: u.Scopes}, nil
+	return core.Caller{User: u.Username, Role: u.Role, Scopes: u.Scopes}, nil
 }
