@@ -1,15 +1,18 @@
 package main
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/ruhu-dev/ruhu/rules"
-	"github.com/ruhu-dev/ruhu/server"
+	"github.com/ruhu-dev/ruhu/schemas"
 	"github.com/ruhu-dev/ruhu/server/boltstore"
+	"github.com/ruhu-dev/ruhu/server/core"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
 
@@ -30,7 +33,7 @@ var demoSurnames = []string{"张", "王", "李", "赵", "刘", "陈", "杨", "�
 var demoGiven = []string{"建国", "秀英", "桂兰", "德明", "玉珍", "志强", "凤英", "国华", "淑珍", "永福", "春梅", "大山"}
 
 // demoUsers are the seeded accounts; all share demoPassword.
-var demoUsers = []server.UserInput{
+var demoUsers = []core.UserInput{
 	{Username: "admin", Role: "admin", Scopes: []string{""}, DisplayName: "系统管理员"},
 	{Username: "county", Role: "county", Scopes: []string{demoCounty}, DisplayName: "县扶贫办"},
 	{Username: "township1", Role: "township", Scopes: []string{"340199001"}, DisplayName: "一乡扶贫工作站"},
@@ -41,24 +44,28 @@ var demoUsers = []server.UserInput{
 	{Username: "auditor", Role: "auditor", Scopes: []string{demoCounty}, DisplayName: "检查组"},
 }
 
-// seedDemo writes the demo county into an empty store; a store that has
-// users already is left alone, so restarting the demo keeps its data. Every
-// id and stamp is fixed, so two seeded stores are identical.
+// seedDemo writes the demo county into an empty store through the
+// application core, held to the schemas and the append-only rule like any
+// other writer; a store that has users already is left alone, so
+// restarting the demo keeps its data. Every id and stamp is fixed, so two
+// seeded stores are identical.
 func seedDemo(store *boltstore.Store, now time.Time) error {
-	var users int
-	if err := store.View(func(tx *boltstore.Tx) error {
-		us, err := tx.Users()
-		users = len(us)
-		return err
-	}); err != nil {
+	ctx := context.Background()
+	reg, err := schemas.New()
+	if err != nil {
 		return err
 	}
-	if users > 0 {
+	app := core.New(slog.New(slog.DiscardHandler), store.Core(), reg, core.Options{Now: func() time.Time { return now }})
+	users, err := app.Users(ctx, core.Operator)
+	if err != nil {
+		return err
+	}
+	if len(users) > 0 {
 		return nil
 	}
 	for _, u := range demoUsers {
 		u.Password = demoPassword
-		if err := server.AddUser(store, u, now); err != nil {
+		if _, err := app.AddUser(ctx, core.Operator, u); err != nil {
 			return fmt.Errorf("user %s: %w", u.Username, err)
 		}
 	}
@@ -104,14 +111,10 @@ func seedDemo(store *boltstore.Store, now time.Time) error {
 		add("assignments", fmt.Sprintf("a%02d", i+1), a.hh[1:13], map[string]any{"officer": a.officer, "household_id": a.hh, "active": true})
 	}
 	seedDemoFieldWork(addBy, centers[0], demoReportPeriod(now))
-	return store.UpdateSolo(func(tx *boltstore.Tx) error {
-		for _, op := range ops {
-			if _, err := syncengine.Apply(tx, op, syncengine.MergePolicy{}, now); err != nil {
-				return fmt.Errorf("seed %s: %w", op.ID, err)
-			}
-		}
-		return nil
-	})
+	if _, err := app.Load(ctx, ops); err != nil {
+		return fmt.Errorf("seed: %w", err)
+	}
+	return nil
 }
 
 // demoReportPeriod is the month the demo reports on: the last full month

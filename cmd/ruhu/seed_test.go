@@ -9,8 +9,9 @@ import (
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
 
-// TestSeededRecordsAreValid: the demo seed writes straight into the store,
-// past the push checks, so every record it makes is held to its schema here.
+// TestSeededRecordsAreValid: the demo seed writes through core.Load, which
+// holds each op to its schema; this checks the stored result, record by
+// record, against the schemas once more.
 func TestSeededRecordsAreValid(t *testing.T) {
 	store, err := boltstore.Open(filepath.Join(t.TempDir(), "seed.db"), boltstore.Options{NoSync: true})
 	if err != nil {
