@@ -135,7 +135,7 @@ func encodeRecord(rec *syncengine.Record, seq uint64) []byte {
 	return append(b, '}')
 }
 
-// encodeOp writes the StoredOp form of op at seq.
+// encodeOp writes the StoredOp form of op at seq, with its content digest.
 func encodeOp(op *syncengine.Op, seq uint64) []byte {
 	b := make([]byte, 0, 512)
 	b = append(b, `{"id":`...)
@@ -202,5 +202,7 @@ func encodeOp(op *syncengine.Op, seq uint64) []byte {
 	b = strconv.AppendInt(b, op.ReceivedAt.UnixMilli(), 10)
 	b = append(b, `,"seq":`...)
 	b = strconv.AppendUint(b, seq, 10)
-	return append(b, '}')
+	b = append(b, `,"digest":"`...)
+	b = append(b, syncengine.OpDigest(op)...)
+	return append(b, '"', '}')
 }

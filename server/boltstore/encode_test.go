@@ -39,7 +39,8 @@ func TestEncodersMatchStructTags(t *testing.T) {
 		if err := json.Unmarshal(encodeOp(op, uint64(i)), &got); err != nil {
 			t.Fatalf("op %d: %v\n%s", i, err, encodeOp(op, uint64(i)))
 		}
-		want := StoredOp{WireOp: op.ToWire(), Flags: op.Flags, StatedHLC: uint64(op.StatedHLC), ReceivedAt: op.ReceivedAt.UnixMilli(), Seq: uint64(i)}
+		want := StoredOp{WireOp: op.ToWire(), Flags: op.Flags, StatedHLC: uint64(op.StatedHLC), ReceivedAt: op.ReceivedAt.UnixMilli(), Seq: uint64(i),
+			Digest: syncengine.OpDigest(op)}
 		wb, _ := json.Marshal(want)
 		var wantBack StoredOp
 		_ = json.Unmarshal(wb, &wantBack)

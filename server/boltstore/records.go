@@ -24,14 +24,22 @@ type StoredOp struct {
 	StatedHLC  uint64   `json:"stated_hlc,omitempty"`
 	ReceivedAt int64    `json:"received_at"` // ms
 	Seq        uint64   `json:"seq"`
+	// Digest is syncengine.OpDigest of the op when it was accepted, so a
+	// later op with the same id is told apart from a resend (empty in
+	// stores written before digests were kept: it is then recomputed).
+	Digest string `json:"digest,omitempty"`
 }
 
-// Op converts the stored form back to an op.
+// Op converts the stored form back to an op, its digest included.
 func (s *StoredOp) Op() *syncengine.Op {
 	op := s.WireOp.FromWire()
 	op.Flags = s.Flags
 	op.StatedHLC = syncengine.HLC(s.StatedHLC)
 	op.ReceivedAt = time.UnixMilli(s.ReceivedAt).UTC()
+	op.Digest = s.Digest
+	if op.Digest == "" {
+		op.Digest = syncengine.OpDigest(op)
+	}
 	return op
 }
 
@@ -40,6 +48,17 @@ func recordKey(collection, id string) []byte { return []byte(collection + "/" + 
 // OpApplied implements syncengine.Tx.
 func (t *Tx) OpApplied(id string) (bool, error) {
 	return t.tx.Bucket(bucketOps).Get([]byte(id)) != nil, nil
+}
+
+// AcceptedDigest implements syncengine.OpDigests: the content digest of
+// the accepted op with this id, so syncengine.Apply refuses an op id
+// reused for other content (ECONFLICT) instead of taking it for a resend.
+func (t *Tx) AcceptedDigest(id string) (string, bool, error) {
+	so, err := t.StoredOp(id)
+	if err != nil || so == nil {
+		return "", false, err
+	}
+	return so.Op().Digest, true, nil
 }
 
 // Exists reports whether a record is stored.

@@ -197,4 +197,7 @@ func (t *Tx) nextSeq() (uint64, error) {
 	return seq, t.tx.Bucket(bucketMeta).Put(keySeq, u64(seq))
 }
 
-var _ syncengine.Tx = (*Tx)(nil)
+var (
+	_ syncengine.Tx        = (*Tx)(nil)
+	_ syncengine.OpDigests = (*Tx)(nil)
+)
