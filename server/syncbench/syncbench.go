@@ -30,6 +30,7 @@ import (
 	"github.com/ruhu-dev/ruhu/schemas"
 	"github.com/ruhu-dev/ruhu/server"
 	"github.com/ruhu-dev/ruhu/server/boltstore"
+	"github.com/ruhu-dev/ruhu/server/core"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
 
@@ -130,25 +131,17 @@ const benchPassword = "bench-password-1"
 // enroll creates an officer assigned to its own household and enrolls a
 // device for it.
 func (e *env) enroll(user string) error {
-	if err := server.AddUser(e.store, server.UserInput{Username: user, Password: benchPassword, Role: "officer", Scopes: []string{"340199"}}, time.Now()); err != nil {
+	ctx := context.Background()
+	app := e.srv.Core()
+	if _, err := app.AddUser(ctx, core.Operator, core.UserInput{Username: user, Password: benchPassword, Role: "officer", Scopes: []string{"340199"}}); err != nil {
 		return err
 	}
 	hh := "h-" + user
-	now := time.Now()
-	err := e.store.UpdateSolo(func(tx *boltstore.Tx) error {
-		for i, op := range []*syncengine.Op{
-			{ID: "seed-h-" + user, RecordID: hh, Collection: "households", Area: area, Author: "seed", Device: "seed", HLC: syncengine.MakeHLC(1, 0),
-				Set: map[string]json.RawMessage{"head_name": json.RawMessage(`"张建国"`), "status": json.RawMessage(`{"value":"exited","year":2019}`)}},
-			{ID: "seed-a-" + user, RecordID: "a-" + user, Collection: "assignments", Area: area, Author: "seed", Device: "seed", HLC: syncengine.MakeHLC(2, 0),
-				Set: map[string]json.RawMessage{"officer": mustJSON(user), "household_id": mustJSON(hh), "active": json.RawMessage(`true`)}},
-		} {
-			_ = i
-			op.ReceivedAt = now
-			if _, err := syncengine.Apply(tx, op, syncengine.MergePolicy{}, now); err != nil {
-				return err
-			}
-		}
-		return nil
+	_, err := app.Load(ctx, []*syncengine.Op{
+		{ID: "seed-h-" + user, RecordID: hh, Collection: "households", Area: area, Author: "seed", Device: "seed", HLC: syncengine.MakeHLC(1, 0),
+			Set: map[string]json.RawMessage{"head_name": json.RawMessage(`"张建国"`), "status": json.RawMessage(`{"value":"exited","year":2019}`), "primary_cause": json.RawMessage(`"illness"`)}},
+		{ID: "seed-a-" + user, RecordID: "a-" + user, Collection: "assignments", Area: area, Author: "seed", Device: "seed", HLC: syncengine.MakeHLC(2, 0),
+			Set: map[string]json.RawMessage{"officer": mustJSON(user), "household_id": mustJSON(hh), "active": json.RawMessage(`true`)}},
 	})
 	if err != nil {
 		return err
@@ -465,30 +458,30 @@ func countVisits(store *boltstore.Store, want int) (lost, doubled int, err error
 	return lost, doubled, err
 }
 
-// loadBig fills a store with n small household records directly, in big
-// transactions with fsync off (the load is setup, not the measurement).
+// loadBig fills a store with n small household records through the
+// core's Load, in big transactions with fsync off (the load is setup, not
+// the measurement).
 func loadBig(path string, n int) error {
 	store, err := boltstore.Open(path, boltstore.Options{NoSync: true})
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	now := time.Now()
+	reg, err := schemas.New()
+	if err != nil {
+		return err
+	}
+	app := core.New(slog.New(slog.DiscardHandler), store.Core(), reg, core.Options{})
 	const chunk = 20000
 	for i := 0; i < n; i += chunk {
-		err := store.UpdateSolo(func(tx *boltstore.Tx) error {
-			for j := i; j < min(i+chunk, n); j++ {
-				op := &syncengine.Op{ID: fmt.Sprintf("big-%07d", j), RecordID: fmt.Sprintf("hh-%07d", j), Collection: "households",
-					Area: fmt.Sprintf("340199%03d%03d", j%40, j%997%1000), Author: "seed", Device: "seed", HLC: syncengine.MakeHLC(int64(j+1), 0),
-					Set: map[string]json.RawMessage{"head_name": json.RawMessage(`"王秀英"`), "status": json.RawMessage(`{"value":"exited","year":2019}`)}, ReceivedAt: now}
-				if _, err := syncengine.Apply(tx, op, syncengine.MergePolicy{}, now); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return err
+		ops := make([]*syncengine.Op, 0, chunk)
+		for j := i; j < min(i+chunk, n); j++ {
+			ops = append(ops, &syncengine.Op{ID: fmt.Sprintf("big-%07d", j), RecordID: fmt.Sprintf("hh-%07d", j), Collection: "households",
+				Area: fmt.Sprintf("340199%03d%03d", j%40, j%997%1000), Author: "seed", Device: "seed", HLC: syncengine.MakeHLC(int64(j+1), 0),
+				Set: map[string]json.RawMessage{"head_name": json.RawMessage(`"王秀英"`), "status": json.RawMessage(`{"value":"exited","year":2019}`), "primary_cause": json.RawMessage(`"illness"`)}})
+		}
+		if _, err := app.Load(context.Background(), ops); err != nil {
+			return fmt.Errorf("load big store: %w", err)
 		}
 	}
 	return nil
