@@ -18,15 +18,16 @@ demo:
 test: lint tools
 	RUHU_REQUIRE_EXTERNAL=1 RUHU_MINIO_BIN=$(MINIO_BIN) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
-# lint: formatting, vet, staticcheck (pinned in go.mod as a tool), and the
-# layering rule: syncengine imports only the standard library.
+# lint: formatting, vet, staticcheck (pinned in go.mod as a tool), and every
+# arrow of the architecture (DESIGN.md), checked on the import graph by
+# internal/archcheck: syncengine standard library only; server/core no
+# fiber, net/http or storage; rules and schemas no storage; client-sdk not
+# server; the lower layer imports neither server, client-sdk nor cmd.
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
-	@bad=$$($(GO) list -deps -f '{{if not .Standard}}{{.ImportPath}}{{end}}' ./syncengine/... | grep -v '^github.com/ruhu-dev/ruhu/syncengine' || true); \
-	 http=$$($(GO) list -deps ./syncengine/... | grep -E '^net/http$$' || true); \
-	 if [ -n "$$bad$$http" ]; then echo "syncengine must import only the standard library and no HTTP, found: $$bad $$http"; exit 1; fi
+	$(GO) test -count=1 ./internal/archcheck
 	@echo "lint ok"
 
 # tools: MinIO for the object-store tests, built from the module proxy once,
