@@ -28,6 +28,8 @@ func FuzzValidatePatch(f *testing.F) {
 		`{"milestones":[{"name":"","date":"0000-00-00"}],"income_year":"9999-10000"}`,
 		`{"code":"000000000000","township_code":"999999999","center":{"lat":90,"lon":180,"accuracy_m":0}}`,
 		`{"start_date":"2024-01-01","end_date":"2023-12-31","visited_at":"2025-11-03T09:41:00.123456789+08:00"}`,
+		`{"head_name":"\u0000","address":"\ud800","notes":"\udc00\ud83d\ude00"}`,
+		`{"status":{"value":"exited","year":2019,"\ud800":1},"flags":["dibao\u0000"]}`,
 	} {
 		f.Add([]byte(seed))
 	}

@@ -49,6 +49,14 @@ const (
 var (
 	errTooDeep     = errors.New("nested too deeply")
 	errNumberRange = errors.New("number out of range")
+	// Strings that JSON allows but no form produces, and that break what
+	// stores them: NUL ends C strings (PostgreSQL text refuses it, logs
+	// and spreadsheets cut there), and a lone UTF-16 surrogate (\ud800)
+	// or invalid UTF-8 is silently turned into U+FFFD by encoding/json, so
+	// the value stored is not the value sent.
+	errNULString       = errors.New("NUL character in a string")
+	errSurrogateString = errors.New("lone UTF-16 surrogate in a string")
+	errUTF8String      = errors.New("invalid UTF-8 in a string")
 )
 
 func (d *valueDecoder) syntaxError(what string) error {
@@ -190,6 +198,9 @@ func (d *valueDecoder) string() (string, error) {
 			if err := json.Unmarshal(d.data[start:d.i], &s); err != nil {
 				return "", err
 			}
+			if err := checkStringToken(d.data[start+1 : d.i-1]); err != nil {
+				return "", err
+			}
 			return s, nil
 		case c == '\\':
 			plain = false
@@ -259,4 +270,57 @@ func (d *valueDecoder) digits() int {
 		n++
 	}
 	return n
+}
+
+// checkStringToken refuses the contents of a string token (between its
+// quotes, already known to be valid JSON) that hold a NUL (\u0000), a
+// UTF-16 surrogate escape not paired high then low, or bytes that are not
+// UTF-8.
+func checkStringToken(tok []byte) error {
+	if !utf8.Valid(tok) {
+		return errUTF8String
+	}
+	for i := 0; i < len(tok); i++ {
+		if tok[i] != '\\' {
+			continue
+		}
+		i++
+		if tok[i] != 'u' {
+			continue
+		}
+		r := hex4(tok[i+1 : i+5])
+		i += 4
+		switch {
+		case r == 0:
+			return errNULString
+		case r >= 0xDC00 && r <= 0xDFFF:
+			return errSurrogateString
+		case r >= 0xD800 && r <= 0xDBFF:
+			if i+6 >= len(tok) || tok[i+1] != '\\' || tok[i+2] != 'u' {
+				return errSurrogateString
+			}
+			if lo := hex4(tok[i+3 : i+7]); lo < 0xDC00 || lo > 0xDFFF {
+				return errSurrogateString
+			}
+			i += 6
+		}
+	}
+	return nil
+}
+
+// hex4 decodes four hex digits (already checked by the JSON grammar).
+func hex4(b []byte) rune {
+	var r rune
+	for _, c := range b {
+		r <<= 4
+		switch {
+		case c >= '0' && c <= '9':
+			r |= rune(c - '0')
+		case c >= 'a' && c <= 'f':
+			r |= rune(c - 'a' + 10)
+		case c >= 'A' && c <= 'F':
+			r |= rune(c - 'A' + 10)
+		}
+	}
+	return r
 }

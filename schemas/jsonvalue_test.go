@@ -33,6 +33,8 @@ var decodeSeeds = []string{
 	`[]`, `[1,"a",[],{}]`, `[1,]`, `[,1]`, `[1 2]`,
 	`{}`, `{"a":1,"a":2}`, `{"a":{"b":[{"c":null}]}}`, `{"a"}`, `{"a":}`, `{a:1}`, `{"a":1,}`, `{"k\u00e9y":"v"}`,
 	`1 2`, `{} x`, "", " ", strings.Repeat("[", 100) + strings.Repeat("]", 100),
+	`"\u0000"`, `"a\u0000b"`, `"\\u0000"`, `"\udc00"`, `"\ud800\u0041"`, `"\ud800\n"`, `"x\ud83d"`, `"\ud83d\ude00\ud800"`,
+	"\"\xed\xa0\x80\"", `{"\ud800":1}`, `["\u0000"]`,
 }
 
 func TestDecodeValueAgreesWithEncodingJSON(t *testing.T) {
@@ -52,6 +54,9 @@ func checkDecodeAgrees(t *testing.T, data []byte) {
 	got, err := decodeValue(data)
 	if errors.Is(err, errTooDeep) || errors.Is(err, errNumberRange) {
 		return // limits encoding/json does not have (deeper than 64, |exponent| > 400, > 64 bytes)
+	}
+	if errors.Is(err, errNULString) || errors.Is(err, errSurrogateString) || errors.Is(err, errUTF8String) {
+		return // strings encoding/json takes (turning some into U+FFFD) and the validator refuses
 	}
 	want, ok := referenceDecode(data)
 	if ok != (err == nil) {

@@ -99,6 +99,8 @@ func (c *collection) decode(fields map[string]json.RawMessage) ([]string, map[st
 				reason = "number out of range"
 			case errors.Is(err, errTooDeep):
 				reason = "nested too deeply"
+			case errors.Is(err, errNULString), errors.Is(err, errSurrogateString), errors.Is(err, errUTF8String):
+				reason = err.Error()
 			}
 			return nil, nil, &FieldError{Collection: c.name, Field: name, Reason: reason, kind: ErrInvalidValue}
 		}
