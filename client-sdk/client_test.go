@@ -11,6 +11,7 @@ import (
 	"time"
 
 	client "github.com/ruhu-dev/ruhu/client-sdk"
+	"github.com/ruhu-dev/ruhu/rules"
 	"github.com/ruhu-dev/ruhu/schemas"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
@@ -570,19 +571,32 @@ func TestMyHouseholdsAndVisitsDue(t *testing.T) {
 	if !slices.Equal(ids, []string{"h1", "h2", "h3"}) {
 		t.Fatalf("my households %v, want [h1 h2 h3]", ids)
 	}
-	due, err := tb.VisitsDue(now, 90*24*time.Hour)
+	policies, err := rules.DefaultPolicies()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(due) != 2 || due[0].Household.ID != "h3" || !due[0].LastVisit.IsZero() ||
-		due[1].Household.ID != "h2" || !due[1].LastVisit.Equal(now.Add(-100*24*time.Hour)) {
-		t.Fatalf("visits due %+v", due)
+	// Poor households are due monthly (the shipped policy): h1 was visited
+	// last month (due, the month has more than due_soon_days left), h2 not
+	// since July and h3 never (overdue: last month went without a visit).
+	states := func() string {
+		t.Helper()
+		due, err := tb.HouseholdsDue(now, policies)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, d := range due {
+			got = append(got, d.Household.ID+":"+string(d.State))
+		}
+		return strings.Join(got, " ")
+	}
+	if got, want := states(), "h3:overdue h2:overdue h1:due"; got != want {
+		t.Fatalf("households due %q, want %q", got, want)
 	}
 	// A visit made on the tablet counts at once, before it syncs.
 	tb.save(t, "visits", "v4", map[string]any{"household_id": "h3", "visited_at": now.Format(time.RFC3339)})
-	due, _ = tb.VisitsDue(now, 90*24*time.Hour)
-	if len(due) != 1 || due[0].Household.ID != "h2" {
-		t.Fatalf("visits due after a local visit: %+v", due)
+	if got, want := states(), "h2:overdue h1:due h3:done"; got != want {
+		t.Fatalf("households due after a local visit %q, want %q", got, want)
 	}
 	// Ending an assignment (on the server) removes the household.
 	seed("a1-end", "assignments", "a1", map[string]any{"active": false})

@@ -33,7 +33,7 @@ var (
 )
 
 func dataBuckets() [][]byte {
-	return [][]byte{bucketMeta, bucketRecords, bucketOutbox, bucketPending, bucketSent, bucketRejected, bucketUploads}
+	return [][]byte{bucketMeta, bucketRecords, bucketOutbox, bucketPending, bucketSent, bucketRejected, bucketUploads, bucketApp}
 }
 
 // Keys of bucketMeta.

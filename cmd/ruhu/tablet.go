@@ -44,19 +44,6 @@ const tabletUsage = `用法: ruhu tablet [--data 目录] <命令> [参数]
 // chinaTime is the zone visited_at is written in (UTC+8, no DST).
 var chinaTime = time.FixedZone("CST", 8*3600)
 
-// visitDue reports whether a household needs a visit now: it has none yet
-// in the current calendar window of its status's cadence (a month for a
-// monitored household, a half-year for an exited one, by the policy of its
-// jurisdiction), the same windows the county report judges by. Removed
-// households need none.
-func visitDue(pol rules.VisitPolicy, status string, last time.Time, visited bool, now time.Time) bool {
-	cad, ok := pol.For(rules.Status(status))
-	if !ok {
-		return false
-	}
-	return !visited || last.Before(rules.PeriodOf(cad.Per, now).Start)
-}
-
 // runTablet is the tablet CLI: the same library a tablet app uses, driven
 // from a terminal, with output in Chinese for field officers.
 func runTablet(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -183,20 +170,25 @@ var householdStatus = map[string]string{
 	"poor": "未脱贫", "exited": "已脱贫", "monitored": "监测户", "fellback": "返贫", "removed": "已销号",
 }
 
+// householdStatusLabel is a household's status in Chinese, with its year.
+func householdStatusLabel(h *client.RecordView) string {
+	var st struct {
+		Value string `json:"value"`
+		Year  int    `json:"year"`
+	}
+	_ = json.Unmarshal(h.Values["status"], &st)
+	status := householdStatus[st.Value]
+	if status == "" {
+		status = st.Value
+	}
+	if st.Year != 0 {
+		status += fmt.Sprintf("(%d)", st.Year)
+	}
+	return status
+}
+
 func (t *tabletCLI) households(args []string) error {
 	if err := t.flags("households").Parse(args); err != nil {
-		return err
-	}
-	mine, err := t.c.MyHouseholds()
-	if err != nil {
-		return err
-	}
-	if len(mine) == 0 {
-		fmt.Fprintln(t.stdout, "没有分配给您的农户（请先同步）")
-		return nil
-	}
-	last, err := t.c.LastVisits()
-	if err != nil {
 		return err
 	}
 	// The tablet knows the shipped policies; a jurisdiction's own files
@@ -205,34 +197,27 @@ func (t *tabletCLI) households(args []string) error {
 	if err != nil {
 		return err
 	}
-	now := t.c.Now()
-	rows := [][]string{{"户编号", "户主", "区划代码", "状态", "上次走访", "待走访", "未同步"}}
-	for _, h := range mine {
-		var st struct {
-			Value string `json:"value"`
-			Year  int    `json:"year"`
-		}
-		_ = json.Unmarshal(h.Values["status"], &st)
-		status := householdStatus[st.Value]
-		if status == "" {
-			status = st.Value
-		}
-		if st.Year != 0 {
-			status += fmt.Sprintf("(%d)", st.Year)
-		}
-		visited, due := "从未", ""
-		at, ok := last[h.ID]
-		if ok {
-			visited = at.In(chinaTime).Format("2006-01-02")
-		}
-		if visitDue(policies.For(h.Area, now.Year()).Visits, st.Value, at, ok, now) {
-			due = "是"
+	mine, err := t.c.HouseholdsDue(t.c.Now(), policies)
+	if err != nil {
+		return err
+	}
+	if len(mine) == 0 {
+		fmt.Fprintln(t.stdout, "没有分配给您的农户（请先同步）")
+		return nil
+	}
+	rows := [][]string{{"户编号", "户主", "区划代码", "状态", "上次走访", "走访", "未同步"}}
+	for _, d := range mine {
+		h := d.Household
+		status := householdStatusLabel(h)
+		visited := "从未"
+		if !d.LastVisit.IsZero() {
+			visited = d.LastVisit.In(chinaTime).Format("2006-01-02")
 		}
 		pending := ""
 		if h.Pending {
 			pending = "*"
 		}
-		rows = append(rows, []string{h.ID, h.String("head_name"), h.Area, status, visited, due, pending})
+		rows = append(rows, []string{h.ID, h.String("head_name"), h.Area, status, visited, d.State.Label(), pending})
 	}
 	writeTable(t.stdout, rows)
 	fmt.Fprintf(t.stdout, "共 %d 户\n", len(mine))

@@ -334,9 +334,9 @@ func TestPhotoUploadSurvivesACutAgainstRealServer(t *testing.T) {
 	}
 }
 
-// TestVisitDueFollowsThePolicy: the households list marks a household due
-// by its status's cadence (monthly for a monitored household, half-yearly
-// for an exited one), not by one fixed interval.
+// TestVisitDueFollowsThePolicy: the households list judges a household by
+// its status's cadence (monthly for a monitored household, half-yearly for
+// an exited one), not by one fixed interval (client.VisitStateOf).
 func TestVisitDueFollowsThePolicy(t *testing.T) {
 	policies, err := rules.DefaultPolicies()
 	if err != nil {
@@ -349,19 +349,29 @@ func TestVisitDueFollowsThePolicy(t *testing.T) {
 		status  string
 		last    time.Time
 		visited bool
-		want    bool
+		want    client.VisitState
 	}{
-		{"monitored, visited 40 days ago (last month)", "monitored", now.AddDate(0, 0, -40), true, true},
-		{"monitored, visited this month", "monitored", time.Date(2026, 11, 1, 0, 0, 0, 0, chinaTime), true, false},
-		{"monitored, visited 1 s before this month", "monitored", time.Date(2026, 11, 1, 0, 0, 0, 0, chinaTime).Add(-time.Second), true, true},
-		{"exited, visited 40 days ago (same half-year)", "exited", now.AddDate(0, 0, -40), true, false},
-		{"exited, visited in the first half-year", "exited", time.Date(2026, 6, 30, 12, 0, 0, 0, chinaTime), true, true},
-		{"exited, never visited", "exited", time.Time{}, false, true},
-		{"removed, never visited", "removed", time.Time{}, false, false},
+		{"monitored, visited 40 days ago (last month)", "monitored", now.AddDate(0, 0, -40), true, client.VisitDue},
+		{"monitored, visited 70 days ago (month before last)", "monitored", now.AddDate(0, 0, -70), true, client.VisitOverdue},
+		{"monitored, visited this month", "monitored", time.Date(2026, 11, 1, 0, 0, 0, 0, chinaTime), true, client.VisitDone},
+		{"monitored, visited 1 s before this month", "monitored", time.Date(2026, 11, 1, 0, 0, 0, 0, chinaTime).Add(-time.Second), true, client.VisitDue},
+		{"exited, visited 40 days ago (same half-year)", "exited", now.AddDate(0, 0, -40), true, client.VisitDone},
+		{"exited, visited in the first half-year", "exited", time.Date(2026, 6, 30, 12, 0, 0, 0, chinaTime), true, client.VisitDue},
+		{"exited, never visited", "exited", time.Time{}, false, client.VisitOverdue},
+		{"removed, never visited", "removed", time.Time{}, false, client.VisitNotRequired},
 	}
 	for _, tt := range tests {
-		if got := visitDue(pol, tt.status, tt.last, tt.visited, now); got != tt.want {
-			t.Errorf("%s: due %v, want %v", tt.name, got, tt.want)
+		var visits []time.Time
+		if tt.visited {
+			visits = append(visits, tt.last)
 		}
+		if got, _, _ := client.VisitStateOf(pol, tt.status, visits, now); got != tt.want {
+			t.Errorf("%s: %s, want %s", tt.name, got, tt.want)
+		}
+	}
+	// Within due_soon_days of the window's end, a short window is due soon.
+	late := time.Date(2026, 11, 25, 12, 0, 0, 0, chinaTime)
+	if got, _, _ := client.VisitStateOf(pol, "monitored", []time.Time{late.AddDate(0, 0, -30)}, late); got != client.VisitDueSoon {
+		t.Errorf("monitored, 5 days before the month ends, visited last month: %s, want due_soon", got)
 	}
 }
