@@ -36,6 +36,14 @@ type Options struct {
 	// Location reads EXIF local times that carry no offset. Nil means
 	// China Standard Time (UTC+8, Asia/Shanghai).
 	Location *time.Location
+	// MemoryBudget bounds, in bytes, the memory a Processor lets all its
+	// decodes hold at once, counted by DecodeCost (bytes of the decoded
+	// format, not pixels). An image that needs more than the whole budget
+	// is refused with ErrOverBudget before decoding. Zero means 160 MiB:
+	// a 50-megapixel JPEG fits, two 12-megapixel ones decode side by
+	// side, and the server stays under 300 MB resident. The package-level
+	// Process, which has no Processor, does not apply it.
+	MemoryBudget int64
 }
 
 func (o Options) withDefaults() Options {
@@ -53,6 +61,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Location == nil {
 		o.Location = chinaStandardTime
+	}
+	if o.MemoryBudget <= 0 {
+		o.MemoryBudget = 160 << 20
 	}
 	return o
 }

@@ -12,8 +12,9 @@ import (
 // cited by two records, is decoded once while both callers wait for it.
 // The zero value is not usable; call NewProcessor.
 type Processor struct {
-	opts Options
-	sem  chan struct{}
+	opts   Options
+	sem    chan struct{}
+	budget *Budget
 
 	mu       sync.Mutex
 	inflight map[string]*flight
@@ -30,15 +31,18 @@ type flight struct {
 }
 
 // NewProcessor returns a Processor applying opts. concurrency bounds how
-// many photos decode at once; zero means GOMAXPROCS (decoding is CPU bound,
-// and each decode holds about 1.5 bytes per pixel).
+// many photos decode at once; zero means GOMAXPROCS (decoding is CPU bound).
+// Memory is bounded apart from it: every decode first takes what it needs
+// from one Budget of opts.MemoryBudget bytes shared by all workers.
 func NewProcessor(opts Options, concurrency int) *Processor {
 	if concurrency <= 0 {
 		concurrency = runtime.GOMAXPROCS(0)
 	}
+	opts = opts.withDefaults()
 	return &Processor{
 		opts:     opts,
 		sem:      make(chan struct{}, concurrency),
+		budget:   NewBudget(opts.MemoryBudget),
 		inflight: make(map[string]*flight),
 	}
 }
@@ -99,8 +103,25 @@ func (p *Processor) run(ctx context.Context, sha string, data []byte, f *flight)
 		f.err = ctx.Err()
 		return
 	}
-	f.res, f.err = Process(data, p.opts)
+	f.res, f.err = p.processWithinBudget(ctx, data)
 	if f.err != nil {
 		f.err = fmt.Errorf("process photo %s: %w", sha, f.err)
 	}
+}
+
+// processWithinBudget reads the header, takes the decode's cost from the
+// budget (waiting for other decodes to finish when it does not fit now),
+// processes, and gives the memory back. Refusals by header (type, pixels,
+// corrupt header, over the whole budget) cost no decoding.
+func (p *Processor) processWithinBudget(ctx context.Context, data []byte) (*Processed, error) {
+	format, cfg, err := Check(data, p.opts)
+	if err != nil {
+		return nil, err
+	}
+	cost := DecodeCost(format, cfg, data, p.opts)
+	if err := p.budget.Acquire(ctx, cost); err != nil {
+		return nil, fmt.Errorf("%dx%d %s: %w", cfg.Width, cfg.Height, format, err)
+	}
+	defer p.budget.Release(cost)
+	return Process(data, p.opts)
 }

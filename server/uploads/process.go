@@ -128,6 +128,8 @@ func failureReason(err error) string {
 	switch {
 	case errors.Is(err, photo.ErrUnsupportedType):
 		return "not a JPEG or PNG image"
+	case errors.Is(err, photo.ErrOverBudget):
+		return "image needs more memory to decode than the server allows"
 	case errors.Is(err, photo.ErrTooManyPixels):
 		return "image declares too many pixels"
 	case errors.Is(err, photo.ErrCorrupt):
