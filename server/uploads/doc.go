@@ -15,6 +15,12 @@
 // before the handler runs, and a request cut inside those is never seen,
 // so such a cut costs up to 8 KiB.
 //
+// Knowing a blob's sha256 never grants its bytes: a creation naming a
+// verified blob completes at once only for a caller who can already read
+// it; anyone else sends the bytes, which are verified before a reference
+// is added. Out-of-scope records and other users' uploads answer exactly
+// like unknown ones.
+//
 // Every error answers with the tus status code and the API's JSON body
 // {"code","message"}; see Error.
 package uploads
