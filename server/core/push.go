@@ -83,6 +83,12 @@ func (c *Core) Push(ctx context.Context, caller Caller, batch []syncengine.WireO
 				return err
 			}
 			if prev != nil {
+				// An op id reused for other content is refused, never
+				// acked: acking would make the tablet drop undelivered data.
+				if err := syncengine.CheckResend(prev, a.op); err != nil {
+					res.Rejected = append(res.Rejected, rejection(a.op.ID, err))
+					continue
+				}
 				res.Acked = append(res.Acked, a.op.ID)
 				if len(prev.Flags) > 0 {
 					res.Flagged = append(res.Flagged, syncengine.FlaggedOp{OpID: a.op.ID, Flags: prev.Flags, HLC: uint64(prev.HLC)})
