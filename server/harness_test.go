@@ -243,7 +243,8 @@ type serverOptions struct {
 // startServer opens the store, creates the users through server.AddUser,
 // applies the seed ops through syncengine.Apply and serves on loopback
 // until the test ends. At cleanup it fails the test if the server logged
-// an internal error.
+// an internal error or if the store's records, history and change feed
+// disagree (core.Check).
 func startServer(t testing.TB, opts serverOptions) *testServer {
 	t.Helper()
 	clock := &testClock{now: testStart}
@@ -277,6 +278,9 @@ func startServer(t testing.TB, opts serverOptions) *testServer {
 	ts.serve()
 	t.Cleanup(func() {
 		ts.stop()
+		if err := ts.srv.Core().Check(context.Background()); err != nil {
+			t.Errorf("store check: %v", err)
+		}
 		if err := store.Close(); err != nil {
 			t.Errorf("close store: %v", err)
 		}

@@ -57,6 +57,15 @@ func newCore(t *testing.T, wrap func(core.Store) core.Store) (*core.Core, *bolts
 	}
 	logs := &syncBuffer{}
 	c := core.New(slog.New(slog.NewTextHandler(logs, nil)), cs, reg, core.Options{Now: func() time.Time { return t0 }})
+	if wrap == nil {
+		// Runs before the store closes (cleanups run last first); a test
+		// that closes the store itself has nothing left to check.
+		t.Cleanup(func() {
+			if err := c.Check(context.Background()); err != nil && syncengine.ErrorCode(err) != syncengine.ETRANSIENT {
+				t.Errorf("store check: %v", err)
+			}
+		})
+	}
 	return c, st, logs
 }
 
@@ -207,5 +216,40 @@ func TestLoadHoldsDataRules(t *testing.T) {
 				t.Errorf("a refused load wrote its first op (%v)", err)
 			}
 		})
+	}
+}
+
+// TestCheckFindsDisagreement: a record written past syncengine.Apply,
+// without its op in history, is reported by Check; a store written
+// through the core is not.
+func TestCheckFindsDisagreement(t *testing.T) {
+	st, err := boltstore.Open(filepath.Join(t.TempDir(), "ruhu.db"), boltstore.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	reg, err := schemas.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := core.New(slog.New(slog.DiscardHandler), st.Core(), reg, core.Options{Now: func() time.Time { return t0 }})
+	ctx := context.Background()
+	if _, err := c.Load(ctx, []*syncengine.Op{householdOp("h1", "seed", "seed")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Check(ctx); err != nil {
+		t.Fatalf("a store written through the core fails its check: %v", err)
+	}
+	op := householdOp("h2", "seed", "seed")
+	rec := &syncengine.Record{ID: op.RecordID, Collection: op.Collection, Area: op.Area, Fields: map[string]syncengine.FieldState{}}
+	for name, v := range op.Set {
+		rec.Fields[name] = syncengine.FieldState{Value: v, HLC: op.HLC, Device: op.Device, Author: op.Author, OpID: op.ID}
+	}
+	if err := st.UpdateSolo(func(tx *boltstore.Tx) error { return tx.PutRecord(rec, op) }); err != nil {
+		t.Fatal(err)
+	}
+	err = c.Check(ctx)
+	if err == nil || !strings.Contains(err.Error(), "households/h2 has no history") {
+		t.Fatalf("check of a record without history answered %v", err)
 	}
 }
