@@ -62,6 +62,10 @@ type Config struct {
 	// evidence-complete housing case; the zero value means the defaults
 	// documented on EvidencePolicy.
 	Evidence EvidencePolicy
+
+	// NoConsole turns off the web console (package console), which is
+	// otherwise served at "/" beside the API.
+	NoConsole bool
 }
 
 func (c *Config) setDefaults() {
@@ -158,6 +162,9 @@ func New(log *slog.Logger, cfg Config, store *boltstore.Store, reg Validator) *S
 		// HEAD is outside the route table: fiber lists HEAD beside GET, and
 		// the OpenAPI document describes it under the PATCH route.
 		s.app.Add(fiber.MethodHead, uploads.PathPrefix+"/:id", s.authenticate(authUser), s.uploads.HandleHead)
+	}
+	if !cfg.NoConsole {
+		s.mountConsole() // last: the API's routes answer their paths first
 	}
 	return s
 }
