@@ -305,7 +305,9 @@ func (b *consoleBackend) Households(ctx context.Context, u console.User, q conso
 	if q.Due != "" {
 		rows = slices.DeleteFunc(rows, func(r console.HouseholdRow) bool { return r.Due != q.Due })
 	}
-	slices.SortFunc(rows, func(a, b console.HouseholdRow) int { return cmp.Or(cmp.Compare(a.Area, b.Area), cmp.Compare(a.ID, b.ID)) })
+	slices.SortFunc(rows, func(a, b console.HouseholdRow) int {
+		return cmp.Or(cmp.Compare(a.Area, b.Area), cmp.Compare(a.ID, b.ID))
+	})
 	page := &console.HouseholdPage{Total: len(rows)}
 	from := min(max(q.Page-1, 0)*q.PageSize, len(rows))
 	to := len(rows)

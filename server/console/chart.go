@@ -20,8 +20,8 @@ type barChart struct {
 }
 
 type chartSeries struct {
-	Title string
-	Class string // CSS class of its bars and legend swatch
+	Title   string
+	Class   string // CSS class of its bars and legend swatch
 	LegendX int
 }
 
