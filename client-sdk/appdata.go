@@ -7,7 +7,12 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
 	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
@@ -183,4 +188,50 @@ func (c *Client) DismissRejected(opID string) error {
 		}
 		return b.Delete([]byte(opID))
 	})
+}
+
+// Blob returns an evidence file kept on this tablet (a photo original or
+// evidence copy, a signature image), named by its sha256. Files leave the
+// tablet once uploaded.
+//
+// Codes: EINVALID (not a sha256), ENOTFOUND (not, or no longer, here).
+func (c *Client) Blob(sha string) ([]byte, error) {
+	if len(sha) != 64 || strings.Trim(sha, "0123456789abcdef") != "" {
+		return nil, syncengine.Errorf(syncengine.EINVALID, "%q 不是 sha256", sha)
+	}
+	b, err := os.ReadFile(c.blobs.path(sha))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, syncengine.Errorf(syncengine.ENOTFOUND, "本机没有文件 %s（可能已上传）", sha)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read evidence %s: %w", sha, err)
+	}
+	return b, nil
+}
+
+// StorageBytes is the space the tablet's data takes: the store file and
+// the evidence files beside it.
+func (c *Client) StorageBytes() (int64, error) {
+	var total int64
+	if st, err := os.Stat(c.path); err == nil {
+		total += st.Size()
+	}
+	err := filepath.WalkDir(c.blobs.dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if !d.IsDir() {
+			if info, err := d.Info(); err == nil {
+				total += info.Size()
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return total, fmt.Errorf("evidence folder size: %w", err)
+	}
+	return total, nil
 }

@@ -45,6 +45,7 @@ type collection struct {
 	props   map[string]*jsonschema.Schema // root.Properties: one subschema per field
 	policy  CollectionPolicy
 	rules   []crossFieldRule
+	order   map[string][]string // declaration order of properties (form.go)
 }
 
 // New compiles the embedded schema files, using the highest version of each
@@ -100,6 +101,7 @@ func load(fsys fs.FS) (*Registry, error) {
 		if err != nil {
 			return nil, err
 		}
+		col.order = propertyOrder(raws[name])
 		r.collections[name] = col
 	}
 	return r, nil

@@ -39,6 +39,7 @@ const tabletUsage = `用法: ruhu tablet [--data 目录] <命令> [参数]
                                                        （原图只在 --unmetered 即 Wi-Fi 时上传）
   status                                               同步状态
   rejected                                             被服务器拒绝的记录
+  app [--listen 127.0.0.1:8765] [--idle-lock 5m]       启动外勤应用（本机网页，打印含密钥的链接）
 `
 
 // chinaTime is the zone visited_at is written in (UTC+8, no DST).
@@ -47,6 +48,12 @@ var chinaTime = time.FixedZone("CST", 8*3600)
 // runTablet is the tablet CLI: the same library a tablet app uses, driven
 // from a terminal, with output in Chinese for field officers.
 func runTablet(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	return runTabletWith(ctx, args, getenv, stdout, stderr, nil)
+}
+
+// runTabletWith is runTablet; appReady, when not nil, receives the field
+// app's launch URL once it serves (tests).
+func runTabletWith(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, appReady chan<- string) error {
 	fs := flag.NewFlagSet("tablet", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, tabletUsage) }
@@ -82,6 +89,8 @@ func runTablet(ctx context.Context, args []string, getenv func(string) string, s
 		cmd, cmdArgs = cmd+" "+cmdArgs[0], cmdArgs[1:]
 	}
 	switch cmd {
+	case "app":
+		return tabletApp(ctx, c, reg, cmdArgs, getenv, stdout, stderr, appReady)
 	case "login":
 		return t.login(ctx, cmdArgs)
 	case "enroll":

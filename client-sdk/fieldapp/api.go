@@ -1,0 +1,565 @@
+package fieldapp
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	client "github.com/ruhu-dev/ruhu/client-sdk"
+	"github.com/ruhu-dev/ruhu/syncengine"
+)
+
+// chinaTime is the zone times are written and shown in (UTC+8, no DST).
+var chinaTime = time.FixedZone("CST", 8*3600)
+
+func (a *App) routes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /api/lock", a.lockState)
+	mux.HandleFunc("POST /api/lock/unlock", a.unlock)
+	mux.HandleFunc("POST /api/lock/lock", a.lockNow)
+	mux.HandleFunc("POST /api/lock/pin", a.setPIN)
+	mux.HandleFunc("GET /api/me", a.me)
+	mux.HandleFunc("POST /api/setup", a.setup)
+	mux.HandleFunc("GET /api/households", a.households)
+	mux.HandleFunc("GET /api/households/{id}", a.household)
+	mux.HandleFunc("GET /api/forms/{collection}", a.form)
+	mux.HandleFunc("GET /api/drafts/{id}", a.getDraft)
+	mux.HandleFunc("PUT /api/drafts/{id}", a.putDraft)
+	mux.HandleFunc("DELETE /api/drafts/{id}", a.deleteDraft)
+	mux.HandleFunc("POST /api/drafts/{id}/photos", a.addDraftPhoto)
+	mux.HandleFunc("DELETE /api/drafts/{id}/photos/{n}", a.removeDraftPhoto)
+	mux.HandleFunc("GET /api/drafts/{id}/photos/{n}", a.draftPhoto)
+	mux.HandleFunc("POST /api/drafts/{id}/save", a.saveDraft)
+	mux.HandleFunc("GET /api/blobs/{sha}", a.blob)
+	mux.HandleFunc("GET /api/residency", a.residency)
+	mux.HandleFunc("POST /api/checkins", a.checkin)
+	mux.HandleFunc("POST /api/duty_days", a.dutyDay)
+	mux.HandleFunc("GET /api/sync", a.syncStatus)
+	mux.HandleFunc("POST /api/sync", a.startSync)
+	mux.HandleFunc("GET /api/rejected", a.rejected)
+	mux.HandleFunc("POST /api/rejected/{op}/fix", a.fixRejected)
+	mux.HandleFunc("GET /api/status", a.status)
+}
+
+// ---- lock ----
+
+func (a *App) lockState(w http.ResponseWriter, r *http.Request) {
+	has, err := a.c.HasPIN()
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"locked": a.isLocked(), "has_pin": has, "idle_seconds": int(a.opts.IdleLock / time.Second)})
+}
+
+func (a *App) unlock(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		PIN string `json:"pin"`
+	}
+	if err := readJSON(r, &req); err != nil {
+		a.fail(w, err)
+		return
+	}
+	ok, err := a.c.CheckPIN(req.PIN)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	if !ok {
+		writeError(w, http.StatusUnauthorized, "EUNAUTHORIZED", "PIN 不正确")
+		return
+	}
+	a.mu.Lock()
+	a.locked = false
+	a.lastActive = a.opts.Now()
+	a.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{"locked": false})
+}
+
+func (a *App) lockNow(w http.ResponseWriter, r *http.Request) {
+	a.mu.Lock()
+	a.locked = true
+	a.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{"locked": a.isLocked()})
+}
+
+// setPIN sets the PIN; changing one needs the current PIN and an
+// unlocked app.
+func (a *App) setPIN(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		PIN     string `json:"pin"`
+		Current string `json:"current"`
+	}
+	if err := readJSON(r, &req); err != nil {
+		a.fail(w, err)
+		return
+	}
+	has, err := a.c.HasPIN()
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	if has {
+		ok, err := a.c.CheckPIN(req.Current)
+		if err != nil {
+			a.fail(w, err)
+			return
+		}
+		if !ok || a.isLocked() {
+			writeError(w, http.StatusUnauthorized, "EUNAUTHORIZED", "当前 PIN 不正确")
+			return
+		}
+	}
+	if err := a.c.SetPIN(req.PIN); err != nil {
+		a.fail(w, err)
+		return
+	}
+	a.touch()
+	writeJSON(w, http.StatusOK, map[string]any{"has_pin": true})
+}
+
+// ---- session ----
+
+func (a *App) me(w http.ResponseWriter, r *http.Request) {
+	st, err := a.c.Status()
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	has, _ := a.c.HasPIN()
+	writeJSON(w, http.StatusOK, map[string]any{
+		"user": st.User, "role": st.Role, "server": st.Server, "device_id": st.DeviceID, "device_name": st.DeviceName,
+		"enrolled": st.Enrolled, "has_pin": has, "pending": st.Pending, "rejected": st.Rejected,
+	})
+}
+
+// setup is the first run: log in to the server and enrol this tablet
+// (the only step that needs a network), and set the PIN.
+func (a *App) setup(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Server, User, Password string
+		DeviceName             string `json:"device_name"`
+		PIN                    string `json:"pin"`
+	}
+	if err := readJSON(r, &req); err != nil {
+		a.fail(w, err)
+		return
+	}
+	req.Server = strings.TrimSpace(req.Server)
+	if req.Server == "" || req.User == "" || req.Password == "" || strings.TrimSpace(req.DeviceName) == "" {
+		writeError(w, http.StatusBadRequest, "EINVALID", "请填写服务器地址、用户名、密码和设备名")
+		return
+	}
+	if req.PIN != "" {
+		if err := a.c.SetPIN(req.PIN); err != nil {
+			a.fail(w, err)
+			return
+		}
+	}
+	if err := a.c.Login(r.Context(), req.Server, req.User, req.Password); err != nil {
+		a.fail(w, err)
+		return
+	}
+	if err := a.c.Enroll(r.Context(), req.DeviceName); err != nil {
+		a.fail(w, err)
+		return
+	}
+	a.me(w, r)
+}
+
+// ---- households ----
+
+type householdItem struct {
+	ID          string `json:"id"`
+	Head        string `json:"head"`
+	Area        string `json:"area"`
+	Village     string `json:"village"`
+	Status      string `json:"status"`
+	StatusLabel string `json:"status_label"`
+	State       string `json:"state"`
+	StateLabel  string `json:"state_label"`
+	Cadence     string `json:"cadence"`
+	LastVisit   string `json:"last_visit"`
+	Pending     int    `json:"pending"`
+	Rejected    int    `json:"rejected"`
+}
+
+var statusLabels = map[string]string{
+	"poor": "未脱贫", "exited": "已脱贫", "monitored": "监测户", "fellback": "返贫", "removed": "已销号",
+}
+
+// villageNames maps village codes to names from the villages on the tablet.
+func (a *App) villageNames() map[string]string {
+	out := map[string]string{}
+	vs, _ := a.c.Query(client.CollectionVillages, nil)
+	for _, v := range vs {
+		out[v.String("code")] = v.String("name")
+	}
+	return out
+}
+
+// openCounts counts, per household, the records not yet acknowledged and
+// the ops the server refused, the list's badges.
+func (a *App) openCounts() (pending, rejected map[string]int, err error) {
+	pending, rejected = map[string]int{}, map[string]int{}
+	for _, col := range []string{client.CollectionVisits, client.CollectionPhotos, client.CollectionMembers} {
+		recs, err := a.c.Query(col, nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, v := range recs {
+			if v.Pending {
+				pending[v.String(client.FieldHousehold)]++
+			}
+		}
+	}
+	hh, err := a.c.Query(client.CollectionHouseholds, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, h := range hh {
+		if h.Pending {
+			pending[h.ID]++
+		}
+	}
+	rej, err := a.c.Rejected()
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, r := range rej {
+		rejected[householdOfOp(r.Op)]++
+	}
+	return pending, rejected, nil
+}
+
+// householdOfOp is the household an op is about: the record itself for
+// households, else its household_id field.
+func householdOfOp(op *syncengine.Op) string {
+	if op.Collection == client.CollectionHouseholds {
+		return op.RecordID
+	}
+	var s string
+	_ = json.Unmarshal(op.Set[client.FieldHousehold], &s)
+	return s
+}
+
+func (a *App) households(w http.ResponseWriter, r *http.Request) {
+	due, err := a.c.HouseholdsDue(a.c.Now(), a.policies)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	villages := a.villageNames()
+	pending, rejected, err := a.openCounts()
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	out := []householdItem{}
+	for _, d := range due {
+		h := d.Household
+		it := householdItem{ID: h.ID, Head: h.String("head_name"), Area: h.Area, Village: villages[h.Area],
+			Status: d.Status, StatusLabel: statusLabels[d.Status], State: string(d.State), StateLabel: d.State.Label(),
+			Pending: pending[h.ID], Rejected: rejected[h.ID]}
+		if d.State != client.VisitNotRequired {
+			it.Cadence = d.Cadence.Label()
+		}
+		if !d.LastVisit.IsZero() {
+			it.LastVisit = d.LastVisit.In(chinaTime).Format("2006-01-02")
+		}
+		if q != "" && !strings.Contains(it.Head, q) && !strings.Contains(it.Village, q) && !strings.Contains(it.ID, q) &&
+			!strings.Contains(h.String("address"), q) {
+			continue
+		}
+		out = append(out, it)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"households": out})
+}
+
+var relationLabels = map[string]string{
+	"head": "户主", "spouse": "配偶", "child": "子女", "parent": "父母", "grandchild": "孙辈", "sibling": "兄弟姐妹", "other": "其他",
+}
+
+// maskID shows an identity number as its first 3 and last 4 characters.
+func maskID(id string) string {
+	r := []rune(id)
+	if len(r) <= 7 {
+		return strings.Repeat("*", len(r))
+	}
+	return string(r[:3]) + strings.Repeat("*", len(r)-7) + string(r[len(r)-4:])
+}
+
+func byHousehold(id string) func(map[string]json.RawMessage) bool {
+	return func(v map[string]json.RawMessage) bool {
+		var s string
+		_ = json.Unmarshal(v[client.FieldHousehold], &s)
+		return s == id
+	}
+}
+
+func (a *App) household(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	h, err := a.c.Get(client.CollectionHouseholds, id)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	var st struct {
+		Value string `json:"value"`
+		Year  int    `json:"year"`
+	}
+	_ = json.Unmarshal(h.Values["status"], &st)
+	out := map[string]any{"id": h.ID, "head": h.String("head_name"), "area": h.Area, "village": a.villageNames()[h.Area],
+		"address": h.String("address"), "phone": h.String("phone"), "status": st.Value, "status_label": statusLabels[st.Value],
+		"status_year": st.Year, "pending": h.Pending}
+	due, err := a.c.HouseholdsDue(a.c.Now(), a.policies)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	for _, d := range due {
+		if d.Household.ID == id {
+			out["state"], out["state_label"] = string(d.State), d.State.Label()
+			if d.State != client.VisitNotRequired {
+				out["cadence"] = d.Cadence.Label()
+				out["window_end"] = d.WindowEnd.In(chinaTime).Add(-time.Second).Format("2006-01-02")
+			}
+		}
+	}
+	members, err := a.c.Query(client.CollectionMembers, byHousehold(id))
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	ms := []map[string]any{}
+	for _, m := range members {
+		ms = append(ms, map[string]any{"id": m.ID, "name": m.String("name"), "relation": m.String("relation"),
+			"relation_label": relationLabels[m.String("relation")], "id_number": maskID(m.String("id_number"))})
+	}
+	out["members"] = ms
+	visits, err := a.c.Query(client.CollectionVisits, byHousehold(id))
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	sort.Slice(visits, func(i, j int) bool { return visits[i].String("visited_at") > visits[j].String("visited_at") })
+	vs := []map[string]any{}
+	var problems []string
+	for i, v := range visits {
+		var checklist map[string]string
+		_ = json.Unmarshal(v.Values["checklist"], &checklist)
+		var bad []string
+		for k, s := range checklist {
+			if s == "problem" {
+				bad = append(bad, k)
+			}
+		}
+		sort.Strings(bad)
+		if i == 0 {
+			problems = bad
+		}
+		if i < 10 {
+			at, _ := time.Parse(time.RFC3339, v.String("visited_at"))
+			answered := v.String("answered_by_name")
+			vs = append(vs, map[string]any{"id": v.ID, "visited_at": at.In(chinaTime).Format("2006-01-02 15:04"),
+				"officer": v.String("officer"), "answered_by": answered, "notes": v.String("notes"), "pending": v.Pending,
+				"problems": bad})
+		}
+	}
+	out["visits"] = vs
+	photos, err := a.c.Query(client.CollectionPhotos, byHousehold(id))
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	ps := []map[string]any{}
+	for _, p := range photos {
+		sha := p.String("blob_sha256")
+		_, berr := a.c.Blob(sha)
+		ps = append(ps, map[string]any{"id": p.ID, "stage": p.String("stage"), "captured_at": p.String("captured_at"),
+			"sha256": sha, "on_tablet": berr == nil, "pending": p.Pending})
+	}
+	out["photos"] = ps
+	form, err := BuildForm(a.reg, client.CollectionVisits)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	open := []map[string]any{}
+	titles := map[string]string{}
+	for _, f := range form.Fields {
+		for _, sub := range f.Fields {
+			titles[strings.TrimPrefix(sub.Name, f.Name+".")] = sub.Title
+		}
+	}
+	for _, p := range problems {
+		open = append(open, map[string]any{"kind": "problem", "text": "上次走访：" + titles[p] + " 存在问题"})
+	}
+	rej, err := a.c.Rejected()
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	for _, rj := range rej {
+		if householdOfOp(rj.Op) == id {
+			open = append(open, map[string]any{"kind": "rejected", "op_id": rj.Op.ID, "text": "被服务器拒绝：" + rj.Message})
+		}
+	}
+	out["open_items"] = open
+	d, derr := a.c.Draft(visitDraftID(id))
+	out["has_draft"] = derr == nil && len(d) > 0
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (a *App) form(w http.ResponseWriter, r *http.Request) {
+	f, err := BuildForm(a.reg, r.PathValue("collection"))
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, f)
+}
+
+func (a *App) blob(w http.ResponseWriter, r *http.Request) {
+	b, err := a.c.Blob(r.PathValue("sha"))
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", http.DetectContentType(b))
+	w.Header().Set("Cache-Control", "private, max-age=86400")
+	_, _ = w.Write(b)
+}
+
+// ---- status ----
+
+func (a *App) status(w http.ResponseWriter, r *http.Request) {
+	st, err := a.c.Status()
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	q, err := a.c.UploadQueue()
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	files, fileBytes := 0, int64(0)
+	for _, it := range q {
+		if it.State != client.UploadDone {
+			files++
+			fileBytes += it.Size - it.Sent
+		}
+	}
+	used, _ := a.c.StorageBytes()
+	versions := map[string]int{}
+	for _, col := range a.reg.Collections() {
+		versions[col] = a.reg.Version(col)
+	}
+	last := ""
+	if !st.LastSync.IsZero() {
+		last = st.LastSync.In(chinaTime).Format("2006-01-02 15:04:05")
+	}
+	drafts, _ := a.c.DraftIDs()
+	nDrafts := 0
+	for _, d := range drafts {
+		if !strings.Contains(d, "/photo/") {
+			nDrafts++
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"user": st.User, "role": st.Role, "server": st.Server, "device_id": st.DeviceID, "device_name": st.DeviceName,
+		"pending_ops": st.Pending, "sent_ops": st.Sent, "rejected_ops": st.Rejected,
+		"pending_files": files, "pending_file_bytes": fileBytes, "last_sync": last,
+		"storage_bytes": used, "app_version": a.opts.Version, "schema_versions": versions, "drafts": nDrafts,
+		"clock_warning": clockWarning(st),
+	})
+}
+
+// clockWarning is the clock-suspect warning: the tablet's clock is far
+// from the server's as measured at the last sync.
+func clockWarning(st client.Status) string {
+	if !st.ClockOffsetKnown || st.ClockOffset.Abs() < 5*time.Minute {
+		return ""
+	}
+	dir := "慢"
+	if st.ClockOffset < 0 {
+		dir = "快"
+	}
+	return fmt.Sprintf("本机时钟比服务器%s %s：请校正平板时间，否则记录时间会被标记为可疑", dir, st.ClockOffset.Abs().Round(time.Second))
+}
+
+// ---- rejected ----
+
+func (a *App) rejected(w http.ResponseWriter, r *http.Request) {
+	list, err := a.c.Rejected()
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	out := []map[string]any{}
+	for _, rj := range list {
+		var fields []string
+		for k := range rj.Op.Set {
+			fields = append(fields, k)
+		}
+		sort.Strings(fields)
+		out = append(out, map[string]any{"op_id": rj.Op.ID, "collection": rj.Op.Collection, "record_id": rj.Op.RecordID,
+			"household_id": householdOfOp(rj.Op), "code": rj.Code, "message": rj.Message, "fields": fields,
+			"at": rj.At.In(chinaTime).Format("01-02 15:04"), "fixable": rj.Op.Tombstone == nil && a.reg.Schema(rj.Op.Collection) != nil})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"rejected": out})
+}
+
+// fixRejected turns a refused op into a draft of its collection's form,
+// prefilled with its values, to correct and save again.
+func (a *App) fixRejected(w http.ResponseWriter, r *http.Request) {
+	opID := r.PathValue("op")
+	list, err := a.c.Rejected()
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	i := slices.IndexFunc(list, func(rj client.RejectedOp) bool { return rj.Op.ID == opID })
+	if i < 0 {
+		writeError(w, http.StatusNotFound, "ENOTFOUND", "没有这条被拒绝的记录")
+		return
+	}
+	op := list[i].Op
+	form, err := BuildForm(a.reg, op.Collection)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	inputs, carry := form.Inputs(op.Set)
+	d := &draft{ID: "fix-" + op.ID, Kind: "fix", Collection: op.Collection, RecordID: op.RecordID, Area: op.Area,
+		HouseholdID: householdOfOp(op), Values: inputs, Carry: carry, RejectedOp: op.ID, Reason: list[i].Message}
+	if err := a.storeDraft(d); err != nil {
+		a.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
+// ---- helpers ----
+
+func atoiOr(s string, def int) int {
+	if n, err := strconv.Atoi(s); err == nil {
+		return n
+	}
+	return def
+}
+
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, limit))
+	if err != nil {
+		return nil, syncengine.Errorf(syncengine.EINVALID, "文件过大或读取失败：%v", err)
+	}
+	return b, nil
+}
