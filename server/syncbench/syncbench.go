@@ -413,11 +413,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	defer e.close()
-	var cursor string
-	e.store.View(func(tx *boltstore.Tx) error {
-		cursor = syncengine.Cursor{Epoch: e.store.Epoch(), Seq: tx.LastSeq()}.Encode()
-		return nil
-	})
+	last, err := e.srv.Core().LastSeq(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cursor := syncengine.Cursor{Epoch: e.srv.Core().Epoch(), Seq: last}.Encode()
 	var times []time.Duration
 	for i := 0; i < 200; i++ {
 		var pr syncengine.PullResponse
