@@ -165,14 +165,14 @@ var ErrUserExists = core.ErrUserExists
 // AddUser stores a new user in a stopped server's store, as the operator
 // (core.AddUser: EINVALID for bad input, ErrUserExists for a taken name).
 func AddUser(store *boltstore.Store, in UserInput, now time.Time) error {
-	_, err := operatorCore(store, now).AddUser(context.Background(), core.Operator, in)
+	_, err := operatorCore(store, now).AddUser(context.Background(), core.Operator(), in)
 	return err
 }
 
 // RevokeDevice revokes a device in a stopped server's store, as the
 // operator (core.RevokeDevice: ENOTFOUND if there is no such device).
 func RevokeDevice(store *boltstore.Store, id string, now time.Time) error {
-	return operatorCore(store, now).RevokeDevice(context.Background(), core.Operator, id)
+	return operatorCore(store, now).RevokeDevice(context.Background(), core.Operator(), id)
 }
 
 // operatorCore is a core for account commands over a store, which need no

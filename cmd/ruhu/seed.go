@@ -56,7 +56,7 @@ func seedDemo(store *boltstore.Store, now time.Time) error {
 		return err
 	}
 	app := core.New(slog.New(slog.DiscardHandler), store.Core(), reg, core.Options{Now: func() time.Time { return now }})
-	users, err := app.Users(ctx, core.Operator)
+	users, err := app.Users(ctx, core.Operator())
 	if err != nil {
 		return err
 	}
@@ -65,7 +65,7 @@ func seedDemo(store *boltstore.Store, now time.Time) error {
 	}
 	for _, u := range demoUsers {
 		u.Password = demoPassword
-		if _, err := app.AddUser(ctx, core.Operator, u); err != nil {
+		if _, err := app.AddUser(ctx, core.Operator(), u); err != nil {
 			return fmt.Errorf("user %s: %w", u.Username, err)
 		}
 	}

@@ -50,10 +50,12 @@ type Caller struct {
 	Device string
 }
 
-// Operator is the caller of commands run by whoever holds the store
-// itself (the CLI over a stopped server's data folder): an admin of every
-// area.
-var Operator = Caller{User: "operator", Role: auth.RoleAdmin, Scopes: []string{""}}
+// Operator returns the caller of commands run by whoever holds the store
+// itself (the CLI over a stopped server's data folder, the demo seed,
+// benches): an admin of every area.
+func Operator() Caller {
+	return Caller{User: "operator", Role: auth.RoleAdmin, Scopes: []string{""}}
+}
 
 // Options are the core's tunables; every zero value means the default
 // named on the field.

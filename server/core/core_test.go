@@ -126,7 +126,7 @@ func TestStoreFailures(t *testing.T) {
 				}
 			}
 			// Every other writer answers the same way.
-			_, err = c.AddUser(context.Background(), core.Operator, core.UserInput{Username: "qian", Password: "long-enough-1", Role: "officer", Scopes: []string{"34"}})
+			_, err = c.AddUser(context.Background(), core.Operator(), core.UserInput{Username: "qian", Password: "long-enough-1", Role: "officer", Scopes: []string{"34"}})
 			if code := syncengine.ErrorCode(err); code != tt.wantCode {
 				t.Errorf("add user answered %v, want %s", err, tt.wantCode)
 			}
@@ -212,7 +212,7 @@ func TestLoadHoldsDataRules(t *testing.T) {
 				}
 				return
 			}
-			if _, _, err := c.Record(context.Background(), core.Operator, tt.ops[0].Collection, tt.ops[0].RecordID, false); syncengine.ErrorCode(err) != syncengine.ENOTFOUND && tt.ops[0].Collection != "nothing" {
+			if _, _, err := c.Record(context.Background(), core.Operator(), tt.ops[0].Collection, tt.ops[0].RecordID, false); syncengine.ErrorCode(err) != syncengine.ENOTFOUND && tt.ops[0].Collection != "nothing" {
 				t.Errorf("a refused load wrote its first op (%v)", err)
 			}
 		})

@@ -133,7 +133,7 @@ const benchPassword = "bench-password-1"
 func (e *env) enroll(user string) error {
 	ctx := context.Background()
 	app := e.srv.Core()
-	if _, err := app.AddUser(ctx, core.Operator, core.UserInput{Username: user, Password: benchPassword, Role: "officer", Scopes: []string{"340199"}}); err != nil {
+	if _, err := app.AddUser(ctx, core.Operator(), core.UserInput{Username: user, Password: benchPassword, Role: "officer", Scopes: []string{"340199"}}); err != nil {
 		return err
 	}
 	hh := "h-" + user
