@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
 
+	"github.com/ruhu-dev/ruhu/assets/photobench"
 	"github.com/ruhu-dev/ruhu/server/boltstore"
 	"github.com/ruhu-dev/ruhu/server/uploads/tusclient"
 	"github.com/ruhu-dev/ruhu/syncengine"
@@ -190,5 +194,45 @@ func TestOutOfScopeLooksUnknown(t *testing.T) {
 	// refused plainly: that tells nothing the caller cannot read anyway.
 	if a := creation("p-next-village")(); a.status != 400 || a.code() != "EINVALID" || !strings.Contains(string(a.body), "340199001002") {
 		t.Errorf("visible record in another area: %s", a)
+	}
+}
+
+// TestHostilePNGUploadsStayWithinMemory reproduces issue 10, bug 4: two
+// valid 7000×7000 16-bit RGBA PNGs (381 KB each) uploaded back to back
+// took the server from 84 MB to 907 MB resident (this test measured 901
+// MiB peak before the decoding budget, 70 MiB after). Both now fail before
+// decoding, with a reason, and the process stays under 300 MB.
+func TestHostilePNGUploadsStayWithinMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("generates two 7000×7000 PNGs")
+	}
+	e := startEnv(t, envOptions{maxSize: 2 << 20})
+	pngs, err := photobench.HostilePNGs(7000, 7000, 1, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.GC()
+	debug.FreeOSMemory()
+	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+		t.Skipf("cannot reset the peak RSS: %v", err)
+	}
+	for i, data := range pngs {
+		if _, err := e.client("wang").Upload(t.Context(), tusclient.File{Data: data, Kind: "photo", Collection: "photos",
+			RecordID: fmt.Sprintf("p-huge-%d", i), Area: areaV1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, data := range pngs {
+		if b := e.waitBlob(hexSHA(data)); b.Status != boltstore.BlobFailed || !strings.Contains(b.Reason, "memory") {
+			t.Errorf("blob %s: %s (%s), want failed for memory", b.SHA256[:8], b.Status, b.Reason)
+		}
+	}
+	peak, err := photobench.PeakRSSMB()
+	if err != nil {
+		t.Skipf("peak RSS unknown: %v", err)
+	}
+	t.Logf("peak RSS %.0f MiB", peak)
+	if peak > 300 {
+		t.Errorf("peak RSS %.0f MiB under two hostile PNGs, want under 300", peak)
 	}
 }
