@@ -27,6 +27,13 @@ type Policy struct {
 	Caseload  CaseloadPolicy  `yaml:"caseload" json:"caseload"`
 	Team      TeamPolicy      `yaml:"team" json:"team"`
 	Income    IncomePolicy    `yaml:"income" json:"income"`
+	// Exit, VillageExit, Review and Photos hold the figures of the exit
+	// procedure, village exit, record review and photo age rules (exit.go,
+	// villageexit.go, review.go; assets/findings for photos).
+	Exit        ExitPolicy        `yaml:"exit" json:"exit"`
+	VillageExit VillageExitPolicy `yaml:"village_exit" json:"village_exit"`
+	Review      ReviewPolicy      `yaml:"review" json:"review"`
+	Photos      PhotoPolicy       `yaml:"photos" json:"photos"`
 	// Sources names the files that were layered to make this policy, least
 	// specific first, so a report can say which rules it applied.
 	Sources []string `yaml:"-" json:"sources"`
@@ -454,6 +461,17 @@ func (p *Policy) validate() error {
 		{"caseload.max_households_per_officer", p.Caseload.MaxHouseholdsPerOfficer >= 1, "must be ≥ 1"},
 		{"team.min_members", p.Team.MinMembers >= 1, "must be ≥ 1"},
 		{"income.line_yuan", p.Income.LineYuan > 0, "must be > 0"},
+		{"income.line_yuan", p.Income.LineYuan <= 1e9, "must be ≤ 1000000000"},
+		{"exit.notice_days", p.Exit.NoticeDays >= 1 && p.Exit.NoticeDays <= 366, "must be 1..366"},
+		{"exit.signoff_numerator", p.Exit.SignoffNumerator >= 1, "must be ≥ 1"},
+		{"exit.signoff_denominator", p.Exit.SignoffDenominator >= p.Exit.SignoffNumerator, "must be ≥ exit.signoff_numerator"},
+		{"exit.signoff_denominator", p.Exit.SignoffDenominator <= 1000, "must be ≤ 1000"},
+		{"exit.school_age_from", p.Exit.SchoolAgeFrom >= 0 && p.Exit.SchoolAgeFrom <= p.Exit.SchoolAgeTo, "must be 0..exit.school_age_to"},
+		{"exit.school_age_to", p.Exit.SchoolAgeTo <= 30, "must be ≤ 30"},
+		{"village_exit.max_incidence_percent", p.VillageExit.MaxIncidencePercent > 0 && p.VillageExit.MaxIncidencePercent <= 100, "must be > 0 and ≤ 100"},
+		{"village_exit.min_industries", p.VillageExit.MinIndustries >= 0, "must be ≥ 0"},
+		{"village_exit.min_collective_income_yuan", p.VillageExit.MinCollectiveIncomeYuan >= 0 && p.VillageExit.MinCollectiveIncomeYuan <= 1e12, "must be 0..1000000000000"},
+		{"photos.max_age_days", p.Photos.MaxAgeDays >= 0 && p.Photos.MaxAgeDays <= 3660, "must be 0..3660 (0 turns the check off)"},
 	}
 	for _, c := range checks {
 		if !c.ok {
