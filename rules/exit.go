@@ -187,7 +187,8 @@ const (
 	CodeExitCompleted      = "exit_completed"
 )
 
-// StepError is why a procedure step is refused: a stable Code, a zh-CN
+// StepError is why a procedure step (an exit step, a review, a ledger
+// change) is refused: a stable Code, a zh-CN
 // Reason for the person who recorded it, and for CodeExitStandardsUnmet
 // every unmet standard. errors.Is matches StepErrors by Code, so callers
 // can test against ErrExitOutOfOrder and the other sentinels.
