@@ -50,8 +50,7 @@ func (t *Tx) AuditEntries(before uint64, fn func(*audit.Entry) bool) error {
 	if before == 0 {
 		k, v = c.Last()
 	} else {
-		k, v = c.Seek(u64(before))
-		if k == nil {
+		if k, _ = c.Seek(u64(before)); k == nil {
 			k, v = c.Last()
 		} else {
 			k, v = c.Prev()
