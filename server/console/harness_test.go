@@ -168,7 +168,7 @@ func seed(app *core.Core, month rules.Period, now time.Time) error {
 	ctx := context.Background()
 	for _, u := range users {
 		u.Password = password
-		if _, err := app.AddUser(ctx, core.Operator, u); err != nil {
+		if _, err := app.AddUser(ctx, core.Operator(), u); err != nil {
 			return fmt.Errorf("user %s: %w", u.Username, err)
 		}
 	}
