@@ -93,6 +93,9 @@ type App struct {
 	locked     bool
 
 	sync syncState
+	// draftMu serialises a draft's read-modify-write: the form's
+	// autosave and a photo upload arrive concurrently.
+	draftMu sync.Mutex
 }
 
 // New makes an App. Close stops a sync in flight.

@@ -92,6 +92,8 @@ func (a *App) getDraft(w http.ResponseWriter, r *http.Request) {
 // putDraft saves what the form holds now: its inputs, the signature
 // strokes and the GPS fix (photos go through their own calls).
 func (a *App) putDraft(w http.ResponseWriter, r *http.Request) {
+	a.draftMu.Lock()
+	defer a.draftMu.Unlock()
 	id := r.PathValue("id")
 	var req struct {
 		Values  map[string]string `json:"values"`
@@ -160,6 +162,8 @@ var stages = map[string]bool{"before": true, "during": true, "after": true}
 // addDraftPhoto keeps a photo the camera took (the request body) with the
 // draft, by stage.
 func (a *App) addDraftPhoto(w http.ResponseWriter, r *http.Request) {
+	a.draftMu.Lock()
+	defer a.draftMu.Unlock()
 	id := r.PathValue("id")
 	stage := r.URL.Query().Get("stage")
 	if !stages[stage] {
@@ -199,6 +203,8 @@ func (a *App) addDraftPhoto(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *App) removeDraftPhoto(w http.ResponseWriter, r *http.Request) {
+	a.draftMu.Lock()
+	defer a.draftMu.Unlock()
 	id, n := r.PathValue("id"), atoiOr(r.PathValue("n"), -1)
 	d, err := a.loadDraft(id)
 	if err != nil {
@@ -238,6 +244,8 @@ func (a *App) draftPhoto(w http.ResponseWriter, r *http.Request) {
 // corrected record, after which the refused op leaves the rejected list.
 // Each record goes to the store and the outbox in one transaction.
 func (a *App) saveDraft(w http.ResponseWriter, r *http.Request) {
+	a.draftMu.Lock()
+	defer a.draftMu.Unlock()
 	id := r.PathValue("id")
 	d, err := a.loadDraft(id)
 	if err != nil {

@@ -261,7 +261,7 @@ func helpOf(prop, s *jsonschema.Schema) string {
 // naming enum values (and nested fields) in Chinese; value itself when the
 // description has none.
 func enumLabel(desc, value string) string {
-	re := regexp.MustCompile(`(?:^|[\s,，:：;；(（])` + regexp.QuoteMeta(value) + `\s+([^\s,，.。;；)）]+)`)
+	re := regexp.MustCompile(`(?:^|[\s,，:：;；(（])` + regexp.QuoteMeta(value) + `\s+([^\s,，.。;；:：)）]+)(?:[,，.。;；)）]|$)`)
 	if m := re.FindStringSubmatch(desc); m != nil && cjk.MatchString(m[1]) {
 		return m[1]
 	}

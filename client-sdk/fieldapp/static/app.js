@@ -35,7 +35,7 @@
     if (!res.ok) throw new ApiError(res.status, data);
     return data;
   }
-  function show(...nodes) { view.replaceChildren(...nodes); window.scrollTo(0, 0); }
+  function show(...nodes) { view.replaceChildren(...nodes.filter((n) => n !== null && n !== undefined && n !== false)); window.scrollTo(0, 0); }
   function errorBox(err) { return el("p", { class: "error", role: "alert", text: err.message || String(err) }); }
   function setTitle(t) { document.getElementById("title").textContent = t; }
   function fmtBytes(n) { if (n >= 1048576) return (n / 1048576).toFixed(1) + " MB"; if (n >= 1024) return (n / 1024).toFixed(1) + " KB"; return n + " B"; }
