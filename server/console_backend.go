@@ -414,7 +414,16 @@ func (b *consoleBackend) Household(ctx context.Context, u console.User, id strin
 		f.Cases = append(f.Cases, console.HousingCase{ID: rec.ID, Grade: jsonString(v["grade"]), BuildMode: jsonString(v["build_mode"]),
 			Complete: ev.Complete, Missing: ev.Missing})
 	}
-	all, err := b.PhotoFindingsIn(f.Area)
+	// A reused photo pairs this household with another, perhaps in
+	// another village: look as wide as the caller's scope, up to the
+	// county (a county's findings are gathered in one pass).
+	wide := f.Area[:min(6, len(f.Area))]
+	for _, sc := range u.Scopes {
+		if strings.HasPrefix(f.Area, sc) && len(sc) > len(wide) {
+			wide = sc
+		}
+	}
+	all, err := b.PhotoFindingsIn(wide)
 	if err != nil {
 		return nil, err
 	}
@@ -752,4 +761,51 @@ func (b *consoleBackend) Photo(ctx context.Context, u console.User, sha, size st
 		return nil, "", fmt.Errorf("read blob %s: %w", key, err)
 	}
 	return rc, ctype, nil
+}
+
+func (b *consoleBackend) Accounts(ctx context.Context, u console.User) ([]console.Account, error) {
+	list, err := b.s.core.Users(ctx, callerFor(u))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]console.Account, 0, len(list))
+	for _, a := range list {
+		out = append(out, console.Account{Username: a.Username, DisplayName: a.DisplayName, Role: a.Role,
+			Scopes: slices.Clone(a.Scopes), Disabled: a.Disabled, CreatedAt: a.CreatedAt})
+	}
+	return out, nil
+}
+
+func (b *consoleBackend) Devices(ctx context.Context, u console.User) ([]console.Device, error) {
+	list, err := b.s.core.Devices(ctx, callerFor(u))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]console.Device, 0, len(list))
+	for _, d := range list {
+		out = append(out, console.Device{ID: d.ID, Username: d.Username, Name: d.Name, EnrolledAt: d.EnrolledAt, RevokedAt: d.RevokedAt})
+	}
+	return out, nil
+}
+
+func (b *consoleBackend) AddUser(ctx context.Context, u console.User, in console.NewUser) error {
+	_, err := b.s.core.AddUser(ctx, callerFor(u), core.UserInput{Username: in.Username, Password: in.Password, Role: in.Role,
+		Scopes: in.Scopes, DisplayName: in.DisplayName})
+	return err
+}
+
+func (b *consoleBackend) RevokeDevice(ctx context.Context, u console.User, id string) error {
+	return b.s.core.RevokeDevice(ctx, callerFor(u), id)
+}
+
+func (b *consoleBackend) ImportHouseholds(ctx context.Context, u console.User, xlsx io.Reader) (*console.ImportResult, error) {
+	res, err := b.s.core.ImportHouseholds(ctx, callerFor(u), xlsx)
+	if err != nil {
+		return nil, err
+	}
+	out := &console.ImportResult{Imported: res.Imported, Unchanged: res.Unchanged}
+	for _, p := range res.Problems {
+		out.Problems = append(out.Problems, console.ImportProblem{Row: p.Row, Column: p.Column, Code: p.Code, Reason: p.Reason})
+	}
+	return out, nil
 }

@@ -54,6 +54,53 @@ type Backend interface {
 	// Photo opens a blob's bytes ("thumb", "preview" or "original") if the
 	// caller may see it, with its content type.
 	Photo(ctx context.Context, u User, sha, size string) (io.ReadCloser, string, error)
+
+	// Accounts and Devices list every user and enrolled device (admin
+	// only, EFORBIDDEN otherwise).
+	Accounts(ctx context.Context, u User) ([]Account, error)
+	Devices(ctx context.Context, u User) ([]Device, error)
+	// AddUser creates an account (admin only); ECONFLICT when the name
+	// is taken, EINVALID for a bad role, scope or password.
+	AddUser(ctx context.Context, u User, in NewUser) error
+	// RevokeDevice ends a tablet's tokens at once (admin only).
+	RevokeDevice(ctx context.Context, u User, id string) error
+	// ImportHouseholds loads a household register workbook within the
+	// caller's scope, as the API's import does.
+	ImportHouseholds(ctx context.Context, u User, xlsx io.Reader) (*ImportResult, error)
+}
+
+// Account is one user as the admin page lists it (never the hash).
+type Account struct {
+	Username, DisplayName, Role string
+	Scopes                      []string
+	Disabled                    bool
+	CreatedAt                   time.Time
+}
+
+// Device is one enrolled tablet; RevokedAt is nil while it may sync.
+type Device struct {
+	ID, Username, Name string
+	EnrolledAt         time.Time
+	RevokedAt          *time.Time
+}
+
+// NewUser is the admin page's add-user form.
+type NewUser struct {
+	Username, Password, Role, DisplayName string
+	Scopes                                []string
+}
+
+// ImportResult is what a register import did: rows written, rows already
+// identical, and the rows refused with why (identity numbers masked).
+type ImportResult struct {
+	Imported, Unchanged int
+	Problems            []ImportProblem
+}
+
+// ImportProblem is one refused cell or row of the workbook.
+type ImportProblem struct {
+	Row                  int
+	Column, Code, Reason string
 }
 
 // User is a signed-in account as the console shows it.

@@ -50,7 +50,11 @@
       if (sec && sec.querySelector("form.resolve")) { target = sec.querySelector("form.resolve"); }
     }
     var checked = target.querySelector("input[type=radio]:checked") || target.querySelector("input[type=radio]");
-    if (checked && !document.querySelector("[autofocus]")) { checked.focus(); }
+    // After load: scrolling to the URL's fragment would take the focus back.
+    var focusChoice = function () {
+      if (checked && !document.querySelector("[autofocus]")) { checked.focus(); }
+    };
+    if (document.readyState === "complete") { focusChoice(); } else { window.addEventListener("load", function () { setTimeout(focusChoice, 0); }); }
     forms.forEach(function (f) {
       var other = f.querySelector("input[name=other]");
       var otherRadio = f.querySelector("input[value=other]");
