@@ -1,0 +1,341 @@
+// Package pgstore is the server store on PostgreSQL (pgx v5): records,
+// history, the change feed, conflicts, accounts, devices, refresh tokens
+// and the token secret, for counties that outgrow one bbolt file or run
+// several ruhu servers on one database.
+//
+// # Change feed
+//
+// A pull walks records in sequence order and keeps the last sequence it
+// saw as its cursor. With concurrent writers a sequence number handed out
+// before commit could commit after a higher one was already pulled, and
+// that pull's cursor would skip it for ever. pgstore rules this out with
+// one sequencer: every write transaction first locks the single row of
+// ruhu_seq (SELECT ... FOR UPDATE) and numbers its changes from it, so
+// write transactions commit one after another in sequence order, and any
+// snapshot a pull reads holds every sequence up to the highest it sees.
+// PostgreSQL marks a transaction committed before it releases its row
+// locks, so the next writer's changes are never visible without the
+// previous writer's. The lock also serialises read-modify-write of records
+// (the merge reads a record and writes it back), as bbolt's single writer
+// does. TestChangeFeedGap reproduces the gap a plain sequence would open
+// and shows the store does not have it.
+package pgstore
+
+import (
+	"context"
+	"crypto/rand"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ruhu-dev/ruhu/server/core"
+	"github.com/ruhu-dev/ruhu/syncengine"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// migrationLock is the advisory lock key that serialises schema migrations
+// of servers starting at once on one database.
+const migrationLock = 0x72756875 // "ruhu"
+
+// ErrSchemaTooNew is returned by Open when the database was migrated by a
+// newer ruhu than this one: running an older server on it could corrupt
+// data it does not understand.
+var ErrSchemaTooNew = errors.New("database schema is newer than this server knows")
+
+// Store is a PostgreSQL-backed server store, safe for concurrent use by
+// any number of goroutines and processes.
+type Store struct {
+	pool    *pgxpool.Pool
+	epoch   string
+	secret  []byte
+	version int
+}
+
+// Open connects to the database at url (a postgres:// URL or key=value
+// DSN), applies the migrations it lacks and reads the store's epoch and
+// token secret, creating them on first use.
+func Open(ctx context.Context, url string) (*Store, error) {
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		return nil, fmt.Errorf("connect to postgresql: %w", err)
+	}
+	s := &Store{pool: pool}
+	if err := s.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	if err := s.identity(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close releases the store's connections.
+func (s *Store) Close() { s.pool.Close() }
+
+// Epoch is the random id of the store's lineage (core.Store).
+func (s *Store) Epoch() string { return s.epoch }
+
+// Secret is the access-token signing key (core.Store).
+func (s *Store) Secret() []byte { return s.secret }
+
+// SchemaVersion is the migration the database is at.
+func (s *Store) SchemaVersion() int { return s.version }
+
+// Kind names the store for health reports.
+func (s *Store) Kind() string { return "postgres" }
+
+// migration is one embedded schema change.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations lists the embedded migrations in version order; a file is
+// named NNNN_what.sql.
+func migrations() ([]migration, error) {
+	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	var out []migration
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "migrations/")
+		num, _, ok := strings.Cut(base, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 {
+			return nil, fmt.Errorf("migration file %s is not named NNNN_what.sql", base)
+		}
+		body, err := migrationFiles.ReadFile(name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, migration{version: v, name: base, sql: string(body)})
+	}
+	slices.SortFunc(out, func(a, b migration) int { return a.version - b.version })
+	for i, m := range out {
+		if m.version != i+1 {
+			return nil, fmt.Errorf("migrations are not numbered 1..n: %s", m.name)
+		}
+	}
+	return out, nil
+}
+
+// LatestVersion is the newest schema this build knows.
+func LatestVersion() int {
+	ms, err := migrations()
+	if err != nil || len(ms) == 0 {
+		return 0
+	}
+	return ms[len(ms)-1].version
+}
+
+// migrate applies missing migrations under an advisory lock, each in its
+// own transaction, and refuses a database newer than this build.
+func (s *Store) migrate(ctx context.Context) error {
+	ms, err := migrations()
+	if err != nil {
+		return err
+	}
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return markTransient(fmt.Errorf("connect to postgresql: %w", err))
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", migrationLock); err != nil {
+		return fmt.Errorf("lock schema for migration: %w", err)
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrationLock) //nolint:errcheck // the session ends with the connection anyway
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS ruhu_schema_migrations (
+		version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		return fmt.Errorf("create migrations table: %w", err)
+	}
+	var current int
+	if err := conn.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM ruhu_schema_migrations").Scan(&current); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if latest := len(ms); current > latest {
+		return fmt.Errorf("%w: database at version %d, this server knows up to %d", ErrSchemaTooNew, current, latest)
+	}
+	for _, m := range ms[current:] {
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, m.sql); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, "INSERT INTO ruhu_schema_migrations (version, name) VALUES ($1, $2)", m.version, m.name)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("apply migration %s: %w", m.name, err)
+		}
+		current = m.version
+	}
+	s.version = current
+	return nil
+}
+
+// identity reads the epoch and token secret, creating each on first use
+// (the first of several servers starting at once wins).
+func (s *Store) identity(ctx context.Context) error {
+	get := func(key string, fresh []byte) ([]byte, error) {
+		if _, err := s.pool.Exec(ctx, "INSERT INTO ruhu_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING", key, fresh); err != nil {
+			return nil, fmt.Errorf("initialise %s: %w", key, err)
+		}
+		var v []byte
+		if err := s.pool.QueryRow(ctx, "SELECT value FROM ruhu_meta WHERE key = $1", key).Scan(&v); err != nil {
+			return nil, fmt.Errorf("read %s: %w", key, err)
+		}
+		return v, nil
+	}
+	epoch, err := get("epoch", []byte(randomHex(16)))
+	if err != nil {
+		return err
+	}
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return err
+	}
+	if secret, err = get("jwt_secret", secret); err != nil {
+		return err
+	}
+	s.epoch, s.secret = string(epoch), secret
+	return nil
+}
+
+// NewEpoch gives the store a new lineage id, as a restore from a dump
+// must: tablets then start their pulls over, as after a bbolt restore.
+func (s *Store) NewEpoch(ctx context.Context) error {
+	epoch := randomHex(16)
+	if _, err := s.pool.Exec(ctx, "UPDATE ruhu_meta SET value = $1 WHERE key = 'epoch'", []byte(epoch)); err != nil {
+		return fmt.Errorf("renew epoch: %w", err)
+	}
+	s.epoch = epoch
+	return nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b)
+}
+
+// Core returns the store as the application core sees it.
+func (s *Store) Core() core.Store { return coreStore{s} }
+
+type coreStore struct{ s *Store }
+
+var (
+	_ core.Store           = coreStore{}
+	_ core.Tx              = (*Tx)(nil)
+	_ syncengine.OpDigests = (*Tx)(nil)
+)
+
+func (c coreStore) Epoch() string  { return c.s.epoch }
+func (c coreStore) Secret() []byte { return c.s.secret }
+
+// View runs fn in a read-only REPEATABLE READ transaction: one snapshot
+// for the whole use case, so a pull's last sequence and its pages agree.
+func (c coreStore) View(fn func(core.Tx) error) error {
+	return c.s.run(pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, false, fn)
+}
+
+// Update runs fn in a write transaction holding the sequencer. Writers are
+// not coalesced as bbolt's are; each commits on its own.
+func (c coreStore) Update(fn func(core.Tx) error) error {
+	return c.s.run(pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, true, fn)
+}
+
+// UpdateSolo is Update: every write transaction here runs exactly once.
+func (c coreStore) UpdateSolo(fn func(core.Tx) error) error {
+	return c.s.run(pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, true, fn)
+}
+
+// run runs fn in one transaction. An error fn returned passes as it is; a
+// failure of PostgreSQL that waiting can cure is marked ETRANSIENT.
+func (s *Store) run(opts pgx.TxOptions, write bool, fn func(core.Tx) error) error {
+	ctx := context.Background()
+	err := pgx.BeginTxFunc(ctx, s.pool, opts, func(ptx pgx.Tx) error {
+		t := &Tx{ctx: ctx, tx: ptx, write: write}
+		if write {
+			if err := ptx.QueryRow(ctx, "SELECT last FROM ruhu_seq WHERE id = 1 FOR UPDATE").Scan(&t.seq); err != nil {
+				return fmt.Errorf("take the sequencer: %w", err)
+			}
+			t.startSeq = t.seq
+		}
+		if err := fn(t); err != nil {
+			return err
+		}
+		if t.err != nil {
+			return t.err
+		}
+		if write && t.seq != t.startSeq {
+			if _, err := ptx.Exec(ctx, "UPDATE ruhu_seq SET last = $1 WHERE id = 1", t.seq); err != nil {
+				return fmt.Errorf("advance the sequencer: %w", err)
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		return nil
+	}
+	var coded *syncengine.Error
+	if errors.As(err, &coded) {
+		return err // the use case's own answer
+	}
+	// A failure of PostgreSQL reaches here directly or through fn (a Tx
+	// method failed and the use case returned its error).
+	return markTransient(err)
+}
+
+// markTransient marks failures that pass by themselves (the database
+// restarts, refuses connections for now, runs out of room, or aborted
+// the transaction for a serialisation conflict) as ETRANSIENT.
+func markTransient(err error) error {
+	if err == nil || !transient(err) {
+		return err
+	}
+	return transientError{err}
+}
+
+func transient(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch {
+		case strings.HasPrefix(pgErr.Code, "08"), // connection exception
+			strings.HasPrefix(pgErr.Code, "53"), // insufficient resources
+			pgErr.Code == "40001", pgErr.Code == "40P01", // serialisation failure, deadlock
+			pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03": // shutdown, crash, not yet accepting
+			return true
+		}
+		return false
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var connectErr *pgconn.ConnectError
+	return errors.As(err, &connectErr) || pgconn.SafeToRetry(err) || pgconn.Timeout(err)
+}
+
+// transientError is a store failure marked syncengine.ETRANSIENT that
+// keeps its cause for logs.
+type transientError struct{ err error }
+
+func (e transientError) Error() string { return "store unavailable: " + e.err.Error() }
+func (e transientError) Unwrap() []error {
+	return []error{syncengine.Errorf(syncengine.ETRANSIENT, "store unavailable, retry"), e.err}
+}

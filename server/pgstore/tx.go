@@ -1,0 +1,584 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ruhu-dev/ruhu/server/core"
+	"github.com/ruhu-dev/ruhu/syncengine"
+)
+
+// Tx is one transaction (core.Tx). A write transaction holds the
+// sequencer row from its start; seq is the last sequence it handed out.
+type Tx struct {
+	ctx      context.Context
+	tx       pgx.Tx
+	write    bool
+	seq      uint64
+	startSeq uint64
+	// err is the first failure of a method that cannot return one
+	// (Assigned, LastSeq, HasChangesAfter); the transaction then fails.
+	err error
+}
+
+// fail keeps the first failure of a method without an error result.
+func (t *Tx) fail(err error) {
+	if t.err == nil {
+		t.err = err
+	}
+}
+
+// feedPage is how many changes ChangesAfter reads per query, so a walk the
+// caller stops early does not read the whole feed.
+const feedPage = 500
+
+// storedOp is an accepted op as kept in history (the same JSON as
+// boltstore's, so dumps of both read alike).
+type storedOp struct {
+	syncengine.WireOp
+	Flags      []string `json:"flags,omitempty"`
+	StatedHLC  uint64   `json:"stated_hlc,omitempty"`
+	ReceivedAt int64    `json:"received_at"` // ms
+	Digest     string   `json:"digest"`
+}
+
+func (so *storedOp) op() *syncengine.Op {
+	op := so.WireOp.FromWire()
+	op.Flags = so.Flags
+	op.StatedHLC = syncengine.HLC(so.StatedHLC)
+	op.ReceivedAt = time.UnixMilli(so.ReceivedAt).UTC()
+	op.Digest = so.Digest
+	return op
+}
+
+// OpApplied implements syncengine.Tx.
+func (t *Tx) OpApplied(id string) (bool, error) {
+	var one int
+	err := t.tx.QueryRow(t.ctx, "SELECT 1 FROM ops WHERE id = $1", id).Scan(&one)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("look up op %s: %w", id, err)
+	}
+	return true, nil
+}
+
+// AcceptedDigest implements syncengine.OpDigests.
+func (t *Tx) AcceptedDigest(id string) (string, bool, error) {
+	var d string
+	err := t.tx.QueryRow(t.ctx, "SELECT digest FROM ops WHERE id = $1", id).Scan(&d)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("read digest of op %s: %w", id, err)
+	}
+	return d, true, nil
+}
+
+// Record implements syncengine.Tx.
+func (t *Tx) Record(collection, id string) (*syncengine.Record, error) {
+	var body []byte
+	err := t.tx.QueryRow(t.ctx, "SELECT body FROM records WHERE collection = $1 AND id = $2", collection, id).Scan(&body)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read record %s/%s: %w", collection, id, err)
+	}
+	return decodeRecord(body)
+}
+
+func decodeRecord(body []byte) (*syncengine.Record, error) {
+	var w syncengine.WireRecord
+	if err := json.Unmarshal(body, &w); err != nil {
+		return nil, fmt.Errorf("decode record: %w", err)
+	}
+	return w.FromWire(), nil
+}
+
+// RecordArea implements core.Tx.
+func (t *Tx) RecordArea(collection, id string) (string, bool, error) {
+	var area string
+	err := t.tx.QueryRow(t.ctx, "SELECT area FROM records WHERE collection = $1 AND id = $2", collection, id).Scan(&area)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("read area of %s/%s: %w", collection, id, err)
+	}
+	return area, true, nil
+}
+
+// nextSeq hands out the next sequence; the sequencer row is locked.
+func (t *Tx) nextSeq() (uint64, error) {
+	if !t.write {
+		return 0, errors.New("write in a read-only transaction")
+	}
+	t.seq++
+	return t.seq, nil
+}
+
+// PutRecord implements syncengine.Tx: the record's new state moves to a
+// new sequence of the change feed.
+func (t *Tx) PutRecord(rec *syncengine.Record, _ *syncengine.Op) error {
+	seq, err := t.nextSeq()
+	if err != nil {
+		return err
+	}
+	body, err := json.Marshal(rec.ToWire())
+	if err != nil {
+		return fmt.Errorf("encode record %s/%s: %w", rec.Collection, rec.ID, err)
+	}
+	var prev *syncengine.Record
+	if rec.Collection == "assignments" {
+		if prev, err = t.Record(rec.Collection, rec.ID); err != nil {
+			return err
+		}
+	}
+	if _, err := t.tx.Exec(t.ctx, `INSERT INTO records (collection, id, area, seq, body) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (collection, id) DO UPDATE SET area = EXCLUDED.area, seq = EXCLUDED.seq, body = EXCLUDED.body`,
+		rec.Collection, rec.ID, rec.Area, int64(seq), body); err != nil {
+		return fmt.Errorf("store record %s/%s: %w", rec.Collection, rec.ID, err)
+	}
+	if rec.Collection == "assignments" {
+		return t.indexAssignment(prev, rec)
+	}
+	return nil
+}
+
+// AddOp implements syncengine.Tx: the op joins its record's history.
+func (t *Tx) AddOp(op *syncengine.Op) error {
+	seq, err := t.nextSeq()
+	if err != nil {
+		return err
+	}
+	digest := syncengine.OpDigest(op)
+	body, err := json.Marshal(storedOp{WireOp: op.ToWire(), Flags: op.Flags, StatedHLC: uint64(op.StatedHLC),
+		ReceivedAt: op.ReceivedAt.UnixMilli(), Digest: digest})
+	if err != nil {
+		return fmt.Errorf("encode op %s: %w", op.ID, err)
+	}
+	if _, err := t.tx.Exec(t.ctx, "INSERT INTO ops (id, collection, record_id, seq, digest, body) VALUES ($1, $2, $3, $4, $5, $6)",
+		op.ID, op.Collection, op.RecordID, int64(seq), digest, body); err != nil {
+		return fmt.Errorf("store op %s: %w", op.ID, err)
+	}
+	return nil
+}
+
+// AcceptedOp implements core.Tx.
+func (t *Tx) AcceptedOp(id string) (*syncengine.Op, error) {
+	var body []byte
+	err := t.tx.QueryRow(t.ctx, "SELECT body FROM ops WHERE id = $1", id).Scan(&body)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read op %s: %w", id, err)
+	}
+	var so storedOp
+	if err := json.Unmarshal(body, &so); err != nil {
+		return nil, fmt.Errorf("decode op %s: %w", id, err)
+	}
+	return so.op(), nil
+}
+
+// History implements core.Tx.
+func (t *Tx) History(collection, id string) ([]*syncengine.Op, error) {
+	rows, err := t.tx.Query(t.ctx, "SELECT id, body FROM ops WHERE collection = $1 AND record_id = $2 ORDER BY seq", collection, id)
+	if err != nil {
+		return nil, fmt.Errorf("read history of %s/%s: %w", collection, id, err)
+	}
+	defer rows.Close()
+	var out []*syncengine.Op
+	for rows.Next() {
+		var opID string
+		var body []byte
+		if err := rows.Scan(&opID, &body); err != nil {
+			return nil, fmt.Errorf("read history of %s/%s: %w", collection, id, err)
+		}
+		var so storedOp
+		if err := json.Unmarshal(body, &so); err != nil {
+			return nil, fmt.Errorf("decode op %s: %w", opID, err)
+		}
+		out = append(out, so.op())
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read history of %s/%s: %w", collection, id, err)
+	}
+	return out, nil
+}
+
+// ForEachRecord implements core.Tx, in id order.
+func (t *Tx) ForEachRecord(collection string, fn func(*syncengine.Record) error) error {
+	after := ""
+	for {
+		rows, err := t.tx.Query(t.ctx, "SELECT id, body FROM records WHERE collection = $1 AND id > $2 ORDER BY id LIMIT $3",
+			collection, after, feedPage)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", collection, err)
+		}
+		var recs []*syncengine.Record
+		for rows.Next() {
+			var body []byte
+			if err := rows.Scan(&after, &body); err != nil {
+				rows.Close()
+				return fmt.Errorf("read %s: %w", collection, err)
+			}
+			r, err := decodeRecord(body)
+			if err != nil {
+				rows.Close()
+				return fmt.Errorf("%s/%s: %w", collection, after, err)
+			}
+			recs = append(recs, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("read %s: %w", collection, err)
+		}
+		for _, r := range recs {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+		if len(recs) < feedPage {
+			return nil
+		}
+	}
+}
+
+// LastSeq implements core.Tx: the sequence of the last committed change
+// this transaction sees.
+func (t *Tx) LastSeq() uint64 {
+	if t.write {
+		return t.seq
+	}
+	var last int64
+	if err := t.tx.QueryRow(t.ctx, "SELECT last FROM ruhu_seq WHERE id = 1").Scan(&last); err != nil {
+		t.fail(fmt.Errorf("read last sequence: %w", err))
+		return 0
+	}
+	return uint64(last)
+}
+
+// ChangesAfter implements core.Tx: the feed in sequence order, read a page
+// at a time.
+func (t *Tx) ChangesAfter(seq uint64, fn func(seq uint64, area string, raw []byte) bool) (uint64, error) {
+	last := seq
+	for {
+		rows, err := t.tx.Query(t.ctx, "SELECT seq, area, body FROM records WHERE seq > $1 ORDER BY seq LIMIT $2", int64(last), feedPage)
+		if err != nil {
+			return last, fmt.Errorf("read change feed after %d: %w", last, err)
+		}
+		n := 0
+		stopped := false
+		for rows.Next() {
+			var s int64
+			var area string
+			var body []byte
+			if err := rows.Scan(&s, &area, &body); err != nil {
+				rows.Close()
+				return last, fmt.Errorf("read change feed after %d: %w", last, err)
+			}
+			n++
+			last = uint64(s)
+			if !fn(last, area, body) {
+				stopped = true
+				break
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return last, fmt.Errorf("read change feed: %w", err)
+		}
+		if stopped || n < feedPage {
+			return last, nil
+		}
+	}
+}
+
+// HasChangesAfter implements core.Tx.
+func (t *Tx) HasChangesAfter(seq uint64) bool {
+	var more bool
+	if err := t.tx.QueryRow(t.ctx, "SELECT EXISTS (SELECT 1 FROM records WHERE seq > $1)", int64(seq)).Scan(&more); err != nil {
+		t.fail(fmt.Errorf("look for changes after %d: %w", seq, err))
+		return false
+	}
+	return more
+}
+
+// storedConflict is the JSON of a conflict (boltstore's form).
+type storedConflict struct {
+	ID         string                 `json:"id"`
+	Collection string                 `json:"col"`
+	RecordID   string                 `json:"rid"`
+	Area       string                 `json:"area"`
+	Field      string                 `json:"field"`
+	Candidates []syncengine.WireField `json:"candidates"`
+	Status     string                 `json:"status"`
+	OpenedAt   int64                  `json:"opened_at"`
+	Resolution *syncengine.Resolution `json:"resolution,omitempty"`
+}
+
+func decodeConflict(body []byte) (*syncengine.Conflict, error) {
+	var sc storedConflict
+	if err := json.Unmarshal(body, &sc); err != nil {
+		return nil, fmt.Errorf("decode conflict: %w", err)
+	}
+	c := &syncengine.Conflict{ID: sc.ID, Collection: sc.Collection, RecordID: sc.RecordID, Area: sc.Area, Field: sc.Field,
+		Status: sc.Status, OpenedAt: time.UnixMilli(sc.OpenedAt).UTC(), Resolution: sc.Resolution}
+	for _, f := range sc.Candidates {
+		c.Candidates = append(c.Candidates, syncengine.FieldState{Value: f.Value, HLC: syncengine.HLC(f.HLC), Device: f.Device,
+			Author: f.Author, OpID: f.OpID, Base: f.Base, Flags: f.Flags})
+	}
+	return c, nil
+}
+
+// OpenConflict implements syncengine.Tx.
+func (t *Tx) OpenConflict(collection, id, field string) (*syncengine.Conflict, error) {
+	return t.conflictWhere("collection = $1 AND record_id = $2 AND field = $3 AND status = 'open'", collection, id, field)
+}
+
+// Conflict implements core.Tx.
+func (t *Tx) Conflict(id string) (*syncengine.Conflict, error) {
+	return t.conflictWhere("id = $1", id)
+}
+
+func (t *Tx) conflictWhere(where string, args ...any) (*syncengine.Conflict, error) {
+	var body []byte
+	err := t.tx.QueryRow(t.ctx, "SELECT body FROM conflicts WHERE "+where, args...).Scan(&body)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read conflict: %w", err)
+	}
+	return decodeConflict(body)
+}
+
+// PutConflict implements syncengine.Tx.
+func (t *Tx) PutConflict(c *syncengine.Conflict) error {
+	sc := storedConflict{ID: c.ID, Collection: c.Collection, RecordID: c.RecordID, Area: c.Area, Field: c.Field,
+		Status: c.Status, OpenedAt: c.OpenedAt.UnixMilli(), Resolution: c.Resolution}
+	for _, f := range c.Candidates {
+		sc.Candidates = append(sc.Candidates, syncengine.WireField{Value: f.Value, HLC: uint64(f.HLC), Device: f.Device,
+			Author: f.Author, OpID: f.OpID, Base: f.Base, Flags: f.Flags})
+	}
+	body, err := json.Marshal(sc)
+	if err != nil {
+		return fmt.Errorf("encode conflict %s: %w", c.ID, err)
+	}
+	if _, err := t.tx.Exec(t.ctx, `INSERT INTO conflicts (id, collection, record_id, field, status, body) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, body = EXCLUDED.body`,
+		c.ID, c.Collection, c.RecordID, c.Field, c.Status, body); err != nil {
+		return fmt.Errorf("store conflict %s: %w", c.ID, err)
+	}
+	return nil
+}
+
+// Conflicts implements core.Tx, in id order.
+func (t *Tx) Conflicts(fn func(*syncengine.Conflict) bool) error {
+	after := ""
+	for {
+		rows, err := t.tx.Query(t.ctx, "SELECT id, body FROM conflicts WHERE id > $1 ORDER BY id LIMIT $2", after, feedPage)
+		if err != nil {
+			return fmt.Errorf("read conflicts: %w", err)
+		}
+		var page []*syncengine.Conflict
+		for rows.Next() {
+			var body []byte
+			if err := rows.Scan(&after, &body); err != nil {
+				rows.Close()
+				return fmt.Errorf("read conflicts: %w", err)
+			}
+			c, err := decodeConflict(body)
+			if err != nil {
+				rows.Close()
+				return fmt.Errorf("conflict %s: %w", after, err)
+			}
+			page = append(page, c)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("read conflicts: %w", err)
+		}
+		for _, c := range page {
+			if !fn(c) {
+				return nil
+			}
+		}
+		if len(page) < feedPage {
+			return nil
+		}
+	}
+}
+
+// assignment is what the visit check needs of an assignment record.
+type assignment struct {
+	Officer     string `json:"officer"`
+	HouseholdID string `json:"household_id"`
+	Active      bool   `json:"active"`
+}
+
+func assignmentOf(r *syncengine.Record) (assignment, bool) {
+	if r == nil {
+		return assignment{}, false
+	}
+	if del, _ := r.Deleted(); del {
+		return assignment{}, false
+	}
+	var a assignment
+	vals := r.Values()
+	_ = json.Unmarshal(vals["officer"], &a.Officer) // a value of another type leaves the field empty: not an active assignment
+	_ = json.Unmarshal(vals["household_id"], &a.HouseholdID)
+	_ = json.Unmarshal(vals["active"], &a.Active)
+	return a, a.Active && a.Officer != "" && a.HouseholdID != ""
+}
+
+// indexAssignment keeps the officer→household index in step with the
+// assignments collection.
+func (t *Tx) indexAssignment(prev, next *syncengine.Record) error {
+	if a, ok := assignmentOf(prev); ok {
+		if _, err := t.tx.Exec(t.ctx, "DELETE FROM assignments WHERE officer = $1 AND household = $2 AND assignment_id = $3",
+			a.Officer, a.HouseholdID, prev.ID); err != nil {
+			return fmt.Errorf("unindex assignment %s: %w", prev.ID, err)
+		}
+	}
+	if a, ok := assignmentOf(next); ok {
+		if _, err := t.tx.Exec(t.ctx, "INSERT INTO assignments (officer, household, assignment_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+			a.Officer, a.HouseholdID, next.ID); err != nil {
+			return fmt.Errorf("index assignment %s: %w", next.ID, err)
+		}
+	}
+	return nil
+}
+
+// Assigned implements core.Tx.
+func (t *Tx) Assigned(officer, household string) bool {
+	var yes bool
+	if err := t.tx.QueryRow(t.ctx, "SELECT EXISTS (SELECT 1 FROM assignments WHERE officer = $1 AND household = $2)",
+		officer, household).Scan(&yes); err != nil {
+		t.fail(fmt.Errorf("check assignment of %s to %s: %w", officer, household, err))
+		return false
+	}
+	return yes
+}
+
+// storedUser is the JSON of an account.
+type storedUser struct {
+	Username     string    `json:"username"`
+	DisplayName  string    `json:"display_name,omitempty"`
+	Role         string    `json:"role"`
+	Scopes       []string  `json:"scopes"`
+	PasswordHash string    `json:"password_hash"`
+	Disabled     bool      `json:"disabled,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+// User implements core.Tx.
+func (t *Tx) User(username string) (*core.User, error) {
+	var u storedUser
+	err := t.tx.QueryRow(t.ctx, "SELECT body FROM users WHERE username = $1", username).Scan(&u)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read user %s: %w", username, err)
+	}
+	return (*core.User)(&u), nil
+}
+
+// Users implements core.Tx.
+func (t *Tx) Users() ([]*core.User, error) {
+	rows, err := t.tx.Query(t.ctx, "SELECT body FROM users ORDER BY username")
+	if err != nil {
+		return nil, fmt.Errorf("read users: %w", err)
+	}
+	us, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*core.User, error) {
+		var u storedUser
+		err := r.Scan(&u)
+		return (*core.User)(&u), err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read users: %w", err)
+	}
+	return us, nil
+}
+
+// PutUser implements core.Tx.
+func (t *Tx) PutUser(u *core.User) error {
+	if _, err := t.tx.Exec(t.ctx, "INSERT INTO users (username, body) VALUES ($1, $2) ON CONFLICT (username) DO UPDATE SET body = EXCLUDED.body",
+		u.Username, (*storedUser)(u)); err != nil {
+		return fmt.Errorf("store user %s: %w", u.Username, err)
+	}
+	return nil
+}
+
+// storedDevice is the JSON of an enrolled device.
+type storedDevice struct {
+	ID          string     `json:"id"`
+	Username    string     `json:"username"`
+	Name        string     `json:"name"`
+	PublicKey   []byte     `json:"public_key"`
+	EnrolledAt  time.Time  `json:"enrolled_at"`
+	RevokedAt   *time.Time `json:"revoked_at,omitempty"`
+	RefreshHash string     `json:"refresh_hash"`
+}
+
+func (t *Tx) deviceWhere(where string, arg string) (*core.Device, error) {
+	var d storedDevice
+	err := t.tx.QueryRow(t.ctx, "SELECT body FROM devices WHERE "+where, arg).Scan(&d)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read device: %w", err)
+	}
+	return (*core.Device)(&d), nil
+}
+
+// Device implements core.Tx.
+func (t *Tx) Device(id string) (*core.Device, error) { return t.deviceWhere("id = $1", id) }
+
+// DeviceByRefresh implements core.Tx: the token is looked up by its hash.
+func (t *Tx) DeviceByRefresh(token string) (*core.Device, error) {
+	return t.deviceWhere("refresh_hash = $1", core.HashToken(token))
+}
+
+// Devices implements core.Tx.
+func (t *Tx) Devices() ([]*core.Device, error) {
+	rows, err := t.tx.Query(t.ctx, "SELECT body FROM devices ORDER BY id")
+	if err != nil {
+		return nil, fmt.Errorf("read devices: %w", err)
+	}
+	ds, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*core.Device, error) {
+		var d storedDevice
+		err := r.Scan(&d)
+		return (*core.Device)(&d), err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read devices: %w", err)
+	}
+	return ds, nil
+}
+
+// PutDevice implements core.Tx. The refresh hash column is unique, so a
+// token belongs to one device; an empty hash is stored as NULL.
+func (t *Tx) PutDevice(d *core.Device) error {
+	var hash *string
+	if d.RefreshHash != "" {
+		hash = &d.RefreshHash
+	}
+	if _, err := t.tx.Exec(t.ctx, `INSERT INTO devices (id, refresh_hash, body) VALUES ($1, $2, $3)
+		ON CONFLICT (id) DO UPDATE SET refresh_hash = EXCLUDED.refresh_hash, body = EXCLUDED.body`,
+		d.ID, hash, (*storedDevice)(d)); err != nil {
+		return fmt.Errorf("store device %s: %w", d.ID, err)
+	}
+	return nil
+}
