@@ -37,7 +37,9 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	browsers.Close() // the field app tests' Chromium (app_test.go)
+	os.Exit(code)
 }
 
 // serverProcess is `ruhu serve` in a child process.
