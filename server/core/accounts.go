@@ -3,9 +3,11 @@ package core
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/base64"
 	"strings"
 	"time"
 
+	"github.com/ruhu-dev/ruhu/server/audit"
 	"github.com/ruhu-dev/ruhu/server/auth"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
@@ -88,7 +90,21 @@ func (c *Core) Login(ctx context.Context, username, password string) (Session, e
 	}
 	ok, _ := auth.CheckPassword(hash, password)
 	if u == nil || !ok || u.Disabled {
+		area := ""
+		if u != nil {
+			area = commonArea(u.Scopes)
+		}
+		if err := c.store.Update(func(tx Tx) error {
+			return c.record(tx, Caller{User: username}, audit.KindLoginFailed, area, nil)
+		}); err != nil {
+			return Session{}, c.storeErr(ctx, "login: audit", err)
+		}
 		return Session{}, syncengine.Errorf(syncengine.EUNAUTHORIZED, "wrong username or password")
+	}
+	if err := c.store.Update(func(tx Tx) error {
+		return c.record(tx, Caller{User: u.Username}, audit.KindLogin, commonArea(u.Scopes), map[string]string{"role": u.Role})
+	}); err != nil {
+		return Session{}, c.storeErr(ctx, "login: audit", err)
 	}
 	tok, err := c.tokens.Issue(u.Username, u.Role, u.Scopes, "")
 	if err != nil {
@@ -111,7 +127,13 @@ func (c *Core) Enroll(ctx context.Context, caller Caller, name string, publicKey
 	refresh := auth.NewRefreshToken()
 	d := &Device{ID: "d" + auth.NewRefreshToken()[:16], Username: caller.User, Name: name, PublicKey: publicKey,
 		EnrolledAt: c.opts.Now().UTC(), RefreshHash: HashToken(refresh)}
-	if err := c.store.UpdateSolo(func(tx Tx) error { return tx.PutDevice(d) }); err != nil {
+	if err := c.store.UpdateSolo(func(tx Tx) error {
+		if err := tx.PutDevice(d); err != nil {
+			return err
+		}
+		return c.record(tx, Caller{User: caller.User, Device: d.ID}, audit.KindEnroll, commonArea(caller.Scopes),
+			map[string]string{"name": audit.Clip(name), "public_key": base64.StdEncoding.EncodeToString(publicKey)})
+	}); err != nil {
 		return Session{}, c.storeErr(ctx, "enroll", err)
 	}
 	tok, err := c.tokens.Issue(caller.User, caller.Role, caller.Scopes, d.ID)
@@ -213,7 +235,11 @@ func (c *Core) AddUser(ctx context.Context, caller Caller, in UserInput) (*User,
 		if old != nil {
 			return ErrUserExists
 		}
-		return tx.PutUser(u)
+		if err := tx.PutUser(u); err != nil {
+			return err
+		}
+		return c.record(tx, caller, audit.KindUser, commonArea(u.Scopes), map[string]string{"action": "create",
+			"user": u.Username, "role": u.Role, "scopes": strings.Join(u.Scopes, ",")})
 	})
 	if err != nil {
 		return nil, c.storeErr(ctx, "add user", err)
@@ -280,10 +306,22 @@ func (c *Core) RevokeDevice(ctx context.Context, caller Caller, id string) error
 		if d == nil {
 			return syncengine.Errorf(syncengine.ENOTFOUND, "no device %s", id)
 		}
-		if d.RevokedAt == nil {
-			d.RevokedAt = &now
+		if d.RevokedAt != nil {
+			return nil // revoked before: nothing changes, nothing to record
 		}
-		return tx.PutDevice(d)
+		d.RevokedAt = &now
+		if err := tx.PutDevice(d); err != nil {
+			return err
+		}
+		owner, err := tx.User(d.Username)
+		if err != nil {
+			return err
+		}
+		area := ""
+		if owner != nil {
+			area = commonArea(owner.Scopes)
+		}
+		return c.record(tx, caller, audit.KindRevoke, area, map[string]string{"device": d.ID, "user": d.Username})
 	})
 	return c.storeErr(ctx, "revoke device", err)
 }

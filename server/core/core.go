@@ -68,6 +68,11 @@ type Options struct {
 	AccessTTL time.Duration
 	// Now is the server's clock. Nil means time.Now.
 	Now func() time.Time
+	// RequireSignedPush refuses push batches that carry no device
+	// signature (syncengine.ErrBatchSignature). False accepts them from
+	// tablets older than batch signing, and their audit entries say
+	// "signature": "none"; a signature that is present is always checked.
+	RequireSignedPush bool
 }
 
 // Core runs the use cases. It is safe for concurrent use.

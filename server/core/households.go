@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/ruhu-dev/ruhu/server/audit"
 	"github.com/ruhu-dev/ruhu/server/auth"
 	"github.com/ruhu-dev/ruhu/server/importer"
 	"github.com/ruhu-dev/ruhu/syncengine"
@@ -139,7 +141,8 @@ func (c *Core) ImportHouseholds(ctx context.Context, caller Caller, xlsx io.Read
 		}
 		out.Imported, out.Unchanged = imported, unchanged
 		out.Problems = append(out.Problems, clashes...)
-		return nil
+		return c.record(tx, caller, audit.KindImport, commonArea(caller.Scopes), map[string]string{"what": "households",
+			"imported": strconv.Itoa(imported), "unchanged": strconv.Itoa(unchanged), "problems": strconv.Itoa(len(out.Problems))})
 	})
 	if err != nil {
 		return nil, c.storeErr(ctx, "import: write", err)

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ruhu-dev/ruhu/server/audit"
 	"github.com/ruhu-dev/ruhu/server/auth"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
@@ -58,6 +59,15 @@ type admitted struct {
 // unavailable (nothing was applied: resend the batch) and EINTERNAL for
 // anything else (logged).
 func (c *Core) Push(ctx context.Context, caller Caller, batch []syncengine.WireOp) (PushResult, error) {
+	return c.PushSigned(ctx, caller, batch, nil)
+}
+
+// PushSigned is Push of a batch that came with an envelope: the digest of
+// the body as sent and the device's signature over it, checked before any
+// op (see Options.RequireSignedPush for batches without one). The audit
+// entry of the batch keeps both. Errors: those of Push, and
+// syncengine.ErrBatchSignature (EFORBIDDEN) for a bad signature.
+func (c *Core) PushSigned(ctx context.Context, caller Caller, batch []syncengine.WireOp, env *BatchEnvelope) (PushResult, error) {
 	if len(batch) > syncengine.MaxPushOps {
 		return PushResult{}, syncengine.Errorf(syncengine.ETOOLARGE, "a push holds at most %d ops, got %d", syncengine.MaxPushOps, len(batch))
 	}
@@ -65,6 +75,9 @@ func (c *Core) Push(ctx context.Context, caller Caller, batch []syncengine.WireO
 	var early []syncengine.Rejection
 	reject := func(id string, err error) {
 		early = append(early, rejection(id, err))
+	}
+	if err := c.store.View(func(tx Tx) error { return c.verifyBatch(tx, caller, env) }); err != nil {
+		return PushResult{}, c.storeErr(ctx, "push: verify signature", err)
 	}
 	ops, err := c.admit(caller, batch, now, reject)
 	if err != nil {
@@ -74,6 +87,7 @@ func (c *Core) Push(ctx context.Context, caller Caller, batch []syncengine.WireO
 	err = c.store.Update(func(tx Tx) error {
 		// Update may run this more than once: start from scratch each time.
 		res = PushResult{Acked: make([]string, 0, len(ops))}
+		var areas []string // of the ops applied now, for the audit entry
 		for _, a := range ops {
 			// A resend is acked as it was the first time, whatever has
 			// changed since (an assignment ended, the record moved on):
@@ -117,8 +131,12 @@ func (c *Core) Push(ctx context.Context, caller Caller, batch []syncengine.WireO
 				res.Flagged = append(res.Flagged, syncengine.FlaggedOp{OpID: a.op.ID, Flags: a.op.Flags, HLC: uint64(a.op.HLC)})
 			}
 			res.Conflicts += len(applied.Conflicts)
+			areas = append(areas, a.op.Area)
 		}
-		return nil
+		if len(areas) == 0 {
+			return nil // nothing new: a resend or all refused
+		}
+		return c.record(tx, caller, audit.KindPush, commonArea(areas), pushAudit(env, batch, len(areas), len(res.Acked), len(early)+len(res.Rejected)))
 	})
 	if err != nil {
 		return PushResult{}, c.storeErr(ctx, "push: apply", err)

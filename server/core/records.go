@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"sort"
 
+	"github.com/ruhu-dev/ruhu/server/audit"
 	"github.com/ruhu-dev/ruhu/server/auth"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
@@ -135,7 +136,11 @@ func (c *Core) Resolve(ctx context.Context, caller Caller, id string, value json
 		}
 		cf.Status, cf.Resolution = syncengine.ConflictResolved, res
 		result = cf
-		return tx.PutConflict(cf)
+		if err := tx.PutConflict(cf); err != nil {
+			return err
+		}
+		return c.record(tx, caller, audit.KindResolve, cf.Area, map[string]string{"conflict": cf.ID,
+			"record": cf.Collection + "/" + cf.RecordID, "field": cf.Field, "op": res.OpID})
 	})
 	if err != nil {
 		return nil, c.storeErr(ctx, "resolve conflict", err)
