@@ -30,7 +30,10 @@ type AuditTx interface {
 
 // BatchEnvelope is what came with a pushed batch besides its ops: the
 // digest of the body as sent (syncengine.BatchDigest) and the device's
-// signature over it (nil when the tablet sent none).
+// signature over it (nil when the tablet sent none). The caller computes
+// Digest from the very bytes it decoded the batch from (the server's push
+// handler reads the body once for both): the core checks that the device
+// signed that digest, not that the digest describes the ops.
 type BatchEnvelope struct {
 	Digest    [sha256.Size]byte
 	Signature []byte
