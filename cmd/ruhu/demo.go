@@ -79,6 +79,7 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	fmt.Fprintf(stdout, "\n服务器运行中 (server running): %s\n", url)
 	fmt.Fprintf(stdout, "演示账号 (demo logins): county / %s (县), township1, wang, li, zhao, auditor, admin — same password\n", demoPassword)
+	fmt.Fprintf(stdout, "网页控制台 (web console): %s/ — 县 county、乡镇 township1、检查组 auditor、管理员 admin，密码 %s\n", url, demoPassword)
 	fmt.Fprintf(stdout, "try: curl -s %s/healthz ; %s/v1/openapi.json\n", url, url)
 	if *exit {
 		stopServer()
