@@ -25,6 +25,7 @@ type crossFieldRule struct {
 //   - households: exactly one primary cause 主要致贫原因; the (at most two,
 //     unique — enforced by the schema) secondary causes differ from it;
 //     income_year "YYYY-YYYY" spans two consecutive years (1 Oct – 30 Sep).
+//   - income_surveys: income_year spans two consecutive years.
 //   - assignments: end_date is not before start_date.
 //   - villages: township_code is the first 9 digits of code.
 func crossFieldRules(collection string) []crossFieldRule {
@@ -33,6 +34,10 @@ func crossFieldRules(collection string) []crossFieldRule {
 		return []crossFieldRule{
 			{name: "one primary cause", fields: []string{"primary_cause"}, check: onePrimaryCause},
 			{name: "secondary causes differ from primary", fields: []string{"primary_cause", "secondary_causes"}, check: secondaryCausesDiffer},
+			{name: "income year spans consecutive years", fields: []string{"income_year"}, check: incomeYearConsecutive},
+		}
+	case "income_surveys":
+		return []crossFieldRule{
 			{name: "income year spans consecutive years", fields: []string{"income_year"}, check: incomeYearConsecutive},
 		}
 	case "assignments":

@@ -294,9 +294,9 @@ func TestPolicies(t *testing.T) {
 		collection string
 		want       schemas.CollectionPolicy
 	}{
-		{"visits", schemas.CollectionPolicy{AppendOnly: true, Annotations: []string{"review_status", "review_note"}, CitesBlobs: []string{"photo_sha256s"}}},
-		{"checkins", schemas.CollectionPolicy{AppendOnly: true, Annotations: []string{"review_note"}}},
-		{"photos", schemas.CollectionPolicy{AppendOnly: true, Annotations: []string{"review_note"}, CitesBlobs: []string{"blob_sha256"}}},
+		{"visits", schemas.CollectionPolicy{AppendOnly: true, Annotations: []string{"review_status", "review_note", "review_state", "review_comment", "reviewed_by", "reviewed_at"}, CitesBlobs: []string{"photo_sha256s"}}},
+		{"checkins", schemas.CollectionPolicy{AppendOnly: true, Annotations: []string{"review_note", "review_state", "review_comment", "reviewed_by", "reviewed_at"}}},
+		{"photos", schemas.CollectionPolicy{AppendOnly: true, Annotations: []string{"review_note", "review_state", "review_comment", "reviewed_by", "reviewed_at"}, CitesBlobs: []string{"blob_sha256"}}},
 		{"signatures", schemas.CollectionPolicy{AppendOnly: true, CitesBlobs: []string{"image_sha256"}}},
 		{"housing_cases", schemas.CollectionPolicy{CitesBlobs: []string{"photo_sha256s"}}},
 		{"members", schemas.CollectionPolicy{PII: []string{"id_number"}}},
@@ -305,6 +305,10 @@ func TestPolicies(t *testing.T) {
 		{"villages", schemas.CollectionPolicy{}},
 		{"teams", schemas.CollectionPolicy{}},
 		{"duty_days", schemas.CollectionPolicy{}},
+		{"income_surveys", schemas.CollectionPolicy{}},
+		{"exit_cases", schemas.CollectionPolicy{}},
+		{"exit_steps", schemas.CollectionPolicy{AppendOnly: true, CitesBlobs: []string{"notice_photo_sha256", "photo_sha256s"}}},
+		{"ledger_items", schemas.CollectionPolicy{CitesBlobs: []string{"evidence_sha256s"}}},
 	}
 	if len(tests) != len(r.Collections()) {
 		t.Fatalf("test covers %d collections, registry has %d", len(tests), len(r.Collections()))

@@ -52,6 +52,17 @@ func createFields(col, area, user string) map[string]any {
 	case "signatures":
 		return map[string]any{"signer_name": "张三", "signer_role": "household_head", "signed_collection": "visits",
 			"signed_record_id": "visV1", "signed_content_sha256": sha, "signed_at": "2026-02-28T08:00:00+08:00"}
+	// Collections of the exit and rectification procedures (issue 9); no
+	// role but admin writes them until the core admits their steps.
+	case "income_surveys":
+		return map[string]any{"household_id": "hV1a", "income_year": "2025-2026", "surveyed_at": "2026-02-28T08:00:00+08:00", "surveyor": user, "household_size": 2}
+	case "exit_cases":
+		return map[string]any{"household_id": "hV1a", "exit_year": 2026, "opened_by": user, "opened_at": "2026-02-28T08:00:00+08:00"}
+	case "exit_steps":
+		return map[string]any{"case_id": "exitV1a", "household_id": "hV1a", "step": "appraisal", "at": "2026-02-28T08:00:00+08:00", "actor": user}
+	case "ledger_items":
+		return map[string]any{"source": "inspection", "problem": "走访记录缺签字", "responsible_unit": "某乡", "deadline": "2026-03-31",
+			"status": "open", "opened_by": user, "opened_at": "2026-02-28T08:00:00+08:00"}
 	}
 	panic("no fixture for collection " + col)
 }
