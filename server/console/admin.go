@@ -18,7 +18,7 @@ type adminData struct {
 	Accounts []Account
 	Devices  []Device
 	Roles    []string
-	// Done names what the last form did ("user:wang", "revoked:d_x").
+	// Done says what the last form did, worded for the notice.
 	Done string
 }
 
@@ -37,7 +37,7 @@ func (c *Console) admin(w http.ResponseWriter, r *http.Request, rq *request) {
 	}
 	c.render(w, r, http.StatusOK, "admin", rq, "用户与设备", adminData{Accounts: accounts, Devices: devices,
 		Roles: []string{auth.RoleOfficer, auth.RoleTeamMember, auth.RoleTownship, auth.RoleCounty, auth.RoleAuditor, auth.RoleAdmin},
-		Done: r.URL.Query().Get("done")})
+		Done:  r.URL.Query().Get("done")})
 }
 
 // addUser creates an account through the core (the admin API's rules).

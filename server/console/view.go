@@ -38,6 +38,7 @@ var funcs = template.FuncMap{
 	"fieldText":   fieldText,
 	"canResolve":  func(u *User) bool { return u != nil && auth.CanResolveConflicts(u.Role) },
 	"readsReport": func(u *User) bool { return u != nil && readsReports(u.Role) },
+	"isAdmin":     func(u *User) bool { return u != nil && u.Role == auth.RoleAdmin },
 	"query":       query,
 	"add":         func(a, b int) int { return a + b },
 	"short":       func(s string) string { return shortSHA(s) },
