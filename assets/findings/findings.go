@@ -68,6 +68,10 @@ type Photo struct {
 	// EXIFTime and EXIFGPS come from the photo itself.
 	EXIFTime time.Time
 	EXIFGPS  *LatLon
+	// TabletTime is when the tablet recorded attaching the photo, by its
+	// own clock (a photo record's recorded_at). RecordTime may have been
+	// copied from EXIF, so only TabletTime tells an old photo attached now.
+	TabletTime time.Time
 }
 
 // takenAt is the best capture time: the camera's own, else the record's.
@@ -102,6 +106,10 @@ type Policy struct {
 	// CaseSpreadMetres is how far apart before and after photos of one case
 	// may be taken. Zero means 100 m.
 	CaseSpreadMetres float64
+	// OldPhotoDays: a photo whose EXIF time is more than this many days
+	// before its TabletTime is an old photo. Zero means 7 (the shipped
+	// rules policy photos.max_age_days); a negative value turns it off.
+	OldPhotoDays int
 }
 
 func (p Policy) withDefaults() Policy {
@@ -117,6 +125,9 @@ func (p Policy) withDefaults() Policy {
 	if p.CaseSpreadMetres <= 0 {
 		p.CaseSpreadMetres = 100
 	}
+	if p.OldPhotoDays == 0 {
+		p.OldPhotoDays = 7
+	}
 	return p
 }
 
@@ -130,6 +141,7 @@ const (
 	EXIFGPSMismatch     Kind = "exif_gps_mismatch"
 	AfterBeforeBefore   Kind = "after_before_before"
 	BeforeAfterFarApart Kind = "before_after_far_apart"
+	OldPhoto            Kind = "old_photo"
 )
 
 // Title is the zh-CN heading field staff see for a kind.
@@ -145,6 +157,8 @@ func (k Kind) Title() string {
 		return "改造后照片早于改造前照片"
 	case BeforeAfterFarApart:
 		return "改造前后照片拍摄地点相距过远"
+	case OldPhoto:
+		return "照片拍摄时间远早于添加时间"
 	}
 	return string(k)
 }
@@ -163,7 +177,7 @@ type Finding struct {
 	CaseID       string
 	// The measurement behind the finding; only the one that applies is set.
 	HashBits int           // reused_photo
-	Delta    time.Duration // exif_time_mismatch, after_before_before
+	Delta    time.Duration // exif_time_mismatch, after_before_before, old_photo
 	Metres   float64       // exif_gps_mismatch, before_after_far_apart
 }
 
@@ -245,8 +259,9 @@ func reused(photos []Photo, policy Policy) []Finding {
 	return out
 }
 
-// recordMismatches compares a photo's EXIF with the record citing it.
-// A discrepancy exactly at the tolerance is accepted.
+// recordMismatches compares a photo's EXIF with the record citing it, and
+// its EXIF time with when the tablet attached it. A discrepancy exactly at
+// the tolerance is accepted.
 func recordMismatches(p Photo, policy Policy) []Finding {
 	var out []Finding
 	if !p.EXIFTime.IsZero() && !p.RecordTime.IsZero() {
@@ -255,6 +270,14 @@ func recordMismatches(p Photo, policy Policy) []Finding {
 			f := newFinding(EXIFTimeMismatch, fmt.Sprintf("照片拍摄于 %s，记录时间为 %s，相差 %s",
 				p.EXIFTime.Format(time.DateTime), p.RecordTime.In(p.EXIFTime.Location()).Format(time.DateTime), humanDuration(delta.Abs())))
 			f.PhotoIDs, f.HouseholdIDs, f.CaseID, f.Delta = []string{p.ID}, []string{p.HouseholdID}, p.CaseID, delta
+			out = append(out, f)
+		}
+	}
+	if limit := time.Duration(policy.OldPhotoDays) * 24 * time.Hour; policy.OldPhotoDays > 0 && !p.EXIFTime.IsZero() && !p.TabletTime.IsZero() {
+		if age := p.TabletTime.Sub(p.EXIFTime); age > limit {
+			f := newFinding(OldPhoto, fmt.Sprintf("照片拍摄于 %s，%s 才添加到记录，相隔 %s（允许 %d 天）",
+				p.EXIFTime.Format(time.DateTime), p.TabletTime.In(p.EXIFTime.Location()).Format(time.DateTime), humanDuration(age), policy.OldPhotoDays))
+			f.PhotoIDs, f.HouseholdIDs, f.CaseID, f.Delta = []string{p.ID}, []string{p.HouseholdID}, p.CaseID, age
 			out = append(out, f)
 		}
 	}
