@@ -50,6 +50,11 @@ func (s *Server) decodeJSON(c *fiber.Ctx, v any) error {
 	if err != nil {
 		return err
 	}
+	return decodeJSONBody(body, v)
+}
+
+// decodeJSONBody is decodeJSON of a body already read (readBody).
+func decodeJSONBody(body []byte, v any) error {
 	dec := gojson.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

@@ -11,11 +11,19 @@ import (
 
 func (s *Server) handlePush(c *fiber.Ctx) error {
 	start := time.Now()
-	var req syncengine.PushRequest
-	if err := s.decodeJSON(c, &req); err != nil {
+	body, err := s.readBody(c)
+	if err != nil {
 		return err
 	}
-	res, err := s.core.Push(c.UserContext(), callerOf(c), req.Ops)
+	env, err := pushEnvelope(c, body)
+	if err != nil {
+		return err
+	}
+	var req syncengine.PushRequest
+	if err := decodeJSONBody(body, &req); err != nil {
+		return err
+	}
+	res, err := s.core.PushSigned(c.UserContext(), callerOf(c), req.Ops, env)
 	if err != nil {
 		return err
 	}
