@@ -9,7 +9,7 @@ import (
 	"github.com/ruhu-dev/ruhu/server/pgstore/pgtest"
 )
 
-func open(t *testing.T) *pgstore.Store {
+func open(t testing.TB) *pgstore.Store {
 	t.Helper()
 	s, err := pgstore.Open(t.Context(), pgtest.Database(t))
 	if err != nil {
