@@ -263,3 +263,40 @@ func IncomeSurveyFromValues(id string, v Values) (IncomeSurvey, error) {
 	}
 	return s, nil
 }
+
+// ExitMemberFromValues reads a members record for the exit standards.
+func ExitMemberFromValues(id string, v Values) (ExitMember, error) {
+	r := valueReader{v: v}
+	m := ExitMember{ID: id, Name: r.str("name"), BirthDate: r.date("birth_date"), Schooling: r.str("schooling")}
+	if _, ok := v["insured"]; ok {
+		b := r.bool("insured")
+		m.Insured = &b
+	}
+	if r.err != nil {
+		return ExitMember{}, fmt.Errorf("member %s: %w", id, r.err)
+	}
+	return m, nil
+}
+
+// ExitVisitFromValues reads a visits record's time and checklist.
+func ExitVisitFromValues(id string, v Values) (ExitVisit, error) {
+	r := valueReader{v: v}
+	e := ExitVisit{ID: id, At: r.time("visited_at")}
+	r.decode("checklist", &e.Checklist)
+	if r.err != nil {
+		return ExitVisit{}, fmt.Errorf("visit %s: %w", id, r.err)
+	}
+	return e, nil
+}
+
+// ExitHousingCaseFromValues reads a housing_cases record: completed once it
+// has an acceptance date. evidenceComplete is the evidence checker's
+// verdict on the case (GET /v1/housing_cases/{id}/evidence).
+func ExitHousingCaseFromValues(id string, v Values, evidenceComplete bool) (ExitHousingCase, error) {
+	r := valueReader{v: v}
+	c := ExitHousingCase{ID: id, Completed: !r.date("acceptance_date").IsZero(), EvidenceComplete: evidenceComplete}
+	if r.err != nil {
+		return ExitHousingCase{}, fmt.Errorf("housing case %s: %w", id, r.err)
+	}
+	return c, nil
+}

@@ -140,3 +140,34 @@ func TestIncomeSurveyFromValues(t *testing.T) {
 		t.Error("a string household size was read")
 	}
 }
+
+func TestExitRecordsFromValues(t *testing.T) {
+	p := exitPolicy(t)
+	m, err := rules.ExitMemberFromValues("m1", values(t, map[string]any{"name": "张小明", "birth_date": "2008-05-01", "schooling": "辍学", "insured": true}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unknown, err := rules.ExitMemberFromValues("m2", values(t, map[string]any{"name": "张三"}))
+	if err != nil || unknown.Insured != nil {
+		t.Fatalf("member without insured: %+v %v", unknown, err)
+	}
+	v, err := rules.ExitVisitFromValues("v1", values(t, map[string]any{"visited_at": "2017-11-01T10:00:00+08:00",
+		"checklist": map[string]string{"food": "ok", "clothing": "ok", "education": "ok", "medical": "ok", "housing": "ok", "drinking_water": "ok"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	open, err := rules.ExitHousingCaseFromValues("c1", values(t, map[string]any{"grade": "D"}), false)
+	if err != nil || open.Completed {
+		t.Fatalf("case without acceptance: %+v %v", open, err)
+	}
+	r := goodRecords()
+	r.Members, r.Visits, r.HousingCases = []rules.ExitMember{m, unknown}, []rules.ExitVisit{v}, []rules.ExitHousingCase{open}
+	std := rules.EvaluateExitStandards(r, p, local(2017, 11, 10, 8, 0, 0))
+	var codes []string
+	for _, u := range std.Unmet {
+		codes = append(codes, u.Code)
+	}
+	if len(codes) != 3 || codes[0] != rules.StandardHousingCaseOpen || codes[1] != rules.StandardChildOutOfSchool || codes[2] != rules.StandardMemberNotInsured {
+		t.Errorf("unmet = %v", codes)
+	}
+}

@@ -6,6 +6,16 @@
 // calendar of the field: periods, local dates and income years in China
 // Standard Time.
 //
+// It also holds the procedures of the source documents as pure functions:
+// the income formula (ComputeIncome, in whole fen), the household exit
+// standards (EvaluateExitStandards) and the exit procedure as a state
+// machine over its step records (CheckExitStep, ApplyExitStep), the village
+// exit indicators (EvaluateVillageExit), review states of evidence
+// (CheckReview, ReviewAfterEdit, Countable) and the rectification ledger
+// lifecycle (CheckLedgerChange, OverdueLedgerItems). CheckOp is the one
+// entry point push admission calls for them per op; refusals are
+// *StepError values with stable codes and zh-CN reasons.
+//
 // The package does no I/O beyond reading policy files from an fs.FS and keeps
 // no state between calls: the server converts its stored records into the
 // input types declared here, and the reports package rolls the findings up.
