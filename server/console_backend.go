@@ -809,3 +809,111 @@ func (b *consoleBackend) ImportHouseholds(ctx context.Context, u console.User, x
 	}
 	return out, nil
 }
+
+// Residency builds each team member's month from the report input and
+// the residency rules: the rules' clock and travel findings say which
+// check-ins were not trusted; geofence and GPS accuracy are judged with
+// the same policy figures as rules.CheckResidency, whose short-residency
+// findings the days here must match (the console tests check it).
+func (b *consoleBackend) Residency(ctx context.Context, u console.User, area string, month rules.Period) ([]console.MemberMonth, error) {
+	if err := reportArea(u, area); err != nil {
+		return nil, err
+	}
+	if b.s.cfg.Policies == nil {
+		return nil, errors.New("residency: the server has no policy set")
+	}
+	var in *rules.Input
+	if err := b.s.store.View(func(tx *boltstore.Tx) (err error) {
+		in, err = ReadReportInputWith(tx, b.s.cfg.Evidence, area, b.s.cfg.Now())
+		return err
+	}); err != nil {
+		return nil, storeErr("residency", err)
+	}
+	_, clock, travel := rules.CheckResidency(in, b.s.cfg.Policies, month)
+	why := map[string]string{}
+	for _, c := range clock {
+		if c.AheadMinutes >= 0 {
+			why[c.CheckinID] = fmt.Sprintf("平板时间比服务器接收时间快 %d 分钟（上限 %d 分钟）", c.AheadMinutes, c.LimitMinutes)
+		} else {
+			why[c.CheckinID] = fmt.Sprintf("签到后 %d 分钟才上传（上限 %d 分钟）", -c.AheadMinutes, c.LimitMinutes)
+		}
+	}
+	for _, t := range travel {
+		why[t.CheckinID] = fmt.Sprintf("与上一次签到相距 %.2f 公里，需时速 %.0f 公里（上限 %.0f）", t.DistanceKm, t.SpeedKmh, t.MaxKmh)
+	}
+	villages := map[string]*rules.Village{}
+	for i := range in.Villages {
+		villages[in.Villages[i].Code] = &in.Villages[i]
+	}
+	ndays := month.End.Sub(month.Start).Hours() / 24
+	var out []console.MemberMonth
+	for _, t := range in.Teams {
+		pol := b.s.cfg.Policies.For(t.VillageCode, month.Year())
+		v := villages[t.VillageCode]
+		radius := pol.Checkin.GeofenceM
+		if v != nil && v.GeofenceM > 0 {
+			radius = v.GeofenceM
+		}
+		seen := map[string]bool{}
+		for _, m := range append([]string{t.FirstSecretary}, t.Members...) {
+			if m == "" || seen[m] {
+				continue
+			}
+			seen[m] = true
+			mm := console.MemberMonth{Member: m, Village: t.VillageCode, Required: pol.Residency.DaysPerMonth,
+				Dates: make([]console.ResidencyDate, int(ndays+0.5))}
+			if v != nil {
+				mm.VillageName = v.Name
+			}
+			for _, c := range in.Checkins {
+				if c.Member != m || !month.Contains(c.At) {
+					continue
+				}
+				day := c.At.In(rules.Shanghai()).Day() - 1
+				reason, untrusted := why[c.ID]
+				switch {
+				case untrusted:
+				case v == nil:
+					reason = "所在村无定位信息"
+				case c.AccuracyM <= 0:
+					reason = "定位精度未知"
+				case c.AccuracyM > pol.Checkin.MaxAccuracyM:
+					reason = fmt.Sprintf("定位精度 %.0f 米（上限 %.0f 米）", c.AccuracyM, pol.Checkin.MaxAccuracyM)
+				default:
+					if d := rules.DistanceM(v.Lat, v.Lon, c.Lat, c.Lon); d > radius {
+						reason = fmt.Sprintf("距村中心 %.0f 米，超出驻村范围 %.0f 米", d, radius)
+					}
+				}
+				if reason == "" {
+					mm.Dates[day].Checkin = true
+					continue
+				}
+				mm.Dates[day].Uncounted++
+				mm.NotCounted = append(mm.NotCounted, console.UncountedCheckin{ID: c.ID, At: c.At, Reason: reason})
+			}
+			for _, d := range in.DutyDays {
+				if d.Member != m || d.ApprovedBy == "" || d.Date.IsZero() || !month.Contains(d.Date.Start()) || !pol.Residency.Counts(d.Kind) {
+					continue
+				}
+				mm.Dates[d.Date.Start().In(rules.Shanghai()).Day()-1].DutyKind = d.Kind
+			}
+			for _, d := range mm.Dates {
+				if d.Checkin {
+					mm.CheckinDays++
+				}
+				if d.DutyKind != "" {
+					mm.DutyDays++
+				}
+				if d.Checkin || d.DutyKind != "" {
+					mm.Days++
+				}
+			}
+			slices.SortFunc(mm.NotCounted, func(a, b console.UncountedCheckin) int { return a.At.Compare(b.At) })
+			out = append(out, mm)
+		}
+	}
+	slices.SortFunc(out, func(a, b console.MemberMonth) int {
+		return cmp.Or(cmp.Compare(a.Village, b.Village), cmp.Compare(a.Member, b.Member))
+	})
+	return out, nil
+}

@@ -55,6 +55,10 @@ type Backend interface {
 	// caller may see it, with its content type.
 	Photo(ctx context.Context, u User, sha, size string) (io.ReadCloser, string, error)
 
+	// Residency is each work-team member's month in the villages under
+	// area: the days counted and the check-ins not counted with why.
+	Residency(ctx context.Context, u User, area string, month rules.Period) ([]MemberMonth, error)
+
 	// Accounts and Devices list every user and enrolled device (admin
 	// only, EFORBIDDEN otherwise).
 	Accounts(ctx context.Context, u User) ([]Account, error)
@@ -303,4 +307,33 @@ type Resolution struct {
 	At    time.Time
 	Value json.RawMessage
 	Note  string
+}
+
+// MemberMonth is one team member's residency month in one village.
+type MemberMonth struct {
+	Member, Village, VillageName string
+	// Required is the policy's days per month; Days the distinct local
+	// dates counted (a check-in day and a duty day on the same date count
+	// once), CheckinDays and DutyDays each kind.
+	Required, Days, CheckinDays, DutyDays int
+	// Dates holds one entry per day of the month, the 1st first.
+	Dates []ResidencyDate
+	// NotCounted lists the month's check-ins that did not count.
+	NotCounted []UncountedCheckin
+}
+
+// ResidencyDate is one day of a member's month.
+type ResidencyDate struct {
+	Checkin  bool   // a counted check-in that day
+	DutyKind string // an approved, counted duty day of this kind
+	// Uncounted is the number of that day's check-ins that did not count.
+	Uncounted int
+}
+
+// UncountedCheckin is a check-in that did not count, with the reason in
+// zh-CN and the figures behind it.
+type UncountedCheckin struct {
+	ID     string
+	At     time.Time
+	Reason string
 }

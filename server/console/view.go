@@ -38,6 +38,8 @@ var funcs = template.FuncMap{
 	"fieldText":   fieldText,
 	"canResolve":  func(u *User) bool { return u != nil && auth.CanResolveConflicts(u.Role) },
 	"readsReport": func(u *User) bool { return u != nil && readsReports(u.Role) },
+	"dutyLabel":   dutyLabel,
+	"weekdays":    func() [7]string { return weekdayNames },
 	"isAdmin":     func(u *User) bool { return u != nil && u.Role == auth.RoleAdmin },
 	"query":       query,
 	"add":         func(a, b int) int { return a + b },
