@@ -40,6 +40,8 @@ commands:
   backup           write a consistent copy of the store that tablets will fully resync against
   report           compliance roll-up of an area for a period (on a stopped server's data dir)
   import households  import a household register XLSX (on a stopped server's data dir)
+  audit verify     recompute the hash-chained audit log and name the first bad entry (stopped server)
+  audit anchor     print the day's audit head hash, for the county to keep outside the system
   bench sync       run the sync benchmark and print JSON figures
   bench report     run the report benchmark (a county: 100,000 households) and print JSON figures
   bench photos     run the photo processing and 2G upload benchmark and print JSON figures
@@ -71,6 +73,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runReport(ctx, args[1:], getenv, stdout, stderr)
 	case "import":
 		return runImport(ctx, args[1:], getenv, stdout, stderr)
+	case "audit":
+		return runAudit(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
