@@ -1,9 +1,11 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -69,11 +71,52 @@ func ComplianceReportWith(store *boltstore.Store, policies *rules.PolicySet, evi
 //     case's photo_sha256s) whose files arrived, the after photo taken
 //     later and near the before one, and a valid acceptance signature by
 //     the household head, within the evidence tolerances.
+//
+// It reads the store's report projection (boltstore.ScanReportRows), kept
+// by every write in the same transaction as the record, rather than the
+// records themselves; readReportInputFromRecords is the straightforward
+// reading of the records it must always agree with. Strings that repeat
+// across records (household and member ids, officers, names, codes) are
+// shared, not copied per record.
 func ReadReportInputWith(tx *boltstore.Tx, evidence EvidencePolicy, area string, asOf time.Time) (*rules.Input, error) {
-	in := &rules.Input{AsOf: asOf}
-	r := inputReader{tx: tx, in: in, approvers: map[string]bool{},
+	r := newInputReader(tx, evidence, asOf)
+	r.strs = map[string]string{}
+	// The big slices are made at their size: grown by appends, the
+	// visits alone would be copied a dozen times.
+	var n [4]int
+	for i, col := range []string{"households", "assignments", "visits", "checkins"} {
+		var err error
+		if n[i], err = tx.CountReportRows(col, area); err != nil {
+			return nil, fmt.Errorf("count %s: %w", col, err)
+		}
+	}
+	if n[0]+n[1]+n[2]+n[3] > 0 { // nil, as appends leave them, when there is nothing
+		r.in.Households, r.in.Assignments = make([]rules.Household, 0, n[0]), make([]rules.Assignment, 0, n[1])
+		r.in.Visits, r.in.Checkins = make([]rules.Visit, 0, n[2]), make([]rules.Checkin, 0, n[3])
+	}
+	return r.read(area, tx.ScanReportRows)
+}
+
+// readReportInputFromRecords is ReadReportInputWith reading every stored
+// record in full (boltstore.ScanRecordsIn) and copying every string: the
+// reference the projection is tested against.
+func readReportInputFromRecords(tx *boltstore.Tx, evidence EvidencePolicy, area string, asOf time.Time) (*rules.Input, error) {
+	return newInputReader(tx, evidence, asOf).read(area, tx.ScanRecordsIn)
+}
+
+// scanFunc is how an inputReader reads a collection: ScanReportRows or
+// ScanRecordsIn.
+type scanFunc func(collection, areaPrefix string, want []string, fn func(id, area string, fields []boltstore.FieldView) error) error
+
+func newInputReader(tx *boltstore.Tx, evidence EvidencePolicy, asOf time.Time) *inputReader {
+	return &inputReader{tx: tx, in: &rules.Input{AsOf: asOf}, approvers: map[string]bool{},
 		members: map[string][]rules.MemberRef{}, officers: map[string][]string{},
-		cases: newCaseEvidenceReader(tx, evidence)}
+		cases: newCaseEvidenceReader(tx, evidence), zones: map[int]*time.Location{}}
+}
+
+// read reads every collection the rules need under area through scan.
+func (r *inputReader) read(area string, scan scanFunc) (*rules.Input, error) {
+	in := r.in
 	steps := []struct {
 		collection string
 		fields     []string
@@ -92,7 +135,7 @@ func ReadReportInputWith(tx *boltstore.Tx, evidence EvidencePolicy, area string,
 		{"housing_cases", []string{"household_id", "grade", "photo_sha256s"}, r.housingCase},
 	}
 	for _, s := range steps {
-		if err := tx.ScanRecordsIn(s.collection, area, s.fields, s.read); err != nil {
+		if err := scan(s.collection, area, s.fields, s.read); err != nil {
 			return nil, fmt.Errorf("read %s: %w", s.collection, err)
 		}
 	}
@@ -131,6 +174,120 @@ type inputReader struct {
 	// approvers caches whether a user may approve duty days in an area,
 	// keyed by user and area.
 	approvers map[string]bool
+	// strs holds strings read so far, to share rather than copy equal
+	// ones; nil copies every string. It holds at most maxShared strings:
+	// it is meant for the few values many records repeat (names, member
+	// and village codes), and a lookup in a big map costs more than a copy.
+	strs map[string]string
+	// zones holds the fixed zone of each UTC offset times were read with.
+	zones map[int]*time.Location
+}
+
+// maxShared bounds inputReader.strs.
+const maxShared = 4096
+
+// str reads a JSON string value ("" when absent or not a string), shared
+// with an equal string read before when the reader shares strings. The
+// lookup of an escape-free value does not allocate.
+func (r *inputReader) str(raw []byte) string {
+	if r.strs == nil || len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' || slices.Contains(raw, '\\') {
+		return jsonString(raw)
+	}
+	content := raw[1 : len(raw)-1]
+	if s, ok := r.strs[string(content)]; ok {
+		return s
+	}
+	s := string(content)
+	if len(r.strs) < maxShared {
+		r.strs[s] = s
+	}
+	return s
+}
+
+// time reads an RFC 3339 time value, as time.Parse does but without its
+// allocations for the common shape "2006-01-02T15:04:05" plus "Z" or
+// "±hh:mm": a time with an offset is given one shared fixed zone per
+// offset (time.Parse makes a new zone per call, or uses time.Local when
+// the offset is Local's), a "Z" time is UTC. Other shapes go through
+// time.Parse and get the same zones.
+func (r *inputReader) time(raw []byte) (time.Time, bool) {
+	if t, ok := parseRFC3339Plain(raw, r.zone); ok {
+		return t, true
+	}
+	t, err := time.Parse(time.RFC3339, jsonString(raw))
+	if err != nil {
+		return time.Time{}, false
+	}
+	if _, off := t.Zone(); t.Location() != time.UTC {
+		t = t.In(r.zone(off))
+	}
+	return t, true
+}
+
+// zone returns the shared fixed zone of an offset in seconds east of UTC.
+func (r *inputReader) zone(off int) *time.Location {
+	z, ok := r.zones[off]
+	if !ok {
+		z = time.FixedZone("", off)
+		r.zones[off] = z
+	}
+	return z
+}
+
+// parseRFC3339Plain parses a JSON string "YYYY-MM-DDThh:mm:ss" followed by
+// "Z" or "±hh:mm"; ok is false for any other shape or a field out of
+// range, so that the caller can let time.Parse judge it.
+func parseRFC3339Plain(raw []byte, zone func(off int) *time.Location) (time.Time, bool) {
+	if len(raw) != 22 && len(raw) != 27 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return time.Time{}, false
+	}
+	b := raw[1 : len(raw)-1]
+	if b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
+		return time.Time{}, false
+	}
+	num := func(i, n int) (int, bool) {
+		v := 0
+		for _, c := range b[i : i+n] {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			v = v*10 + int(c-'0')
+		}
+		return v, true
+	}
+	year, ok1 := num(0, 4)
+	month, ok2 := num(5, 2)
+	day, ok3 := num(8, 2)
+	hour, ok4 := num(11, 2)
+	minute, ok5 := num(14, 2)
+	sec, ok6 := num(17, 2)
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	if day > time.Date(year, time.Month(month)+1, 0, 0, 0, 0, 0, time.UTC).Day() {
+		return time.Time{}, false
+	}
+	loc := time.UTC
+	switch {
+	case len(b) == 20 && b[19] == 'Z':
+	case len(b) == 25 && (b[19] == '+' || b[19] == '-') && b[22] == ':':
+		oh, okh := num(20, 2)
+		om, okm := num(23, 2)
+		if !okh || !okm || oh > 23 || om > 59 {
+			return time.Time{}, false
+		}
+		off := (oh*60 + om) * 60
+		if b[19] == '-' {
+			off = -off
+		}
+		if off == 0 && b[19] == '-' {
+			return time.Time{}, false // "-00:00": leave it to time.Parse
+		}
+		loc = zone(off)
+	default:
+		return time.Time{}, false
+	}
+	return time.Date(year, time.Month(month), day, hour, minute, sec, 0, loc), true
 }
 
 // jsonString reads a JSON string value; "" when absent or not a string.
@@ -163,6 +320,169 @@ type gpsFix struct {
 	AccuracyM float64 `json:"accuracy_m"`
 }
 
+// read is jsonValue(raw, g), faster for the shape tablets write (a flat
+// object of the three numbers): a county has a check-in for every
+// member's every day.
+func (g *gpsFix) read(raw []byte) bool {
+	var fast gpsFix
+	ok := plainObject(raw, func(key, val []byte) bool {
+		var dst *float64
+		switch string(key) {
+		case "lat":
+			dst = &fast.Lat
+		case "lon":
+			dst = &fast.Lon
+		case "accuracy_m":
+			dst = &fast.AccuracyM
+		default:
+			return false
+		}
+		v, ok := parseJSONNumber(val)
+		*dst = v
+		return ok
+	})
+	if ok {
+		*g = fast
+		return true
+	}
+	return jsonValue(raw, g)
+}
+
+// householdStatus is a household's status field.
+type householdStatus struct {
+	Value string `json:"value"`
+	Year  int    `json:"year"`
+}
+
+// read is jsonValue(raw, st), faster for the plain shape
+// {"value":"…","year":N}.
+func (st *householdStatus) read(raw []byte) bool {
+	var fast householdStatus
+	ok := plainObject(raw, func(key, val []byte) bool {
+		switch string(key) {
+		case "value":
+			if len(val) < 2 || val[0] != '"' || slices.Contains(val, '\\') {
+				return false
+			}
+			fast.Value = string(val[1 : len(val)-1])
+			return true
+		case "year":
+			y, err := strconv.Atoi(string(val))
+			fast.Year = y
+			return err == nil && val[0] != '+' && (val[0] != '0' || len(val) == 1) && (val[0] != '-' || len(val) > 1 && val[1] != '0')
+		}
+		return false
+	})
+	if ok {
+		*st = fast
+		return true
+	}
+	return jsonValue(raw, st)
+}
+
+// plainObject calls fn with each key and raw value of a JSON object whose
+// keys have no escapes and whose values are numbers or strings without
+// escapes, written without whitespace; false (having stopped) when raw
+// has another shape or fn returns false. Callers then decode raw with
+// encoding/json, which is the reference: this only skips its cost for
+// the shapes the server's own encoders and tablets write.
+func plainObject(raw []byte, fn func(key, val []byte) bool) bool {
+	if len(raw) < 2 || raw[0] != '{' || raw[len(raw)-1] != '}' {
+		return false
+	}
+	b := raw[1 : len(raw)-1]
+	for len(b) > 0 {
+		if b[0] != '"' {
+			return false
+		}
+		end := bytes.IndexByte(b[1:], '"')
+		if end < 0 {
+			return false
+		}
+		key := b[1 : 1+end]
+		b = b[2+end:]
+		if slices.Contains(key, '\\') || len(b) == 0 || b[0] != ':' {
+			return false
+		}
+		b = b[1:]
+		var val []byte
+		if len(b) > 0 && b[0] == '"' {
+			end := bytes.IndexByte(b[1:], '"')
+			if end < 0 {
+				return false
+			}
+			val, b = b[:end+2], b[end+2:]
+		} else {
+			end := bytes.IndexByte(b, ',')
+			if end < 0 {
+				end = len(b)
+			}
+			val, b = b[:end], b[end:]
+			if len(val) == 0 || bytes.ContainsAny(val, "{}[]\" :\t\r\n") {
+				return false
+			}
+		}
+		if !fn(key, val) {
+			return false
+		}
+		if len(b) > 0 {
+			if b[0] != ',' || len(b) == 1 {
+				return false
+			}
+			b = b[1:]
+		}
+	}
+	return true
+}
+
+// parseJSONNumber parses a JSON number as encoding/json does into a
+// float64; false for text that is not a JSON number (strconv accepts
+// more: "+1", "0x10", "Inf", "1_000", ".5").
+func parseJSONNumber(b []byte) (float64, bool) {
+	i := 0
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+	default:
+		return 0, false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		start := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		if i == start {
+			return 0, false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		start := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		if i == start {
+			return 0, false
+		}
+	}
+	if i != len(b) {
+		return 0, false
+	}
+	v, err := strconv.ParseFloat(string(b), 64)
+	return v, err == nil
+}
+
 func (r *inputReader) village(_, area string, f []boltstore.FieldView) error {
 	v := rules.Village{Code: jsonString(f[0].Value), Name: jsonString(f[1].Value)}
 	if v.Code == "" {
@@ -178,12 +498,9 @@ func (r *inputReader) village(_, area string, f []boltstore.FieldView) error {
 }
 
 func (r *inputReader) household(id, area string, f []boltstore.FieldView) error {
-	h := rules.Household{ID: id, Area: area, HeadName: jsonString(f[0].Value)}
-	var st struct {
-		Value string `json:"value"`
-		Year  int    `json:"year"`
-	}
-	if !jsonValue(f[1].Value, &st) || st.Value == "" {
+	h := rules.Household{ID: id, Area: area, HeadName: r.str(f[0].Value)}
+	var st householdStatus
+	if !st.read(f[1].Value) || st.Value == "" {
 		return nil // required by the schema: a record without it is not a household yet
 	}
 	h.Status, h.StatusYear = rules.Status(st.Value), st.Year
@@ -200,7 +517,7 @@ func (r *inputReader) household(id, area string, f []boltstore.FieldView) error 
 
 func (r *inputReader) member(id, _ string, f []boltstore.FieldView) error {
 	if hh := jsonString(f[0].Value); hh != "" {
-		r.members[hh] = append(r.members[hh], rules.MemberRef{ID: id, Name: jsonString(f[1].Value)})
+		r.members[hh] = append(r.members[hh], rules.MemberRef{ID: id, Name: r.str(f[1].Value)})
 	}
 	return nil
 }
@@ -215,34 +532,37 @@ func (r *inputReader) assignment(_, _ string, f []boltstore.FieldView) error {
 }
 
 func (r *inputReader) visit(id, _ string, f []boltstore.FieldView) error {
-	at, ok := jsonTime(f[0].Value)
+	at, ok := r.time(f[0].Value)
 	if !ok {
 		return nil
 	}
 	r.in.Visits = append(r.in.Visits, rules.Visit{ID: id, HouseholdID: jsonString(f[1].Value), Officer: jsonString(f[2].Value), At: at,
-		AnsweredByMemberID: jsonString(f[3].Value), AnsweredByName: jsonString(f[4].Value)})
+		AnsweredByMemberID: jsonString(f[3].Value), AnsweredByName: r.str(f[4].Value)})
 	return nil
 }
 
 func (r *inputReader) checkin(id, area string, f []boltstore.FieldView) error {
-	at, ok := jsonTime(f[0].Value)
+	at, ok := r.time(f[0].Value)
 	if !ok {
 		return nil
 	}
-	c := rules.Checkin{ID: id, Member: jsonString(f[1].Value), VillageCode: jsonString(f[2].Value), At: at}
+	c := rules.Checkin{ID: id, Member: r.str(f[1].Value), VillageCode: r.str(f[2].Value), At: at}
 	if c.VillageCode == "" {
 		c.VillageCode = area
 	}
 	var g gpsFix
-	if jsonValue(f[3].Value, &g) {
+	if g.read(f[3].Value) {
 		c.Lat, c.Lon, c.AccuracyM = g.Lat, g.Lon, g.AccuracyM
 	}
-	received, found, err := r.tx.OpReceivedAt(string(f[0].OpID))
-	if err != nil {
-		return err
-	}
-	if !found {
-		received = f[0].HLC.Time()
+	received := f[0].Received
+	if received.IsZero() { // a scan that does not resolve receipt times
+		var found bool
+		var err error
+		if received, found, err = r.tx.OpReceivedAt(string(f[0].OpID)); err != nil {
+			return err
+		} else if !found {
+			received = f[0].HLC.Time()
+		}
 	}
 	c.ReceivedAt = received
 	r.in.Checkins = append(r.in.Checkins, c)
@@ -264,7 +584,7 @@ func (r *inputReader) dutyDay(_, area string, f []boltstore.FieldView) error {
 	if err != nil {
 		return nil
 	}
-	d := rules.DutyDay{Member: jsonString(f[1].Value), Date: date, Kind: jsonString(f[2].Value)}
+	d := rules.DutyDay{Member: r.str(f[1].Value), Date: date, Kind: r.str(f[2].Value)}
 	if jsonString(f[3].Value) != "" {
 		by := string(f[3].Author)
 		ok, err := r.mayApprove(by, area)
@@ -296,7 +616,7 @@ func (r *inputReader) mayApprove(user, area string) (bool, error) {
 }
 
 func (r *inputReader) housingCase(id, area string, f []boltstore.FieldView) error {
-	c := rules.HousingCase{ID: id, HouseholdID: jsonString(f[0].Value), Area: area, Grade: jsonString(f[1].Value)}
+	c := rules.HousingCase{ID: id, HouseholdID: r.str(f[0].Value), Area: area, Grade: r.str(f[1].Value)}
 	var blobs []string
 	jsonValue(f[2].Value, &blobs)
 	r.in.HousingCases = append(r.in.HousingCases, c)

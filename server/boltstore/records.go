@@ -120,6 +120,9 @@ func (t *Tx) PutRecord(rec *syncengine.Record, op *syncengine.Op) error {
 	if err := changes.Put(u64(seq), changeValue(rec.Area, key)); err != nil {
 		return err
 	}
+	if err := t.projectRecord(key, rec, op); err != nil {
+		return err
+	}
 	if rec.Collection == "assignments" {
 		var prev *syncengine.Record
 		if old != nil {

@@ -125,6 +125,11 @@ type FieldView struct {
 	HLC    syncengine.HLC
 	Author []byte
 	OpID   []byte
+	// Received is when the server received the op that wrote this
+	// version (millisecond precision; the version's HLC time when that op
+	// is missing from history). Only ScanReportRows sets it, for the
+	// fields whose ReportField asks for it; zero otherwise.
+	Received time.Time
 }
 
 // ScanRecordsIn calls fn for every record of a collection whose area code
@@ -147,11 +152,10 @@ func (t *Tx) ScanRecordsIn(collection, areaPrefix string, want []string, fn func
 		clear(fields)
 		id, area, deleted, ok := scanStored(v, want, fields)
 		if !ok {
-			var sr storedRecord
-			if err := json.Unmarshal(v, &sr); err != nil {
-				return fmt.Errorf("decode record %s: %w", k, err)
+			rec, err := decodeStored(k, v)
+			if err != nil {
+				return err
 			}
-			rec := sr.FromWire()
 			clear(fields)
 			for i, name := range want {
 				if f, ok := rec.Fields[name]; ok {
@@ -169,6 +173,16 @@ func (t *Tx) ScanRecordsIn(collection, areaPrefix string, want []string, fn func
 		}
 	}
 	return nil
+}
+
+// decodeStored decodes a stored record the slow way, for the records whose
+// JSON scanStored does not expect.
+func decodeStored(key, raw []byte) (*syncengine.Record, error) {
+	var sr storedRecord
+	if err := json.Unmarshal(raw, &sr); err != nil {
+		return nil, fmt.Errorf("decode record %s: %w", key, err)
+	}
+	return sr.FromWire(), nil
 }
 
 // scanStored reads a stored record's id, area, tombstone and the wanted
