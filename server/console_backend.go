@@ -815,8 +815,17 @@ func (b *consoleBackend) ImportHouseholds(ctx context.Context, u console.User, x
 // check-ins were not trusted; geofence and GPS accuracy are judged with
 // the same policy figures as rules.CheckResidency, whose short-residency
 // findings the days here must match (the console tests check it).
+//
+// A team member sees only their own month, in villages of their scope
+// (an area outside it answers EFORBIDDEN, as for report readers).
 func (b *consoleBackend) Residency(ctx context.Context, u console.User, area string, month rules.Period) ([]console.MemberMonth, error) {
-	if err := reportArea(u, area); err != nil {
+	self := ""
+	if u.Role == auth.RoleTeamMember {
+		self = u.Username
+		if area == "" || !validReportArea(area) || !auth.ScopeCovers(u.Scopes, area) {
+			return nil, errForbidden("area %s is not within your scope", area)
+		}
+	} else if err := reportArea(u, area); err != nil {
 		return nil, err
 	}
 	if b.s.cfg.Policies == nil {
@@ -856,7 +865,7 @@ func (b *consoleBackend) Residency(ctx context.Context, u console.User, area str
 		}
 		seen := map[string]bool{}
 		for _, m := range append([]string{t.FirstSecretary}, t.Members...) {
-			if m == "" || seen[m] {
+			if m == "" || seen[m] || (self != "" && m != self) {
 				continue
 			}
 			seen[m] = true

@@ -68,3 +68,38 @@ func TestResidencyCalendar(t *testing.T) {
 	tab.RequireLoopbackOnly()
 	tab.RequireNoProblems()
 }
+
+// A team member sees only their own month; an officer is refused the
+// page; a team member's area outside their village is refused.
+func TestResidencyScope(t *testing.T) {
+	t.Parallel()
+	f := demo(t)
+	for _, tc := range []struct {
+		user, query string
+		status      int
+		has, hasNot []string
+	}{
+		{"zhao", "?period=" + f.month.Label, http.StatusOK, []string{`data-member="zhao"`}, []string{`data-member="sun"`}},
+		{"zhao", "?area=" + township1 + "&period=" + f.month.Label, http.StatusForbidden, []string{"无权访问"}, []string{`data-member=`}},
+		{"wang", "?period=" + f.month.Label, http.StatusForbidden, []string{"无权访问"}, []string{`data-member=`}},
+		{"county", "?area=" + county + "&period=" + f.month.Label, http.StatusOK, []string{`data-member="zhao"`, `data-member="sun"`}, nil},
+		{"county", "?area=" + county + "&period=2026Q3", http.StatusBadRequest, []string{"按月查看"}, nil},
+	} {
+		c := httpClient(t)
+		f.login(t, c, tc.user)
+		code, _, body := get(t, c, f.url+"/residency"+tc.query)
+		if code != tc.status {
+			t.Errorf("%s /residency%s: status %d, want %d", tc.user, tc.query, code, tc.status)
+		}
+		for _, s := range tc.has {
+			if !strings.Contains(body, s) {
+				t.Errorf("%s /residency%s lacks %s", tc.user, tc.query, s)
+			}
+		}
+		for _, s := range tc.hasNot {
+			if strings.Contains(body, s) {
+				t.Errorf("%s /residency%s shows %s", tc.user, tc.query, s)
+			}
+		}
+	}
+}
