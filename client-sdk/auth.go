@@ -24,7 +24,23 @@ func (c *Client) transport(serverURL string, onExchange func(Exchange)) *HTTPTra
 		Now:        c.opts.DeviceClock.Now,
 		Token:      c.accessToken,
 		OnExchange: onExchange,
+		SignBatch:  c.signBatch,
 	}
+}
+
+// signBatch signs a push body with the enrolled device key (the
+// syncengine.BatchSignatureHeader value); "" before enrolment.
+func (c *Client) signBatch(body []byte) string {
+	var sig string
+	_ = c.view(func(tx *bolt.Tx, _ codec) error {
+		m := meta{tx.Bucket(bucketMeta)}
+		priv, device := m.bytes(metaDeviceKey), m.str(metaDevice)
+		if len(priv) == ed25519.PrivateKeySize && device != "" {
+			sig = syncengine.SignBatch(ed25519.PrivateKey(priv), device, body)
+		}
+		return nil
+	})
+	return sig
 }
 
 func (c *Client) accessToken() string {

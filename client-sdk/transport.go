@@ -50,6 +50,11 @@ type HTTPTransport struct {
 	Token func() string
 	// OnExchange, when set, is called after every completed round trip.
 	OnExchange func(Exchange)
+	// SignBatch, when set, returns the syncengine.BatchSignatureHeader
+	// value for a push body (the JSON before gzip), or "" to send none.
+	// The server refuses a batch whose signature does not verify with the
+	// enrolled device key, so who pushed what cannot be denied later.
+	SignBatch func(body []byte) string
 }
 
 var _ syncengine.Transport = (*HTTPTransport)(nil)
@@ -84,7 +89,7 @@ type RefreshResponse struct {
 // Push sends a batch of ops.
 func (t *HTTPTransport) Push(ctx context.Context, req *syncengine.PushRequest) (*syncengine.PushResponse, error) {
 	var out syncengine.PushResponse
-	if err := t.do(ctx, http.MethodPost, "/v1/sync/push", req, &out); err != nil {
+	if err := t.send(ctx, http.MethodPost, "/v1/sync/push", req, &out, t.SignBatch); err != nil {
 		return nil, fmt.Errorf("push %d ops: %w", len(req.Ops), err)
 	}
 	return &out, nil
@@ -149,12 +154,22 @@ func (t *HTTPTransport) now() time.Time {
 }
 
 func (t *HTTPTransport) do(ctx context.Context, method, path string, in, out any) error {
+	return t.send(ctx, method, path, in, out, nil)
+}
+
+// send is do with sign, when set, giving a signature header for the JSON
+// body before it is compressed.
+func (t *HTTPTransport) send(ctx context.Context, method, path string, in, out any, sign func([]byte) string) error {
 	var ex Exchange
 	var body io.Reader
+	signature := ""
 	if in != nil {
 		raw, err := json.Marshal(in)
 		if err != nil {
 			return fmt.Errorf("encode request: %w", err)
+		}
+		if sign != nil {
+			signature = sign(raw)
 		}
 		var buf bytes.Buffer
 		zw := gzip.NewWriter(&buf)
@@ -172,6 +187,9 @@ func (t *HTTPTransport) do(ctx context.Context, method, path string, in, out any
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Content-Encoding", "gzip")
+	}
+	if signature != "" {
+		req.Header.Set(syncengine.BatchSignatureHeader, signature)
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("Accept-Encoding", "gzip")

@@ -41,6 +41,10 @@ type Config struct {
 	BodyLimit int
 	// Now is the server's clock. Nil means time.Now.
 	Now func() time.Time
+	// RequireSignedPush refuses push batches without a device signature
+	// (core.Options.RequireSignedPush). False accepts them from tablets
+	// older than batch signing; a signature that is sent is always checked.
+	RequireSignedPush bool
 
 	// Blobs stores evidence blobs (photos, signatures). Nil turns the
 	// tus upload endpoint and the blob endpoints off.
@@ -116,7 +120,7 @@ func New(log *slog.Logger, cfg Config, store *boltstore.Store, reg Validator) *S
 		cfg:   cfg,
 		store: store,
 		core: core.New(log, store.Core(), reg, core.Options{
-			MaxClockAhead: cfg.MaxClockAhead, AccessTTL: cfg.AccessTTL, Now: cfg.Now}),
+			MaxClockAhead: cfg.MaxClockAhead, AccessTTL: cfg.AccessTTL, Now: cfg.Now, RequireSignedPush: cfg.RequireSignedPush}),
 		schemas: reg,
 		metrics: newMetrics(),
 	}

@@ -31,6 +31,7 @@ type serveConfig struct {
 	blobs         string
 	maxUpload     int64
 	policies      string
+	signedPush    bool
 }
 
 func envOr(getenv func(string) string, key, def string) string {
@@ -54,6 +55,7 @@ func parseServeFlags(fs *flag.FlagSet, args []string, getenv func(string) string
 	fs.StringVar(&c.blobs, "blobs", getenv("RUHU_BLOBS"), "evidence blob store: a folder (default <data>/blobs) or s3://ACCESS:SECRET@host:port/bucket?secure=false; credentials may come from RUHU_S3_ACCESS_KEY and RUHU_S3_SECRET_KEY instead (env RUHU_BLOBS)")
 	fs.Int64Var(&c.maxUpload, "max-upload", 25<<20, "largest photo or signature upload in bytes")
 	fs.StringVar(&c.policies, "policies", getenv("RUHU_POLICIES"), "folder of policy YAML files (<area-prefix>[-<year>].yaml, default.yaml) layered over the shipped defaults (env RUHU_POLICIES)")
+	fs.BoolVar(&c.signedPush, "require-signed-push", getenv("RUHU_REQUIRE_SIGNED_PUSH") == "1", "refuse push batches without a device signature (turn on once every tablet runs a signing version; env RUHU_REQUIRE_SIGNED_PUSH=1)")
 	return c, fs.Parse(args)
 }
 
@@ -121,7 +123,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("blob store: %w", err)
 	}
 	srv := server.New(log, server.Config{MaxClockAhead: cfg.maxClockAhead, BodyLimit: cfg.bodyLimit,
-		Blobs: blobs, MaxUploadSize: cfg.maxUpload, Policies: policies}, store, reg)
+		Blobs: blobs, MaxUploadSize: cfg.maxUpload, Policies: policies, RequireSignedPush: cfg.signedPush}, store, reg)
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
