@@ -415,9 +415,10 @@ func (b *consoleBackend) Household(ctx context.Context, u console.User, id strin
 			Complete: ev.Complete, Missing: ev.Missing})
 	}
 	// A reused photo pairs this household with another, perhaps in
-	// another village: look as wide as the caller's scope, up to the
-	// county (a county's findings are gathered in one pass).
-	wide := f.Area[:min(6, len(f.Area))]
+	// another village: look across its township (the county-wide view is
+	// /findings; gathering a county's photos costs seconds, a township's
+	// a twentieth of that).
+	wide := f.Area[:min(9, len(f.Area))]
 	for _, sc := range u.Scopes {
 		if strings.HasPrefix(f.Area, sc) && len(sc) > len(wide) {
 			wide = sc

@@ -25,13 +25,14 @@ import (
 // the same order ScanRecordsIn does. The projection holds stored facts
 // only, no rule or policy figure: a policy change needs no rebuild.
 var (
-	bucketReportRows = []byte("reportrows") // "col/id" -> report row
-	keyReportRows    = []byte("reportrows") // in meta: the layout version the bucket holds
+	bucketReportRows   = []byte("reportrows")   // "col/id" -> report row
+	bucketReportCounts = []byte("reportcounts") // col 0x00 area -> rows of the collection in the area (8 bytes)
+	keyReportRows      = []byte("reportrows")   // in meta: the layout version the buckets hold
 )
 
 // reportRowsVersion is the layout of the rows and the field list below.
 // Change it with either: Open then rebuilds the projection.
-const reportRowsVersion = 1
+const reportRowsVersion = 2
 
 // ReportField is a field the projection keeps, and which parts of its
 // version besides the value.
@@ -80,8 +81,15 @@ func (t *Tx) projectRecord(key []byte, rec *syncengine.Record, op *syncengine.Op
 	if rows == nil {
 		return nil // a file opened before the projection existed; Open rebuilds it
 	}
+	existed := rows.Get(key) != nil
 	if deleted, _ := rec.Deleted(); deleted {
-		return rows.Delete(key)
+		if !existed {
+			return nil
+		}
+		if err := rows.Delete(key); err != nil {
+			return err
+		}
+		return t.countRow(rec.Collection, rec.Area, -1)
 	}
 	views := make([]FieldView, len(spec))
 	for i, f := range spec {
@@ -99,7 +107,32 @@ func (t *Tx) projectRecord(key []byte, rec *syncengine.Record, op *syncengine.Op
 		return fmt.Errorf("report row of %s: %w", key, err)
 	}
 	rows.FillPercent = 0.9 // ids are mostly time-ordered, as in the records bucket
-	return rows.Put(key, row)
+	if err := rows.Put(key, row); err != nil {
+		return err
+	}
+	if existed {
+		return nil
+	}
+	return t.countRow(rec.Collection, rec.Area, 1)
+}
+
+// countKey is the key of a collection's row count in an area.
+func countKey(collection, area string) []byte {
+	return append(append([]byte(collection), 0), area...)
+}
+
+// countRow adds delta to the row count of a collection in an area.
+func (t *Tx) countRow(collection, area string, delta int64) error {
+	counts := t.tx.Bucket(bucketReportCounts)
+	key := countKey(collection, area)
+	var n int64
+	if v := counts.Get(key); len(v) == 8 {
+		n = int64(binary.BigEndian.Uint64(v))
+	}
+	if n += delta; n <= 0 {
+		return counts.Delete(key)
+	}
+	return counts.Put(key, u64(uint64(n)))
 }
 
 // encodeReportRow appends the row of a record: its area, then for each
@@ -270,26 +303,24 @@ func (t *Tx) ScanReportRows(collection, areaPrefix string, want []string, fn fun
 	return nil
 }
 
-// CountReportRows counts the rows ScanReportRows would show for a
-// collection and area prefix, without decoding them: readers size their
-// slices with it rather than growing them by copies.
+// CountReportRows returns how many rows ScanReportRows would show for a
+// collection and area prefix, from counts kept per collection and area
+// beside the rows (a few hundred reads for a county, not a walk of its
+// rows): readers size their slices with it rather than growing them by
+// copies.
 func (t *Tx) CountReportRows(collection, areaPrefix string) (int, error) {
-	rows := t.tx.Bucket(bucketReportRows)
-	if rows == nil || reportFields[collection] == nil {
+	counts := t.tx.Bucket(bucketReportCounts)
+	if counts == nil || reportFields[collection] == nil {
 		return 0, fmt.Errorf("report rows: collection %s is not projected", collection)
 	}
-	prefix := []byte(collection + "/")
+	prefix := countKey(collection, areaPrefix)
 	n := 0
-	defer t.releaseMapped()
-	c := rows.Cursor()
+	c := counts.Cursor()
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-		area, ok := rowArea(v)
-		if !ok {
-			return 0, fmt.Errorf("report rows: malformed row %s", k)
+		if len(v) != 8 {
+			return 0, fmt.Errorf("report rows: malformed count %q", k)
 		}
-		if bytes.HasPrefix(area, []byte(areaPrefix)) {
-			n++
-		}
+		n += int(binary.BigEndian.Uint64(v))
 	}
 	return n, nil
 }
@@ -306,7 +337,7 @@ func (s *Store) ensureReportRows() error {
 	current := false
 	err := s.db.View(func(btx *bolt.Tx) error {
 		v := btx.Bucket(bucketMeta).Get(keyReportRows)
-		current = len(v) == 1 && v[0] == reportRowsVersion && btx.Bucket(bucketReportRows) != nil
+		current = len(v) == 1 && v[0] == reportRowsVersion && btx.Bucket(bucketReportRows) != nil && btx.Bucket(bucketReportCounts) != nil
 		return nil
 	})
 	if err != nil || current {
@@ -331,13 +362,17 @@ func (s *Store) RebuildReportRows() error {
 		if err := btx.Bucket(bucketMeta).Delete(keyReportRows); err != nil {
 			return err
 		}
-		if btx.Bucket(bucketReportRows) != nil {
-			if err := btx.DeleteBucket(bucketReportRows); err != nil {
+		for _, name := range [][]byte{bucketReportRows, bucketReportCounts} {
+			if btx.Bucket(name) != nil {
+				if err := btx.DeleteBucket(name); err != nil {
+					return err
+				}
+			}
+			if _, err := btx.CreateBucket(name); err != nil {
 				return err
 			}
 		}
-		_, err := btx.CreateBucket(bucketReportRows)
-		return err
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("rebuild report rows: %w", err)
@@ -418,5 +453,8 @@ func (t *Tx) rebuildRow(rows *bolt.Bucket, key, raw []byte) error {
 	if err != nil {
 		return fmt.Errorf("report row of %s: %w", key, err)
 	}
-	return rows.Put(key, row)
+	if err := rows.Put(key, row); err != nil {
+		return err
+	}
+	return t.countRow(col, area, 1)
 }
