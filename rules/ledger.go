@@ -94,14 +94,14 @@ var (
 // when the op creates it) to after, the record the op would leave, when
 // written by user with role. The lifecycle is:
 //
-//   - open: created by a township, county or auditor user (an inspector),
-//     or from a finding, naming the problem, responsible unit and deadline,
+//   - open: created by a township or county user (an inspector), or from
+//     a finding, naming the problem, responsible unit and deadline,
 //     with opened_by the user;
 //   - open → rectified: by the responsible side (officer, team member or
 //     township user) with measures and at least one piece of evidence,
 //     rectified_by the user;
 //   - rectified → verified, or back to open with a verify note: by a
-//     township, county or auditor user other than the rectifier;
+//     township or county user other than the rectifier;
 //   - verified → closed (销号): by a county user other than the rectifier;
 //   - any other status change is refused; a change that keeps the status
 //     may edit problem, measures, responsible unit/person and deadline
@@ -109,11 +109,13 @@ var (
 //
 // It returns nil or a *StepError with a ledger_* code.
 func CheckLedgerChange(before *LedgerItem, after LedgerItem, user string, role Role) error {
-	inspector := role == RoleTownship || role == RoleCounty || role == RoleAuditor
+	// Auditors stay read-only (DESIGN.md); the county poverty office keeps
+	// the ledger and township staff re-check their villages.
+	inspector := role == RoleTownship || role == RoleCounty
 	if before == nil {
 		switch {
 		case !inspector:
-			return stepErr(CodeLedgerWrongRole, "只有乡镇、县级或督查人员可以建立问题台账，%s不能", roleTitle(role))
+			return stepErr(CodeLedgerWrongRole, "只有乡镇或县级用户可以建立问题台账，%s不能", roleTitle(role))
 		case after.Status != LedgerOpen:
 			return stepErr(CodeLedgerBadTransition, "新建的台账问题须为待整改")
 		case blank(after.Problem) || blank(after.ResponsibleUnit) || after.Deadline.IsZero():
@@ -155,7 +157,7 @@ func CheckLedgerChange(before *LedgerItem, after LedgerItem, user string, role R
 	case from == LedgerRectified && (to == LedgerVerified || to == LedgerOpen):
 		switch {
 		case !inspector:
-			return stepErr(CodeLedgerWrongRole, "核验须由乡镇、县级或督查人员进行，%s不能", roleTitle(role))
+			return stepErr(CodeLedgerWrongRole, "核验须由乡镇或县级用户进行，%s不能", roleTitle(role))
 		case after.VerifiedBy != user:
 			return stepErr(CodeLedgerWrongUser, "核验人须为当前用户")
 		case user == before.RectifiedBy:

@@ -90,6 +90,7 @@ func TestLedgerLifecycle(t *testing.T) {
 	}
 	check(nil, open, "county1", rules.RoleCounty, nil)
 	check(nil, open, "county1", rules.RoleOfficer, rules.ErrLedgerWrongRole)
+	check(nil, open, "county1", rules.RoleAuditor, rules.ErrLedgerWrongRole) // auditors stay read-only
 	check(nil, open, "someone", rules.RoleCounty, rules.ErrLedgerWrongUser)
 	noDeadline := open
 	noDeadline.Deadline = rules.Date{}
