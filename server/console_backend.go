@@ -927,3 +927,73 @@ func (b *consoleBackend) Residency(ctx context.Context, u console.User, area str
 	})
 	return out, nil
 }
+
+// consoleDevice is the device named on ops the web console writes.
+const consoleDevice = "console"
+
+// UploadToken mints an access token like the API login's (no device,
+// the core's secret, 15 minutes) for a signed-in console user whose role
+// may write photos, so the browser's tus client can call /v1/uploads.
+func (b *consoleBackend) UploadToken(ctx context.Context, u console.User, householdID string) (string, string, error) {
+	if !auth.CanWrite(u.Role, "photos") {
+		return "", "", errForbidden("role %s may not upload photos", u.Role)
+	}
+	cur, err := b.User(ctx, u.Username)
+	if err != nil {
+		return "", "", err
+	}
+	hh, _, err := b.s.core.Record(ctx, callerFor(cur), "households", householdID, false)
+	if err != nil {
+		return "", "", err
+	}
+	if hh == nil {
+		return "", "", syncengine.Errorf(syncengine.ENOTFOUND, "household %s not found", householdID)
+	}
+	tok, err := auth.NewTokens(b.s.store.Secret(), 15*time.Minute, b.s.cfg.Now).Issue(cur.Username, cur.Role, cur.Scopes, "")
+	if err != nil {
+		return "", "", fmt.Errorf("upload token: %w", err)
+	}
+	return tok, hh.Area, nil
+}
+
+// AddPhoto pushes the photos record through core.Push under the console
+// user with no device, exactly as the API's push checks a tablet's op.
+//
+// The op names device "console" (ops need one; core.ImportDevice is the
+// same idea for register imports), so the history shows where it came from.
+func (b *consoleBackend) AddPhoto(ctx context.Context, u console.User, in console.NewPhoto) (string, error) {
+	caller := callerFor(u)
+	caller.Device = consoleDevice
+	hh, _, err := b.s.core.Record(ctx, caller, "households", in.HouseholdID, false)
+	if err != nil {
+		return "", err
+	}
+	if hh == nil {
+		return "", syncengine.Errorf(syncengine.ENOTFOUND, "household %s not found", in.HouseholdID)
+	}
+	set := map[string]json.RawMessage{}
+	put := func(k string, v any) {
+		raw, _ := json.Marshal(v)
+		set[k] = raw
+	}
+	put("blob_sha256", in.SHA256)
+	put("household_id", in.HouseholdID)
+	put("stage", in.Stage)
+	put("captured_at", in.CapturedAt.UTC().Format(time.RFC3339))
+	if in.CaseID != "" {
+		put("case_id", in.CaseID)
+	}
+	id := "ph-" + in.SHA256[:16] + "-" + in.HouseholdID
+	now := b.s.cfg.Now()
+	op := syncengine.WireOp{ID: "console-" + id + "-" + in.Stage, RecordID: id, Collection: "photos", Area: hh.Area,
+		Author: u.Username, Device: consoleDevice, HLC: uint64(syncengine.MakeHLC(now.UnixMilli(), 0)), Set: set, DeviceTime: now.UnixMilli()}
+	res, err := b.s.core.Push(ctx, caller, []syncengine.WireOp{op})
+	if err != nil {
+		return "", err
+	}
+	if len(res.Rejected) > 0 {
+		r := res.Rejected[0]
+		return "", syncengine.Errorf(syncengine.EINVALID, "照片记录未被接受：%s", r.Message)
+	}
+	return id, nil
+}

@@ -59,6 +59,17 @@ type Backend interface {
 	// area: the days counted and the check-ins not counted with why.
 	Residency(ctx context.Context, u User, area string, month rules.Period) ([]MemberMonth, error)
 
+	// UploadToken issues a short-lived API access token for the browser's
+	// tus client (no device), for roles that may write photos, and
+	// returns the area of the household the photos are for (ENOTFOUND
+	// when it is unknown or outside the caller's scope).
+	UploadToken(ctx context.Context, u User, householdID string) (token, area string, err error)
+	// AddPhoto creates the photos record of an uploaded blob through the
+	// core's push, as a tablet would; the record id derives from the blob
+	// and the household, so a repeat creates nothing new. It returns the
+	// record id.
+	AddPhoto(ctx context.Context, u User, in NewPhoto) (string, error)
+
 	// Accounts and Devices list every user and enrolled device (admin
 	// only, EFORBIDDEN otherwise).
 	Accounts(ctx context.Context, u User) ([]Account, error)
@@ -336,4 +347,10 @@ type UncountedCheckin struct {
 	ID     string
 	At     time.Time
 	Reason string
+}
+
+// NewPhoto is one photo uploaded from the console.
+type NewPhoto struct {
+	HouseholdID, CaseID, Stage, SHA256 string
+	CapturedAt                         time.Time
 }

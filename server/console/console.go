@@ -89,7 +89,7 @@ func New(log *slog.Logger, backend Backend, opts Options) (*Console, error) {
 // /metrics) for itself.
 func Paths() []string {
 	return []string{"/", "/login", "/logout", "/static/", "/households", "/conflicts", "/findings",
-		"/reports", "/photos/", "/residency", "/admin", "/import", "/favicon.ico"}
+		"/reports", "/photos/", "/residency", "/uploads", "/admin", "/import", "/favicon.ico"}
 }
 
 func (c *Console) routes() {
@@ -112,6 +112,9 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /reports/download", c.authed(c.reportDownload))
 	m.HandleFunc("GET /photos/{sha}", c.authed(c.photo))
 	m.HandleFunc("GET /residency", c.authed(c.residency))
+	m.HandleFunc("GET /uploads", c.authed(c.uploadsPage))
+	m.HandleFunc("POST /uploads/token", c.authed(c.uploadToken))
+	m.HandleFunc("POST /uploads/photos", c.authed(c.addPhoto))
 	m.HandleFunc("GET /admin", c.authed(c.admin))
 	m.HandleFunc("POST /admin/users", c.authed(c.addUser))
 	m.HandleFunc("POST /admin/devices/{id}/revoke", c.authed(c.revokeDevice))

@@ -40,6 +40,7 @@ var funcs = template.FuncMap{
 	"readsReport": func(u *User) bool { return u != nil && readsReports(u.Role) },
 	"dutyLabel":   dutyLabel,
 	"weekdays":    func() [7]string { return weekdayNames },
+	"canUpload":   func(u *User) bool { return u != nil && auth.CanWrite(u.Role, "photos") },
 	"isAdmin":     func(u *User) bool { return u != nil && u.Role == auth.RoleAdmin },
 	"query":       query,
 	"add":         func(a, b int) int { return a + b },
