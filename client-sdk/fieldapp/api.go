@@ -354,7 +354,7 @@ func (a *App) household(w http.ResponseWriter, r *http.Request) {
 	for i, v := range visits {
 		var checklist map[string]string
 		_ = json.Unmarshal(v.Values["checklist"], &checklist)
-		var bad []string
+		bad := []string{} // an empty list, not null: the household screen counts it
 		for k, s := range checklist {
 			if s == "problem" {
 				bad = append(bad, k)

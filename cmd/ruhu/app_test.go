@@ -37,12 +37,21 @@ type fieldApp struct {
 
 func startFieldApp(t *testing.T, dataDir string) *fieldApp {
 	t.Helper()
+	return startFieldAppWith(t, dataDir, nil, nil)
+}
+
+// startFieldAppWith starts the app with more tablet flags (before the
+// command) and app flags (after it).
+func startFieldAppWith(t *testing.T, dataDir string, tabletFlags, appFlags []string) *fieldApp {
+	t.Helper()
+	args := append(append([]string{"--data", dataDir}, tabletFlags...), "app", "--listen", "127.0.0.1:0")
+	args = append(args, appFlags...)
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	a := &fieldApp{cancel: cancel, done: make(chan error, 1)}
 	var out syncBuffer
 	go func() {
-		a.done <- runTabletWith(ctx, []string{"--data", dataDir, "app", "--listen", "127.0.0.1:0"}, func(string) string { return "" }, &out, &out, ready)
+		a.done <- runTabletWith(ctx, args, func(string) string { return "" }, &out, &out, ready)
 	}()
 	select {
 	case a.url = <-ready:

@@ -21,7 +21,7 @@ import (
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
 
-const tabletUsage = `用法: ruhu tablet [--data 目录] <命令> [参数]
+const tabletUsage = `用法: ruhu tablet [--data 目录] [--schemas 表单目录] <命令> [参数]
 
 命令:
   login --server URL --user 用户名 [--password 密码]   登录（密码也可用环境变量 RUHU_PASSWORD）
@@ -58,6 +58,7 @@ func runTabletWith(ctx context.Context, args []string, getenv func(string) strin
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, tabletUsage) }
 	dataDir := fs.String("data", envOr(getenv, "RUHU_TABLET_DATA", "./tablet-data"), "tablet data directory (env RUHU_TABLET_DATA)")
+	schemaDir := fs.String("schemas", getenv("RUHU_SCHEMAS"), "folder of the collections' JSON Schemas laid out as the shipped ones (json/<collection>.v<N>.json); default: the shipped schemas (env RUHU_SCHEMAS)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -69,9 +70,9 @@ func runTabletWith(ctx context.Context, args []string, getenv func(string) strin
 	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
 		return fmt.Errorf("tablet data directory: %w", err)
 	}
-	reg, err := schemas.New()
+	reg, err := loadTabletSchemas(*schemaDir)
 	if err != nil {
-		return fmt.Errorf("load schemas: %w", err)
+		return err
 	}
 	c, err := client.Open(filepath.Join(*dataDir, "tablet.db"), client.Options{
 		Validator: reg,
@@ -117,6 +118,24 @@ func runTabletWith(ctx context.Context, args []string, getenv func(string) strin
 		fs.Usage()
 		return fmt.Errorf("tablet: unknown command %q", cmd)
 	}
+}
+
+// loadTabletSchemas compiles the schemas of dir, or the shipped ones when
+// dir is "": a jurisdiction's schemas with one more field reach the
+// tablet's forms and validation without a new build.
+func loadTabletSchemas(dir string) (*schemas.Registry, error) {
+	if dir == "" {
+		reg, err := schemas.New()
+		if err != nil {
+			return nil, fmt.Errorf("load schemas: %w", err)
+		}
+		return reg, nil
+	}
+	reg, err := schemas.Load(os.DirFS(dir))
+	if err != nil {
+		return nil, fmt.Errorf("load schemas from %s: %w", dir, err)
+	}
+	return reg, nil
 }
 
 type tabletCLI struct {
