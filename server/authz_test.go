@@ -52,8 +52,8 @@ func createFields(col, area, user string) map[string]any {
 	case "signatures":
 		return map[string]any{"signer_name": "张三", "signer_role": "household_head", "signed_collection": "visits",
 			"signed_record_id": "visV1", "signed_content_sha256": sha, "signed_at": "2026-02-28T08:00:00+08:00"}
-	// Collections of the exit and rectification procedures (issue 9); no
-	// role but admin writes them until the core admits their steps.
+	// Collections of the exit and rectification procedures (issue 9),
+	// written by the roles of core's procedureWriters and judged per op.
 	case "income_surveys":
 		return map[string]any{"household_id": "hV1a", "income_year": "2025-2026", "surveyed_at": "2026-02-28T08:00:00+08:00", "surveyor": user, "household_size": 2}
 	case "exit_cases":
@@ -77,14 +77,20 @@ func TestPushAuthorizationMatrix(t *testing.T) {
 	// Who may create what, as DESIGN.md and the role table say; the table
 	// is spelled out here so a change to auth.CanWrite shows up as a
 	// failure.
+	// The procedure collections (issue 9) are judged per op by
+	// rules.CheckOp: exit steps and ledger items created by a role with no
+	// part in the fixture's step are EFORBIDDEN (admins included), and the
+	// fixture's appraisal by the village side is refused for the
+	// household's unmet exit standards (notRole).
 	writes := map[string][]string{
-		"officer":     {"households", "members", "visits", "photos", "signatures", "housing_cases"},
-		"team_member": {"checkins", "signatures", "photos"},
-		"township":    {"households", "members", "assignments", "villages", "teams", "duty_days", "housing_cases", "signatures", "photos"},
-		"county":      {"households", "members", "assignments", "villages", "teams", "duty_days", "housing_cases"},
+		"officer":     {"households", "members", "visits", "photos", "signatures", "housing_cases", "income_surveys", "exit_cases"},
+		"team_member": {"checkins", "signatures", "photos", "income_surveys", "exit_cases"},
+		"township":    {"households", "members", "assignments", "villages", "teams", "duty_days", "housing_cases", "signatures", "photos", "income_surveys", "exit_cases", "ledger_items"},
+		"county":      {"households", "members", "assignments", "villages", "teams", "duty_days", "housing_cases", "exit_cases", "ledger_items"},
 		"auditor":     {},
-		"admin":       ts.reg.Collections(),
+		"admin":       slices.DeleteFunc(ts.reg.Collections(), func(c string) bool { return c == "exit_steps" || c == "ledger_items" }),
 	}
+	notRole := map[string]string{"officer/exit_steps": syncengine.EINVALID, "team_member/exit_steps": syncengine.EINVALID}
 	outside := map[string]string{"officer": areaV3, "team_member": areaV2, "township": areaV3, "county": areaVX, "auditor": areaVX}
 
 	type scenario struct {
@@ -119,6 +125,10 @@ func TestPushAuthorizationMatrix(t *testing.T) {
 			switch {
 			case sc.allowed && !acked(resp, id):
 				t.Errorf("%s writing %s in %s: want acked, got %+v", role, sc.col, sc.area, rej)
+			case !sc.allowed && sc.area == areaV1 && notRole[role+"/"+sc.col] != "":
+				if !refused || rej.Code != notRole[role+"/"+sc.col] {
+					t.Errorf("%s writing %s in %s: want %s, got acked=%v %+v", role, sc.col, sc.area, notRole[role+"/"+sc.col], acked(resp, id), rej)
+				}
 			case !sc.allowed && (!refused || rej.Code != syncengine.EFORBIDDEN):
 				t.Errorf("%s writing %s in %s: want EFORBIDDEN, got acked=%v %+v", role, sc.col, sc.area, acked(resp, id), rej)
 			}

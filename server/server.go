@@ -120,7 +120,8 @@ func New(log *slog.Logger, cfg Config, store *boltstore.Store, reg Validator) *S
 		cfg:   cfg,
 		store: store,
 		core: core.New(log, store.Core(), reg, core.Options{
-			MaxClockAhead: cfg.MaxClockAhead, AccessTTL: cfg.AccessTTL, Now: cfg.Now, RequireSignedPush: cfg.RequireSignedPush}),
+			MaxClockAhead: cfg.MaxClockAhead, AccessTTL: cfg.AccessTTL, Now: cfg.Now, RequireSignedPush: cfg.RequireSignedPush,
+			Policies: cfg.Policies}),
 		schemas: reg,
 		metrics: newMetrics(),
 	}

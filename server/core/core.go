@@ -26,6 +26,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ruhu-dev/ruhu/rules"
 	"github.com/ruhu-dev/ruhu/schemas"
 	"github.com/ruhu-dev/ruhu/server/auth"
 	"github.com/ruhu-dev/ruhu/syncengine"
@@ -73,6 +74,15 @@ type Options struct {
 	// tablets older than batch signing, and their audit entries say
 	// "signature": "none"; a signature that is present is always checked.
 	RequireSignedPush bool
+	// Policies holds the figures the exit, review and ledger procedures
+	// are judged under at push (rules.CheckOp). Nil means the shipped
+	// defaults (rules.DefaultPolicies).
+	Policies *rules.PolicySet
+	// HousingEvidence judges whether a housing case's evidence is
+	// complete, for the exit standards (the server's evidence checker).
+	// Nil counts every case as lacking evidence, so no exit passes on
+	// evidence nobody checked.
+	HousingEvidence func(tx Tx, housingCase *syncengine.Record) (bool, error)
 }
 
 // Core runs the use cases. It is safe for concurrent use.
@@ -98,6 +108,11 @@ func New(log *slog.Logger, store Store, reg Validator, opts Options) *Core {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Policies == nil {
+		// The shipped files are checked by the rules tests; should they
+		// fail, pushes of procedure ops answer EINTERNAL.
+		opts.Policies, _ = rules.DefaultPolicies()
 	}
 	return &Core{log: log, store: store, schemas: reg, opts: opts,
 		clock:  syncengine.NewClock(opts.Now),

@@ -72,12 +72,18 @@ func (c *Core) PushSigned(ctx context.Context, caller Caller, batch []syncengine
 		return PushResult{}, syncengine.Errorf(syncengine.ETOOLARGE, "a push holds at most %d ops, got %d", syncengine.MaxPushOps, len(batch))
 	}
 	now := c.opts.Now()
+	if err := c.store.View(func(tx Tx) error { return c.verifyBatch(tx, caller, env) }); err != nil {
+		return PushResult{}, c.storeErr(ctx, "push: verify signature", err)
+	}
+	return c.push(ctx, caller, batch, env, now)
+}
+
+// push admits and applies a batch whose envelope was checked (or that
+// needs none: Edit's op made by the core itself).
+func (c *Core) push(ctx context.Context, caller Caller, batch []syncengine.WireOp, env *BatchEnvelope, now time.Time) (PushResult, error) {
 	var early []syncengine.Rejection
 	reject := func(id string, err error) {
 		early = append(early, rejection(id, err))
-	}
-	if err := c.store.View(func(tx Tx) error { return c.verifyBatch(tx, caller, env) }); err != nil {
-		return PushResult{}, c.storeErr(ctx, "push: verify signature", err)
 	}
 	ops, err := c.admit(caller, batch, now, reject)
 	if err != nil {
@@ -114,7 +120,11 @@ func (c *Core) PushSigned(ctx context.Context, caller Caller, batch []syncengine
 				// is never deleted.
 				return fmt.Errorf("op %s vanished from history", a.op.ID)
 			}
-			if err := c.checkOpInTx(tx, caller, a.op, a.created); err != nil {
+			cur, err := c.checkOpInTx(tx, caller, a.op, a.created)
+			if err != nil {
+				if syncengine.ErrorCode(err) == syncengine.EINTERNAL {
+					return err
+				}
 				res.Rejected = append(res.Rejected, rejection(a.op.ID, err))
 				continue
 			}
@@ -125,6 +135,11 @@ func (c *Core) PushSigned(ctx context.Context, caller Caller, batch []syncengine
 					continue
 				}
 				return fmt.Errorf("apply op %s: %w", a.op.ID, err)
+			}
+			if reset := c.reviewResetOp(a.op, cur, now); reset != nil {
+				if _, err := syncengine.Apply(tx, reset, a.pol, now); err != nil {
+					return fmt.Errorf("reset review of %s/%s after op %s: %w", a.op.Collection, a.op.RecordID, a.op.ID, err)
+				}
 			}
 			res.Acked = append(res.Acked, a.op.ID)
 			if len(a.op.Flags) > 0 {
@@ -259,7 +274,7 @@ func (c *Core) checkOp(caller Caller, op *syncengine.Op) error {
 	if op.Device != caller.Device {
 		return errForbidden("op %s: device %s is not this tablet", op.ID, op.Device)
 	}
-	if !auth.CanWrite(caller.Role, op.Collection) {
+	if !canWrite(caller.Role, op) {
 		return errForbidden("role %s may not write %s", caller.Role, op.Collection)
 	}
 	if !auth.InScope(caller.Scopes, op.Area) {
@@ -280,13 +295,20 @@ func (c *Core) checkOp(caller Caller, op *syncengine.Op) error {
 
 // checkOpInTx applies the rules that read the store: a record outside the
 // caller's scope is answered as if absent, creation must carry a whole
-// valid record, officers visit only assigned households, and team members
-// touch only their own check-ins.
-func (c *Core) checkOpInTx(tx Tx, caller Caller, op *syncengine.Op, created bool) error {
+// valid record, officers visit only assigned households, team members
+// touch only their own check-ins, and the exit, ledger and review
+// procedures judge their ops (checkProcedure). It returns the record as
+// stored before the op (nil when the op creates it). A refusal carries its
+// code; an error without one (EINTERNAL) is a store failure.
+func (c *Core) checkOpInTx(tx Tx, caller Caller, op *syncengine.Op, created bool) (*syncengine.Record, error) {
 	cur, err := tx.Record(op.Collection, op.RecordID)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	return cur, c.checkOpInTxOn(tx, caller, op, created, cur)
+}
+
+func (c *Core) checkOpInTxOn(tx Tx, caller Caller, op *syncengine.Op, created bool, cur *syncengine.Record) error {
 	if cur != nil && !auth.InScope(caller.Scopes, cur.Area) {
 		// Out of scope looks exactly like unknown: the op gets the answer
 		// it would get if the record did not exist, unless it is a valid
@@ -321,7 +343,7 @@ func (c *Core) checkOpInTx(tx Tx, caller Caller, op *syncengine.Op, created bool
 	if caller.Role == auth.RoleTeamMember && op.Collection == "checkins" && !jsonStringIs(fields["member"], caller.User) {
 		return errForbidden("team members record only their own check-ins")
 	}
-	return nil
+	return c.checkProcedure(tx, caller, op, cur)
 }
 
 // Load writes ops made by whoever runs the store (the demo seed, bench
@@ -331,7 +353,8 @@ func (c *Core) checkOpInTx(tx Tx, caller Caller, op *syncengine.Op, created bool
 // collections only annotated, one area per record — but not to a caller's
 // role, scope or assignments, and keeps its stamp (a zero stamp gets the
 // server clock's). Ops applied before are skipped; it returns how many
-// were applied now. Any refused op fails the whole load (nothing written)
+// were applied now; an edit of a reviewed record resets its review state
+// as a push does. Any refused op fails the whole load (nothing written)
 // with its code and a message naming it.
 func (c *Core) Load(ctx context.Context, ops []*syncengine.Op) (int, error) {
 	now := c.opts.Now()
@@ -360,15 +383,22 @@ func (c *Core) Load(ctx context.Context, ops []*syncengine.Op) (int, error) {
 			if seen {
 				continue
 			}
-			_, exists, err := tx.RecordArea(op.Collection, op.RecordID)
+			cur, err := tx.Record(op.Collection, op.RecordID)
 			if err != nil {
 				return err
 			}
-			if err := c.validateOp(op, !exists); err != nil {
+			if err := c.validateOp(op, cur == nil); err != nil {
 				return fmt.Errorf("load op %s (%s/%s): %w", op.ID, op.Collection, op.RecordID, err)
 			}
 			if _, err := syncengine.Apply(tx, op, c.mergePolicy(op.Collection), now); err != nil {
 				return fmt.Errorf("load op %s (%s/%s): %w", op.ID, op.Collection, op.RecordID, err)
+			}
+			// Operator data is not held to roles or procedures, but an edit
+			// of reviewed evidence is reviewed again like any other.
+			if reset := c.reviewResetOp(op, cur, now); reset != nil {
+				if _, err := syncengine.Apply(tx, reset, c.mergePolicy(op.Collection), now); err != nil {
+					return fmt.Errorf("load op %s: reset review: %w", op.ID, err)
+				}
 			}
 			applied++
 		}
