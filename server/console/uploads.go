@@ -43,8 +43,8 @@ func (c *Console) addPhoto(w http.ResponseWriter, r *http.Request, rq *request) 
 		return
 	}
 	in.CapturedAt = c.opts.Now()
-	if ms := r.PostFormValue("captured_ms"); ms != "" {
-		if t, err := time.Parse(time.RFC3339, ms); err == nil {
+	if at := r.PostFormValue("captured_at"); at != "" {
+		if t, err := time.Parse(time.RFC3339, at); err == nil {
 			in.CapturedAt = t
 		}
 	}

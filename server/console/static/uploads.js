@@ -166,7 +166,7 @@
               showTotal();
               r.state.textContent = "保存记录…";
               post("/uploads/photos", { household_id: household, case_id: caseID, stage: stage, sha256: sha,
-                captured_ms: new Date(file.lastModified).toISOString().replace(/\.\d+Z$/, "Z") }).then(function (j) {
+                captured_at: new Date(file.lastModified).toISOString().replace(/\.\d+Z$/, "Z") }).then(function (j) {
                 r.bar.value = 1;
                 r.state.textContent = "完成";
                 r.li.dataset.state = "done";
