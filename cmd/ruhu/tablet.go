@@ -29,7 +29,10 @@ const tabletUsage = `用法: ruhu tablet [--data 目录] [--schemas 表单目录
   households                                           我负责的农户
   visit add --household 户编号 [--notes 备注] [--answered-by 受访人] [--relation 关系]
             [--checklist food=ok,housing=problem,...] 记录一次走访（清单默认全部 ok）
-  household set --id 户编号 --field 字段 --value JSON值   修改农户信息
+  visit import 走访.jsonl                               批量导入走访（每行一个走访 JSON；全部校验通过才导入）
+  household set --id 户编号 --field 字段 --value 值       修改农户信息（值按表单类型：电话 13900000001 即文本）
+  assignment add --officer 用户名 --household 户编号 [--start 日期]   分配帮扶责任人
+  assignment end --id 分配编号 [--end 日期]              结束分配
   photo attach (--household 户编号 | --case 项目编号) --stage before|during|after --file 照片.jpg
             [--lat 纬度 --lon 经度 [--accuracy 米]] [--note 备注]   拍照留证（原图与压缩件排队上传）
   signature capture --signer 姓名 --role household_head --record visits/记录编号
@@ -40,6 +43,8 @@ const tabletUsage = `用法: ruhu tablet [--data 目录] [--schemas 表单目录
   status                                               同步状态
   rejected                                             被服务器拒绝的记录
   app [--listen 127.0.0.1:8765] [--idle-lock 5m]       启动外勤应用（本机网页，打印含密钥的链接）
+
+每个命令都接受 --json：输出一个 JSON 对象（编号、数量；出错时 {"ok":false,"code":...,"message":...}）。
 `
 
 // chinaTime is the zone visited_at is written in (UTC+8, no DST).
@@ -58,6 +63,7 @@ func runTabletWith(ctx context.Context, args []string, getenv func(string) strin
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, tabletUsage) }
 	dataDir := fs.String("data", envOr(getenv, "RUHU_TABLET_DATA", "./tablet-data"), "tablet data directory (env RUHU_TABLET_DATA)")
+	asJSON := fs.Bool("json", false, "print one JSON object (ids, counts, codes) instead of text; also accepted after the command")
 	schemaDir := fs.String("schemas", getenv("RUHU_SCHEMAS"), "folder of the collections' JSON Schemas laid out as the shipped ones (json/<collection>.v<N>.json); default: the shipped schemas (env RUHU_SCHEMAS)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -83,15 +89,33 @@ func runTabletWith(ctx context.Context, args []string, getenv func(string) strin
 		return err
 	}
 	defer c.Close()
-	t := &tabletCLI{c: c, getenv: getenv, stdout: stdout, stderr: stderr}
+	t := &tabletCLI{c: c, reg: reg, getenv: getenv, stdout: stdout, stderr: stderr, json: *asJSON}
+	err = t.run(ctx, rest, appReady)
+	var reported reportedError
+	if err != nil && t.json && !errors.As(err, &reported) {
+		t.emit(map[string]any{"ok": false, "code": syncengine.ErrorCode(err), "message": syncengine.ErrorMessage(err)})
+	}
+	return err
+}
 
+// usageError is a command line missing what a command needs: EINVALID,
+// so scripts reading --json see a stable code.
+func usageError(msg string) error { return syncengine.Errorf(syncengine.EINVALID, "%s", msg) }
+
+func (t *tabletCLI) run(ctx context.Context, rest []string, appReady chan<- string) error {
 	cmd, cmdArgs := rest[0], rest[1:]
-	if (cmd == "visit" || cmd == "household" || cmd == "photo" || cmd == "signature") && len(cmdArgs) > 0 {
+	if (cmd == "visit" || cmd == "household" || cmd == "photo" || cmd == "signature" || cmd == "assignment") && len(cmdArgs) > 0 {
 		cmd, cmdArgs = cmd+" "+cmdArgs[0], cmdArgs[1:]
 	}
 	switch cmd {
 	case "app":
-		return tabletApp(ctx, c, reg, cmdArgs, getenv, stdout, stderr, appReady)
+		return tabletApp(ctx, t.c, t.reg, cmdArgs, t.getenv, t.stdout, t.stderr, appReady, t.json)
+	case "visit import":
+		return t.visitImport(ctx, cmdArgs)
+	case "assignment add":
+		return t.assignmentAdd(ctx, cmdArgs)
+	case "assignment end":
+		return t.assignmentEnd(ctx, cmdArgs)
 	case "login":
 		return t.login(ctx, cmdArgs)
 	case "enroll":
@@ -115,8 +139,8 @@ func runTabletWith(ctx context.Context, args []string, getenv func(string) strin
 	case "rejected":
 		return t.rejected(cmdArgs)
 	default:
-		fs.Usage()
-		return fmt.Errorf("tablet: unknown command %q", cmd)
+		fmt.Fprint(t.stderr, tabletUsage)
+		return usageError(fmt.Sprintf("tablet: unknown command %q", cmd))
 	}
 }
 
@@ -140,14 +164,34 @@ func loadTabletSchemas(dir string) (*schemas.Registry, error) {
 
 type tabletCLI struct {
 	c              *client.Client
+	reg            *schemas.Registry
 	getenv         func(string) string
 	stdout, stderr io.Writer
+	// json: print one JSON object per command (--json).
+	json bool
 }
 
 func (t *tabletCLI) flags(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet("tablet "+name, flag.ContinueOnError)
 	fs.SetOutput(t.stderr)
+	fs.BoolVar(&t.json, "json", t.json, "print one JSON object (ids, counts, codes) instead of text")
 	return fs
+}
+
+// emit prints v as the command's one JSON object.
+func (t *tabletCLI) emit(v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		b, _ = json.Marshal(map[string]any{"ok": false, "code": syncengine.EINTERNAL, "message": err.Error()})
+	}
+	fmt.Fprintf(t.stdout, "%s\n", b)
+}
+
+// say prints a line of text unless the output is JSON.
+func (t *tabletCLI) say(format string, args ...any) {
+	if !t.json {
+		fmt.Fprintf(t.stdout, format, args...)
+	}
 }
 
 func (t *tabletCLI) login(ctx context.Context, args []string) error {
@@ -162,13 +206,21 @@ func (t *tabletCLI) login(ctx context.Context, args []string) error {
 		*password = t.getenv("RUHU_PASSWORD")
 	}
 	if *server == "" || *user == "" || *password == "" {
-		return errors.New("login: 需要 --server、--user 和密码")
+		return usageError("login: 需要 --server、--user 和密码")
 	}
 	if err := t.c.Login(ctx, *server, *user, *password); err != nil {
 		return err
 	}
+	st, err := t.c.Status()
+	if err != nil {
+		return err
+	}
+	if t.json {
+		t.emit(map[string]any{"ok": true, "user": st.User, "role": st.Role, "server": st.Server, "enrolled": st.Enrolled})
+		return nil
+	}
 	fmt.Fprintf(t.stdout, "登录成功：%s @ %s\n", *user, *server)
-	if st, err := t.c.Status(); err == nil && !st.Enrolled {
+	if !st.Enrolled {
 		fmt.Fprintln(t.stdout, "下一步：ruhu tablet enroll --name 设备名")
 	}
 	return nil
@@ -181,7 +233,7 @@ func (t *tabletCLI) enroll(ctx context.Context, args []string) error {
 		return err
 	}
 	if strings.TrimSpace(*name) == "" {
-		return errors.New("enroll: 需要 --name")
+		return usageError("enroll: 需要 --name")
 	}
 	if err := t.c.Enroll(ctx, *name); err != nil {
 		return err
@@ -189,6 +241,10 @@ func (t *tabletCLI) enroll(ctx context.Context, args []string) error {
 	st, err := t.c.Status()
 	if err != nil {
 		return err
+	}
+	if t.json {
+		t.emit(map[string]any{"ok": true, "device_id": st.DeviceID, "device_name": st.DeviceName})
+		return nil
 	}
 	fmt.Fprintf(t.stdout, "设备已登记：%s（设备编号 %s）\n", *name, st.DeviceID)
 	return nil
@@ -229,6 +285,20 @@ func (t *tabletCLI) households(args []string) error {
 	if err != nil {
 		return err
 	}
+	if t.json {
+		list := make([]map[string]any, 0, len(mine))
+		for _, d := range mine {
+			h := d.Household
+			it := map[string]any{"id": h.ID, "head_name": h.String("head_name"), "area": h.Area, "status": d.Status,
+				"state": string(d.State), "pending": h.Pending, "last_visit": nil}
+			if !d.LastVisit.IsZero() {
+				it["last_visit"] = d.LastVisit.In(chinaTime).Format(time.RFC3339)
+			}
+			list = append(list, it)
+		}
+		t.emit(map[string]any{"ok": true, "count": len(list), "households": list})
+		return nil
+	}
 	if len(mine) == 0 {
 		fmt.Fprintln(t.stdout, "没有分配给您的农户（请先同步）")
 		return nil
@@ -265,7 +335,7 @@ func (t *tabletCLI) visitAdd(ctx context.Context, args []string) error {
 		return err
 	}
 	if *household == "" {
-		return errors.New("visit add: 需要 --household")
+		return usageError("visit add: 需要 --household")
 	}
 	h, err := t.c.Get(client.CollectionHouseholds, *household)
 	if err != nil {
@@ -315,6 +385,10 @@ func (t *tabletCLI) visitAdd(ctx context.Context, args []string) error {
 	if _, err := t.c.Save(ctx, client.CollectionVisits, id, h.Area, set); err != nil {
 		return err
 	}
+	if t.json {
+		t.emit(map[string]any{"ok": true, "id": id, "household_id": h.ID, "checklist": items})
+		return nil
+	}
 	fmt.Fprintf(t.stdout, "走访已记录：%s（%s 户主 %s），待同步\n", id, h.ID, h.String("head_name"))
 	for _, k := range checklistItems {
 		fmt.Fprintf(t.stdout, "  %-15s %s\n", k, items[k])
@@ -326,19 +400,23 @@ func (t *tabletCLI) householdSet(ctx context.Context, args []string) error {
 	fs := t.flags("household set")
 	id := fs.String("id", "", "household id")
 	field := fs.String("field", "", "field name, e.g. phone")
-	value := fs.String("value", "", `JSON value, e.g. '"13900000000"' or '{"value":"exited","year":2025}'; text that is not JSON is taken as a string`)
+	value := fs.String("value", "", `the value, typed by the schema: 13900000001 for a text field, 3 for a number; an object as JSON, e.g. '{"value":"exited","year":2025}'`)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *id == "" || *field == "" {
-		return errors.New("household set: 需要 --id、--field 和 --value")
+		return usageError("household set: 需要 --id、--field 和 --value")
 	}
-	v := json.RawMessage(*value)
-	if !json.Valid(v) {
-		v, _ = json.Marshal(*value)
+	v, err := typedValue(t.reg, client.CollectionHouseholds, *field, *value)
+	if err != nil {
+		return err
 	}
 	if _, err := t.c.Save(ctx, client.CollectionHouseholds, *id, "", map[string]json.RawMessage{*field: v}); err != nil {
 		return err
+	}
+	if t.json {
+		t.emit(map[string]any{"ok": true, "id": *id, "field": *field, "value": v})
+		return nil
 	}
 	fmt.Fprintf(t.stdout, "已修改 %s 的 %s = %s，待同步\n", *id, *field, v)
 	return nil
@@ -350,14 +428,24 @@ func (t *tabletCLI) sync(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	bar := &progressBar{w: t.stderr}
+	bar := t.bar()
 	rep, err := t.c.Sync(ctx, bar.show)
 	bar.done()
 	if err != nil {
 		if syncengine.ErrorCode(err) == syncengine.EREVOKED {
-			fmt.Fprintln(t.stdout, "此设备已被停用，本地数据已清除。请联系管理员后重新登录并登记设备。")
+			t.say("此设备已被停用，本地数据已清除。请联系管理员后重新登录并登记设备。\n")
 		}
 		return err
+	}
+	if t.json {
+		files, err := t.uploadFiles(ctx, *unmetered)
+		if err != nil {
+			return err
+		}
+		t.emit(map[string]any{"ok": true, "pushed": rep.Pushed, "rejected": rep.Rejected, "pulled": rep.Pulled,
+			"wire_bytes": rep.WireOut + rep.WireIn, "restamped": rep.Restamped, "reset": rep.Reset, "retries": rep.Retries,
+			"files": map[string]any{"uploaded": files.Uploaded, "failed": files.Failed, "deferred": files.Deferred, "bytes_sent": files.BytesSent}})
+		return nil
 	}
 	fmt.Fprintf(t.stdout, "同步完成：上传 %d 条，被拒 %d 条，下载 %d 条记录，流量 %s\n",
 		rep.Pushed, rep.Rejected, rep.Pulled, humanBytes(rep.WireOut+rep.WireIn))
@@ -376,19 +464,34 @@ func (t *tabletCLI) sync(ctx context.Context, args []string) error {
 	return t.sendFiles(ctx, *unmetered)
 }
 
-// sendFiles runs the upload queue after the records, with a progress line.
-func (t *tabletCLI) sendFiles(ctx context.Context, unmetered bool) error {
+// bar is the progress line on stderr; none with --json.
+func (t *tabletCLI) bar() *progressBar {
+	if t.json {
+		return &progressBar{w: io.Discard}
+	}
+	return &progressBar{w: t.stderr}
+}
+
+// uploadFiles runs the upload queue after the records, with a progress
+// line; originals too when the network is unmetered.
+func (t *tabletCLI) uploadFiles(ctx context.Context, unmetered bool) (client.UploadReport, error) {
 	run := t.c.Upload
 	if unmetered {
 		run = t.c.UploadAll
 	}
-	bar := &progressBar{w: t.stderr}
+	bar := t.bar()
 	rep, err := run(ctx, bar.showUpload)
 	bar.done()
+	if err != nil && syncengine.ErrorCode(err) == syncengine.EREVOKED {
+		t.say("此设备已被停用，本地数据已清除。请联系管理员后重新登录并登记设备。\n")
+	}
+	return rep, err
+}
+
+// sendFiles runs the upload queue and reports it in text.
+func (t *tabletCLI) sendFiles(ctx context.Context, unmetered bool) error {
+	rep, err := t.uploadFiles(ctx, unmetered)
 	if err != nil {
-		if syncengine.ErrorCode(err) == syncengine.EREVOKED {
-			fmt.Fprintln(t.stdout, "此设备已被停用，本地数据已清除。请联系管理员后重新登录并登记设备。")
-		}
 		return err
 	}
 	if rep.Uploaded+rep.Failed+rep.Deferred == 0 {
@@ -418,10 +521,10 @@ func (t *tabletCLI) photoAttach(ctx context.Context, args []string) error {
 		return err
 	}
 	if (*household == "") == (*caseID == "") || *stage == "" || *file == "" {
-		return errors.New("photo attach: 需要 --household 或 --case（二选一）、--stage 和 --file")
+		return usageError("photo attach: 需要 --household 或 --case（二选一）、--stage 和 --file")
 	}
 	if math.IsNaN(*lat) != math.IsNaN(*lon) {
-		return errors.New("photo attach: --lat 和 --lon 需要同时给出")
+		return usageError("photo attach: --lat 和 --lon 需要同时给出")
 	}
 	data, err := os.ReadFile(*file)
 	if err != nil {
@@ -438,6 +541,10 @@ func (t *tabletCLI) photoAttach(ctx context.Context, args []string) error {
 	rec, err := t.c.Get(client.CollectionPhotos, id)
 	if err != nil {
 		return err
+	}
+	if t.json {
+		t.emit(map[string]any{"ok": true, "id": id, "blob_sha256": rec.String("blob_sha256"), "captured_at": rec.String("captured_at")})
+		return nil
 	}
 	fmt.Fprintf(t.stdout, "照片已记录：%s（%s，%s），待同步\n", id, stageNames[*stage], filepath.Base(*file))
 	fmt.Fprintf(t.stdout, "  拍摄时间 %s\n  证据件 %s\n", rec.String("captured_at"), rec.String("blob_sha256"))
@@ -458,7 +565,7 @@ func (t *tabletCLI) signatureCapture(ctx context.Context, args []string) error {
 	}
 	col, id, ok := strings.Cut(*record, "/")
 	if *signer == "" || *role == "" || !ok || col == "" || id == "" || *strokesFile == "" {
-		return errors.New("signature capture: 需要 --signer、--role、--record 集合/编号 和 --strokes")
+		return usageError("signature capture: 需要 --signer、--role、--record 集合/编号 和 --strokes")
 	}
 	raw, err := os.ReadFile(*strokesFile)
 	if err != nil {
@@ -478,6 +585,10 @@ func (t *tabletCLI) signatureCapture(ctx context.Context, args []string) error {
 	sig, err := t.c.Get(client.CollectionSignatures, sid)
 	if err != nil {
 		return err
+	}
+	if t.json {
+		t.emit(map[string]any{"ok": true, "id": sid, "signed_content_sha256": sig.String("signed_content_sha256"), "device_id": sig.String("device_id")})
+		return nil
 	}
 	fmt.Fprintf(t.stdout, "签字已记录：%s（%s 签 %s），待同步\n", sid, *signer, *record)
 	fmt.Fprintf(t.stdout, "  所签内容 sha256 %s\n  签名设备 %s\n", sig.String("signed_content_sha256"), sig.String("device_id"))
@@ -501,6 +612,22 @@ func (t *tabletCLI) uploads(args []string) error {
 	q, err := t.c.UploadQueue()
 	if err != nil {
 		return err
+	}
+	if t.json {
+		items := []map[string]any{}
+		done := 0
+		for _, it := range q {
+			if it.State == client.UploadDone {
+				done++
+				if !*all {
+					continue
+				}
+			}
+			items = append(items, map[string]any{"id": it.ID, "class": it.Class, "collection": it.Collection, "record_id": it.RecordID,
+				"size": it.Size, "sent": it.Sent, "state": it.State, "deduplicated": it.Deduplicated, "reason": it.Reason})
+		}
+		t.emit(map[string]any{"ok": true, "count": len(q), "pending": len(q) - done, "done": done, "items": items})
+		return nil
 	}
 	rows := [][]string{{"序号", "类型", "记录", "大小", "已传", "状态", "原因"}}
 	done := 0
@@ -549,6 +676,19 @@ func (t *tabletCLI) status(args []string) error {
 	if err != nil {
 		return err
 	}
+	if t.json {
+		out := map[string]any{"ok": true, "server": st.Server, "user": st.User, "role": st.Role, "enrolled": st.Enrolled,
+			"device_id": st.DeviceID, "device_name": st.DeviceName, "pending": st.Pending, "sent": st.Sent, "rejected": st.Rejected,
+			"last_sync": nil, "clock_offset_ms": nil}
+		if !st.LastSync.IsZero() {
+			out["last_sync"] = st.LastSync.In(chinaTime).Format(time.RFC3339)
+		}
+		if st.ClockOffsetKnown {
+			out["clock_offset_ms"] = st.ClockOffset.Milliseconds()
+		}
+		t.emit(out)
+		return nil
+	}
 	w := t.stdout
 	fmt.Fprintf(w, "服务器：%s\n", orDash(st.Server))
 	fmt.Fprintf(w, "用户：%s（%s）\n", orDash(st.User), orDash(st.Role))
@@ -588,6 +728,20 @@ func (t *tabletCLI) rejected(args []string) error {
 	list, err := t.c.Rejected()
 	if err != nil {
 		return err
+	}
+	if t.json {
+		items := []map[string]any{}
+		for _, r := range list {
+			fields := []string{}
+			for k := range r.Op.Set {
+				fields = append(fields, k)
+			}
+			sort.Strings(fields)
+			items = append(items, map[string]any{"op_id": r.Op.ID, "collection": r.Op.Collection, "record_id": r.Op.RecordID,
+				"fields": fields, "delete": r.Op.Tombstone != nil, "code": r.Code, "message": r.Message, "at": r.At.Format(time.RFC3339)})
+		}
+		t.emit(map[string]any{"ok": true, "count": len(items), "rejected": items})
+		return nil
 	}
 	if len(list) == 0 {
 		fmt.Fprintln(t.stdout, "没有被拒绝的记录")
