@@ -87,8 +87,9 @@ func openAPISchemas() map[string]any {
 		"Conflict": obj(map[string]any{"id": tString, "collection": tString, "record_id": tString, "area": tString, "field": tString, "status": tString, "opened_at": tString,
 			"candidates": arrayOf(obj(map[string]any{"value": tAny, "author": tString, "device": tString, "hlc": tString, "time": tString, "op_id": tString, "winner": tBool})),
 			"resolution": obj(map[string]any{"by": tString, "at": tString, "value": tAny, "op_id": tString, "note": tString}, "by", "at", "value")}),
-		"ConflictList":   obj(map[string]any{"conflicts": arrayOf(ref("Conflict"))}),
-		"ResolveRequest": obj(map[string]any{"value": tAny, "note": tString}),
+		"ConflictList":      obj(map[string]any{"conflicts": arrayOf(ref("Conflict"))}),
+		"ResolveRequest":    obj(map[string]any{"value": tAny, "note": tString}),
+		"EditRecordRequest": obj(map[string]any{"area": tString, "set": mapOf(tAny)}, "set"),
 	}
 }
 
