@@ -126,6 +126,13 @@
     };
     var rows = files.map(function (f) { return row(f.name); });
     post("/uploads/token", { household_id: household }).then(function (grant) {
+      // The API token lives 15 minutes; a long upload over a slow link
+      // gets a fresh one every 10 (each request reads the current one).
+      var refresh = setInterval(function () {
+        post("/uploads/token", { household_id: household }).then(function (g) { grant.token = g.token; }, function () {});
+      }, 10 * 60 * 1000);
+      var pending = files.length;
+      var finished = function () { if (--pending === 0) { clearInterval(refresh); } };
       var seen = {};
       files.forEach(function (file, i) {
         var r = rows[i];
@@ -135,6 +142,7 @@
           if (seen[sha]) {
             r.state.textContent = "重复照片，已跳过";
             r.li.dataset.state = "duplicate";
+            finished();
             sent[i] = sizes[i];
             showTotal();
             return;
@@ -143,7 +151,7 @@
           var recordID = "ph-" + sha.slice(0, 16) + "-" + household;
           var upload = new tus.Upload(file, {
             endpoint: grant.endpoint,
-            headers: { Authorization: "Bearer " + grant.token },
+            onBeforeRequest: function (req) { req.setHeader("Authorization", "Bearer " + grant.token); },
             metadata: { sha256: sha, kind: "photo", collection: "photos", record_id: recordID, area: grant.area,
               filename: file.name, filetype: file.type || "image/jpeg" },
             chunkSize: 256 * 1024,
@@ -160,6 +168,7 @@
             onError: function (err) {
               r.state.textContent = "失败：" + (err.message || err);
               r.li.dataset.state = "error";
+              finished();
             },
             onSuccess: function () {
               sent[i] = sizes[i];
@@ -171,9 +180,11 @@
                 r.state.textContent = "完成";
                 r.li.dataset.state = "done";
                 r.li.dataset.record = j.record_id;
+                finished();
               }, function (err) {
                 r.state.textContent = "记录失败：" + err.message;
                 r.li.dataset.state = "error";
+                finished();
               });
             }
           });
@@ -187,6 +198,7 @@
         }).catch(function (err) {
           r.state.textContent = "失败：" + err.message;
           r.li.dataset.state = "error";
+          finished();
         });
       });
     }, function (err) {
