@@ -12,7 +12,7 @@ import (
 	"github.com/ruhu-dev/ruhu/server/syncbench"
 )
 
-const benchUsage = "usage: ruhu bench sync [--quick] | ruhu bench report | ruhu bench photos [--quick]"
+const benchUsage = "usage: ruhu bench sync [--quick] | ruhu bench report | ruhu bench photos [--quick] | ruhu bench day [--speedup N]"
 
 func runBench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -54,6 +54,8 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	case "photos":
 		// Like report, the RSS figure is the process's: run it alone.
 		return runBenchPhotos(ctx, args[1:], stdout, stderr)
+	case "day":
+		return runBenchDay(ctx, args[1:], stdout, stderr)
 	default:
 		return errors.New(benchUsage)
 	}
