@@ -77,10 +77,15 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 	if err := demoReport(ctx, url, *dataDir, demoReportPeriod(time.Now()), stdout); err != nil {
 		return err
 	}
+	if err := demoExit(ctx, url, *dataDir, time.Now(), stdout); err != nil {
+		return err
+	}
 	fmt.Fprintf(stdout, "\n服务器运行中 (server running): %s\n", url)
 	fmt.Fprintf(stdout, "演示账号 (demo logins): county / %s (县), township1, wang, li, zhao, auditor, admin — same password\n", demoPassword)
 	fmt.Fprintf(stdout, "网页控制台 (web console): %s/ — 县 county、乡镇 township1、检查组 auditor、管理员 admin，密码 %s\n", url, demoPassword)
 	fmt.Fprintf(stdout, "try: curl -s %s/healthz ; %s/v1/openapi.json\n", url, url)
+	fmt.Fprintf(stdout, "外勤应用 (field app) — 帮扶干部 wang 的平板A，在另一个终端运行: ruhu tablet --data %s app\n", filepath.Join(*dataDir, "tablet-wang"))
+	fmt.Fprintln(stdout, "  再用浏览器打开它打印的链接（含本次启动的密钥；open the printed URL, it carries the launch secret）")
 	if *exit {
 		stopServer()
 		return <-errc
