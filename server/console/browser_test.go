@@ -216,10 +216,13 @@ func TestMarkupIsShownAsText(t *testing.T) {
 		t.Errorf("household file is %d px wide on a 390 px phone", w)
 	}
 	tab.Screenshot("file")
-	// The overview fits a phone too: wide tables scroll inside their card.
-	tab.Do(chromedp.Navigate(f.url + "/?period=" + f.month.Label))
-	if w := browsertest.Eval[int](tab, `document.documentElement.scrollWidth`); w > 390 {
-		t.Errorf("overview is %d px wide on a 390 px phone", w)
+	// The other pages fit a phone too: wide tables scroll inside their card.
+	for _, p := range []string{"/conflicts", "/findings", "/residency?period=" + f.month.Label, "/reports", "/import",
+		"/?period=" + f.month.Label} {
+		tab.Do(chromedp.Navigate(f.url + p))
+		if w := browsertest.Eval[int](tab, `document.documentElement.scrollWidth`); w > 390 {
+			t.Errorf("%s is %d px wide on a 390 px phone", p, w)
+		}
 	}
 	tab.Screenshot("overview")
 	tab.RequireLoopbackOnly()
