@@ -111,6 +111,7 @@ func seedDemo(store *boltstore.Store, now time.Time) error {
 		add("assignments", fmt.Sprintf("a%02d", i+1), a.hh[1:13], map[string]any{"officer": a.officer, "household_id": a.hh, "active": true})
 	}
 	seedDemoFieldWork(addBy, centers[0], demoReportPeriod(now))
+	seedDemoExit(addBy, now)
 	if _, err := app.Load(ctx, ops); err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}
