@@ -12,7 +12,7 @@ import (
 	"github.com/ruhu-dev/ruhu/server/syncbench"
 )
 
-const benchUsage = "usage: ruhu bench sync [--quick] | ruhu bench report | ruhu bench photos [--quick] | ruhu bench day [--speedup N]"
+const benchUsage = "usage: ruhu bench sync [--quick] | ruhu bench report | ruhu bench photos [--quick] | ruhu bench day [--speedup N] | ruhu bench app [--households N]"
 
 func runBench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -59,6 +59,9 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		return runBenchPhotos(ctx, args[1:], stdout, stderr)
 	case "day":
 		return runBenchDay(ctx, args[1:], stdout, stderr)
+	case "app":
+		// Chromium's CPU is throttled 4×; run it alone for the figures.
+		return runBenchApp(ctx, args[1:], stdout, stderr)
 	default:
 		return errors.New(benchUsage)
 	}
