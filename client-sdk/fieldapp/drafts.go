@@ -2,11 +2,13 @@ package fieldapp
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/ruhu-dev/ruhu/assets/photo"
 	client "github.com/ruhu-dev/ruhu/client-sdk"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
@@ -42,6 +44,10 @@ type draftPhoto struct {
 func visitDraftID(household string) string { return "visit-" + household }
 
 func photoKey(id string, n int) string { return id + "/photo/" + strconv.Itoa(n) }
+
+// evidenceKey holds the evidence copy of a draft photo, made when the
+// photo was added so that saving does not wait for it.
+func evidenceKey(id string, n int) string { return photoKey(id, n) + "/evidence" }
 
 func (a *App) loadDraft(id string) (*draft, error) {
 	b, err := a.c.Draft(id)
@@ -152,6 +158,9 @@ func (a *App) dropDraft(id string) error {
 			if err := a.c.DeleteDraft(photoKey(id, p.N)); err != nil {
 				return err
 			}
+			if err := a.c.DeleteDraft(evidenceKey(id, p.N)); err != nil {
+				return err
+			}
 		}
 	}
 	return a.c.DeleteDraft(id)
@@ -162,8 +171,6 @@ var stages = map[string]bool{"before": true, "during": true, "after": true}
 // addDraftPhoto keeps a photo the camera took (the request body) with the
 // draft, by stage.
 func (a *App) addDraftPhoto(w http.ResponseWriter, r *http.Request) {
-	a.draftMu.Lock()
-	defer a.draftMu.Unlock()
 	id := r.PathValue("id")
 	stage := r.URL.Query().Get("stage")
 	if !stages[stage] {
@@ -179,6 +186,15 @@ func (a *App) addDraftPhoto(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "EINVALID", "只接受 JPEG 或 PNG 照片")
 		return
 	}
+	// The evidence copy is made now, outside the draft lock (autosaves
+	// go on meanwhile), so that saving the visit does not wait for it.
+	evidence, err := photo.CompressForEvidence(data, 0, 0)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "EINVALID", fmt.Sprintf("无法读取照片：%v", err))
+		return
+	}
+	a.draftMu.Lock()
+	defer a.draftMu.Unlock()
 	d, err := a.draftForWrite(id)
 	if err != nil {
 		a.fail(w, err)
@@ -191,6 +207,10 @@ func (a *App) addDraftPhoto(w http.ResponseWriter, r *http.Request) {
 	d.NextPhoto++
 	p := draftPhoto{N: d.NextPhoto, Stage: stage, Name: r.URL.Query().Get("name"), Size: len(data)}
 	if err := a.c.SaveDraft(photoKey(id, p.N), data); err != nil {
+		a.fail(w, err)
+		return
+	}
+	if err := a.c.SaveDraft(evidenceKey(id, p.N), evidence); err != nil {
 		a.fail(w, err)
 		return
 	}
@@ -218,6 +238,10 @@ func (a *App) removeDraftPhoto(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err := a.c.DeleteDraft(photoKey(id, n)); err != nil {
+		a.fail(w, err)
+		return
+	}
+	if err := a.c.DeleteDraft(evidenceKey(id, n)); err != nil {
 		a.fail(w, err)
 		return
 	}
@@ -335,7 +359,12 @@ func (a *App) saveVisit(r *http.Request, d *draft) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		pid, err := a.c.AttachPhoto(ctx, client.PhotoAttachment{HouseholdID: h.ID, Stage: p.Stage, Original: data, GPS: d.GPS})
+		// A draft from before evidence copies were kept has none: made here.
+		evidence, err := a.c.Draft(evidenceKey(d.ID, p.N))
+		if err != nil {
+			evidence = nil
+		}
+		pid, err := a.c.AttachPhoto(ctx, client.PhotoAttachment{HouseholdID: h.ID, Stage: p.Stage, Original: data, GPS: d.GPS, Evidence: evidence})
 		if err != nil {
 			return "", err
 		}
