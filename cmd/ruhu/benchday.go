@@ -102,8 +102,17 @@ type dayResult struct {
 	Records       int   `json:"records"`
 	EvidenceFiles int   `json:"evidence_files"`
 	Cuts          int   `json:"cuts"`
-	SyncRuns      int   `json:"sync_runs"`
-	UploadRuns    int   `json:"upload_runs"`
+	// UploadChunkBytes is the chunk bytes the client put on the wire,
+	// resends and chunks cut in flight included (client.UploadReport);
+	// ChunkFailures the chunks that failed; MinChunk and MaxChunk the
+	// smallest and largest adaptive chunk sizes used. They tell where
+	// bytes beyond the files went: resent chunks, or request headers.
+	UploadChunkBytes int64 `json:"upload_chunk_bytes"`
+	ChunkFailures    int   `json:"chunk_failures"`
+	MinChunk         int   `json:"min_chunk"`
+	MaxChunk         int   `json:"max_chunk"`
+	SyncRuns         int   `json:"sync_runs"`
+	UploadRuns       int   `json:"upload_runs"`
 	// Link describes the simulated link; Speedup the time compression.
 	Link    string `json:"link"`
 	Speedup int    `json:"speedup"`
@@ -276,6 +285,12 @@ func benchDay(ctx context.Context, o dayOptions, logw io.Writer) (dayResult, err
 	for {
 		res.UploadRuns++
 		rep, err := c.Upload(ctx, nil)
+		res.UploadChunkBytes += rep.BytesSent
+		res.ChunkFailures += rep.ChunkFailures
+		if res.MinChunk == 0 || rep.MinChunk < res.MinChunk {
+			res.MinChunk = rep.MinChunk
+		}
+		res.MaxChunk = max(res.MaxChunk, rep.MaxChunk)
 		if err != nil && (ctx.Err() != nil || res.UploadRuns >= 50) {
 			return res, fmt.Errorf("upload run %d: %w", res.UploadRuns, err)
 		}
