@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/ruhu-dev/ruhu/server/core"
+	"github.com/ruhu-dev/ruhu/syncengine"
 )
 
 // editRecordRequest is the body of POST /v1/records/{collection}/{id}.
@@ -31,4 +34,16 @@ func (s *Server) handleEditRecord(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(fiber.Map{"record": viewRecord(rec)})
+}
+
+// housingEvidenceComplete is the core's judge of a housing case's
+// evidence for the exit standards (core.Options.HousingEvidence): the
+// verdict of GET /v1/housing_cases/{id}/evidence. It reads in a read
+// transaction of its own, opened and closed while the push's write
+// transaction waits in the same goroutine (bbolt remaps only while the
+// writer allocates, never during this call), so it sees the store as
+// committed before the batch.
+func (s *Server) housingEvidenceComplete(_ core.Tx, rec *syncengine.Record) (bool, error) {
+	v, err := s.housingEvidence(rec)
+	return v.Complete, err
 }

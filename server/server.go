@@ -116,15 +116,15 @@ type Server struct {
 func New(log *slog.Logger, cfg Config, store *boltstore.Store, reg Validator) *Server {
 	cfg.setDefaults()
 	s := &Server{
-		log:   log,
-		cfg:   cfg,
-		store: store,
-		core: core.New(log, store.Core(), reg, core.Options{
-			MaxClockAhead: cfg.MaxClockAhead, AccessTTL: cfg.AccessTTL, Now: cfg.Now, RequireSignedPush: cfg.RequireSignedPush,
-			Policies: cfg.Policies}),
+		log:     log,
+		cfg:     cfg,
+		store:   store,
 		schemas: reg,
 		metrics: newMetrics(),
 	}
+	s.core = core.New(log, store.Core(), reg, core.Options{
+		MaxClockAhead: cfg.MaxClockAhead, AccessTTL: cfg.AccessTTL, Now: cfg.Now, RequireSignedPush: cfg.RequireSignedPush,
+		Policies: cfg.Policies, HousingEvidence: s.housingEvidenceComplete})
 	if cfg.Blobs != nil {
 		s.uploads = uploads.New(log, store, cfg.Blobs, s.uploadCaller, uploads.Options{
 			MaxSize: cfg.MaxUploadSize, Expiry: cfg.UploadExpiry, Workers: cfg.PhotoWorkers, Now: cfg.Now})

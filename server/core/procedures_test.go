@@ -289,3 +289,41 @@ func TestReviewResetOnEdit(t *testing.T) {
 		t.Fatalf("resend: %+v %v", res, err)
 	}
 }
+
+// TestExitHousingEvidence: a household whose renovation case is completed
+// meets the housing standard only when Options.HousingEvidence finds the
+// case's evidence complete; without a judge the appraisal is refused
+// naming housing_evidence_missing.
+func TestExitHousingEvidence(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		judge  func(core.Tx, *syncengine.Record) (bool, error)
+		code   string
+		reason string
+	}{
+		{"no judge", nil, syncengine.EINVALID, "exit_standards_unmet"},
+		{"evidence incomplete", func(core.Tx, *syncengine.Record) (bool, error) { return false, nil }, syncengine.EINVALID, "exit_standards_unmet"},
+		{"evidence complete", func(_ core.Tx, r *syncengine.Record) (bool, error) { return r.ID == "hc-h1", nil }, "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, st, _ := newCore(t, nil)
+			reg, err := schemas.New()
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := core.New(slog.New(slog.DiscardHandler), st.Core(), reg, core.Options{Now: func() time.Time { return t0 }, HousingEvidence: tc.judge})
+			loadHousehold(t, c, "h1", false)
+			hc := &syncengine.Op{ID: "load-hc", RecordID: "hc-h1", Collection: "housing_cases", Area: procArea, Author: "operator", Device: "seed",
+				HLC: syncengine.MakeHLC(t0.Add(-24*time.Hour).UnixMilli(), 0),
+				Set: fieldsOf(map[string]any{"household_id": "h1", "grade": "C", "acceptance_date": "2026-02-10"})}
+			if _, err := c.Load(t.Context(), []*syncengine.Op{hc}); err != nil {
+				t.Fatal(err)
+			}
+			at := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+			code, msg := record(t, c, procTeam, stepOp(procTeam, "h1", "s1", "appraisal", at, map[string]any{"entitled": 30, "attended": 25, "signed": 21}))
+			if code != tc.code || !strings.Contains(msg, tc.reason) {
+				t.Errorf("got %q %q, want %q %q", code, msg, tc.code, tc.reason)
+			}
+		})
+	}
+}
