@@ -287,11 +287,7 @@ func CheckExitStep(state ExitState, step ExitStep, role Role, p Policy) error {
 				return stepErr(CodeExitStandardsUnmet, "尚未核定脱贫标准")
 			}
 			if !state.Standards.Met {
-				titles := make([]string, len(state.Standards.Unmet))
-				for i, u := range state.Standards.Unmet {
-					titles[i] = u.Title
-				}
-				e := stepErr(CodeExitStandardsUnmet, "未达到脱贫标准：%s", strings.Join(titles, "；"))
+				e := stepErr(CodeExitStandardsUnmet, "未达到脱贫标准：%s", UnmetSummary(state.Standards.Unmet))
 				e.Unmet = state.Standards.Unmet
 				return e
 			}
@@ -317,6 +313,32 @@ func CheckExitStep(state ExitState, step ExitStep, role Role, p Policy) error {
 		}
 	}
 	return nil
+}
+
+// UnmetSummary words unmet standards for a person: each standard once, in
+// the order given, with the distinct details behind it ("家庭成员未全部参加
+// 基本医保（张三未参加基本医疗保险、李四未记录参保情况）"). Two uninsured
+// members are two UnmetStandard values but one standard.
+func UnmetSummary(unmet []UnmetStandard) string {
+	var titles []string
+	details := map[string][]string{}
+	for _, u := range unmet {
+		if _, ok := details[u.Title]; !ok {
+			titles = append(titles, u.Title)
+			details[u.Title] = nil
+		}
+		if u.Detail != "" && !slices.Contains(details[u.Title], u.Detail) {
+			details[u.Title] = append(details[u.Title], u.Detail)
+		}
+	}
+	parts := make([]string, len(titles))
+	for i, t := range titles {
+		parts[i] = t
+		if d := details[t]; len(d) > 0 {
+			parts[i] += "（" + strings.Join(d, "、") + "）"
+		}
+	}
+	return strings.Join(parts, "；")
 }
 
 // SignoffMet reports whether signed of entitled signatures reach the

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -329,5 +330,37 @@ func TestExitTownshipReviewNotPassedSendsBack(t *testing.T) {
 	}
 	if back := rules.ApplyExitStep(s, review); back.Next() != rules.StepAppraisal || back.ReturnReason != "收入测算不实" {
 		t.Errorf("not sent back: %+v", back)
+	}
+}
+
+// TestExitUnmetReasonNamesEachStandardOnce: two uninsured members and two
+// open housing cases are four unmet records but two standards; the
+// refusal names each standard once, with what is behind it.
+func TestExitUnmetReasonNamesEachStandardOnce(t *testing.T) {
+	p := exitPolicy(t)
+	r := goodRecords()
+	r.Members[0].Insured = boolp(false)
+	r.Members[1].Insured = nil
+	r.HousingCases = []rules.ExitHousingCase{{ID: "c1"}, {ID: "c2"}}
+	std := rules.EvaluateExitStandards(r, p, local(2017, 11, 10, 8, 0, 0))
+	if len(std.Unmet) != 4 {
+		t.Fatalf("unmet = %+v, want one per case and per member", std.Unmet)
+	}
+	err := rules.CheckExitStep(rules.ExitState{CaseID: "c", Standards: &std}, fullProcedure()[0].step, rules.RoleTeamMember, p)
+	wantCode(t, err, rules.ErrExitStandardsUnmet)
+	var se *rules.StepError
+	errors.As(err, &se)
+	for _, title := range []string{"家庭成员未全部参加基本医保", "危房改造未完成"} {
+		if n := strings.Count(se.Reason, title); n != 1 {
+			t.Errorf("reason names %s %d times: %s", title, n, se.Reason)
+		}
+	}
+	for _, detail := range []string{"张三未参加基本医疗保险", "张小明未记录参保情况"} {
+		if !strings.Contains(se.Reason, detail) {
+			t.Errorf("reason lacks %s: %s", detail, se.Reason)
+		}
+	}
+	if len(se.Unmet) != 4 {
+		t.Errorf("error lists %d unmet records, want 4", len(se.Unmet))
 	}
 }
