@@ -7,6 +7,7 @@ import (
 	"maps"
 	"runtime"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -355,7 +356,8 @@ func (c *Core) checkOpInTxOn(tx Tx, caller Caller, op *syncengine.Op, created bo
 // server clock's). Ops applied before are skipped; it returns how many
 // were applied now; an edit of a reviewed record resets its review state
 // as a push does. Any refused op fails the whole load (nothing written)
-// with its code and a message naming it.
+// with its code and a message naming it. A load is an import: it leaves
+// an audit entry (what "ops", by the operator) in its transaction.
 func (c *Core) Load(ctx context.Context, ops []*syncengine.Op) (int, error) {
 	now := c.opts.Now()
 	for _, op := range ops {
@@ -402,7 +404,12 @@ func (c *Core) Load(ctx context.Context, ops []*syncengine.Op) (int, error) {
 			}
 			applied++
 		}
-		return nil
+		areas := make([]string, len(ops))
+		for i, op := range ops {
+			areas[i] = op.Area
+		}
+		return c.record(tx, Operator(), audit.KindImport, commonArea(areas), map[string]string{"what": "ops",
+			"ops": strconv.Itoa(len(ops)), "applied": strconv.Itoa(applied)})
 	})
 	if err != nil {
 		return 0, c.storeErr(ctx, "load", err)
