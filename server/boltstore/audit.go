@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/ruhu-dev/ruhu/server/audit"
 )
 
@@ -75,36 +73,43 @@ func (t *Tx) AuditEntries(before uint64, fn func(*audit.Entry) bool) error {
 // anchored hash, which catches a cut tail.
 func (s *Store) VerifyAudit(anchor *audit.Head) (audit.Head, error) {
 	var head audit.Head
-	err := s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketAudit)
-		var v audit.Verifier
-		if b != nil {
-			err := b.ForEach(func(k, raw []byte) error {
-				if len(k) != 8 {
-					return &audit.BrokenError{Seq: v.Head().Seq + 1, Reason: fmt.Sprintf("stored under a malformed key %x", k)}
-				}
-				return v.Next(binary.BigEndian.Uint64(k), raw)
-			})
-			if err != nil {
-				return err
-			}
-		}
-		head = v.Head()
-		if anchor == nil {
-			return nil
-		}
-		return audit.CheckAnchor(*anchor, head, func(seq uint64) []byte {
-			if b == nil {
-				return nil
-			}
-			e, err := audit.Unmarshal(b.Get(u64(seq)))
-			if err != nil {
-				return nil
-			}
-			return e.Hash
-		})
+	err := s.View(func(tx *Tx) (err error) {
+		head, err = tx.VerifyAudit(anchor)
+		return err
 	})
 	return head, err
+}
+
+// VerifyAudit is Store.VerifyAudit inside this transaction (the core's
+// AuditTx: the console shows the chain's state beside the trail).
+func (t *Tx) VerifyAudit(anchor *audit.Head) (audit.Head, error) {
+	b := t.tx.Bucket(bucketAudit)
+	var v audit.Verifier
+	if b != nil {
+		err := b.ForEach(func(k, raw []byte) error {
+			if len(k) != 8 {
+				return &audit.BrokenError{Seq: v.Head().Seq + 1, Reason: fmt.Sprintf("stored under a malformed key %x", k)}
+			}
+			return v.Next(binary.BigEndian.Uint64(k), raw)
+		})
+		if err != nil {
+			return audit.Head{}, err
+		}
+	}
+	head := v.Head()
+	if anchor == nil {
+		return head, nil
+	}
+	return head, audit.CheckAnchor(*anchor, head, func(seq uint64) []byte {
+		if b == nil {
+			return nil
+		}
+		e, err := audit.Unmarshal(b.Get(u64(seq)))
+		if err != nil {
+			return nil
+		}
+		return e.Hash
+	})
 }
 
 // AuditHeadBefore returns the last audit entry stamped before t, as an

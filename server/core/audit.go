@@ -26,6 +26,11 @@ type AuditTx interface {
 	// AuditEntries calls fn with the entries below sequence before (0: all),
 	// newest first, until fn returns false.
 	AuditEntries(before uint64, fn func(*audit.Entry) bool) error
+	// VerifyAudit re-checks the whole chain entry by entry
+	// (audit.Verifier) and returns its head; a broken chain answers an
+	// *audit.BrokenError naming the first bad entry. A non-nil anchor is
+	// checked too (audit.CheckAnchor).
+	VerifyAudit(anchor *audit.Head) (audit.Head, error)
 }
 
 // BatchEnvelope is what came with a pushed batch besides its ops: the

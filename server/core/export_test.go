@@ -1,13 +1,21 @@
 package core_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"log/slog"
+	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/ruhu-dev/ruhu/schemas"
 	"github.com/ruhu-dev/ruhu/server/audit"
+	"github.com/ruhu-dev/ruhu/server/boltstore"
 	"github.com/ruhu-dev/ruhu/server/core"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
@@ -72,5 +80,61 @@ func TestLoadIsAudited(t *testing.T) {
 	}
 	if head, err := st.VerifyAudit(nil); err != nil || head.Seq != 2 {
 		t.Fatalf("verify: head %+v, %v", head, err)
+	}
+}
+
+// TestVerifyAuditChain: the chain verifies while untouched; after one
+// byte of a stored entry changes, the check names that entry; roles that
+// may not read the trail may not check it either.
+func TestVerifyAuditChain(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ruhu.db")
+	reg, err := schemas.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := func() (*core.Core, *boltstore.Store) {
+		st, err := boltstore.Open(path, boltstore.Options{NoSync: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return core.New(slog.New(slog.DiscardHandler), st.Core(), reg, core.Options{Now: func() time.Time { return t0 }}), st
+	}
+	ctx := context.Background()
+	auditor := core.Caller{User: "au", Role: "auditor", Scopes: []string{"340199"}}
+	c, st := open()
+	for i := range 3 {
+		if err := c.RecordExport(ctx, auditor, core.Export{What: "compliance_report", Area: "340199", Format: "xlsx", Body: []byte{byte(i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := c.VerifyAuditChain(ctx, auditor)
+	if err != nil || !got.Kept || got.Broken != nil || got.Head.Seq != 3 {
+		t.Fatalf("untouched chain: %+v, %v", got, err)
+	}
+	if _, err := c.VerifyAuditChain(ctx, core.Caller{User: "tz", Role: "township", Scopes: []string{"340199001"}}); syncengine.ErrorCode(err) != syncengine.EFORBIDDEN {
+		t.Fatalf("township answered %v, want EFORBIDDEN", err)
+	}
+	st.Close()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("audit"))
+		k := []byte{0, 0, 0, 0, 0, 0, 0, 2}
+		v := bytes.Clone(b.Get(k))
+		i := bytes.Index(v, []byte("xlsx"))
+		v[i] = 'X' // the format of entry 2, as a careless editor would
+		return b.Put(k, v)
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, st = open()
+	defer st.Close()
+	got, err = c.VerifyAuditChain(ctx, auditor)
+	if err != nil || got.Broken == nil || got.Broken.Seq != 2 || got.Head.Seq != 0 {
+		t.Fatalf("changed chain: %+v (broken %+v), %v", got, got.Broken, err)
 	}
 }
