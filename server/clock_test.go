@@ -64,7 +64,7 @@ func TestClockSkew(t *testing.T) {
 	for _, h := range rec.History {
 		if h.ID == ahead.ID {
 			found = true
-			if !slices.Contains(h.Flags, syncengine.FlagRestamped) || h.StatedHLC != stated.String() || h.HLC != restamp.String() {
+			if !slices.Contains(h.Flags, syncengine.FlagRestamped) || h.StatedHLC != uint64(stated) || h.HLC != uint64(restamp) {
 				t.Errorf("history of the restamped op: %+v (stated %s, restamp %s)", h, stated, restamp)
 			}
 		}

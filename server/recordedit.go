@@ -29,7 +29,15 @@ func (s *Server) handleEditRecord(c *fiber.Ctx) error {
 	if err := s.decodeJSON(c, &req); err != nil {
 		return err
 	}
-	rec, err := s.core.Edit(c.UserContext(), callerOf(c), c.Params("collection"), c.Params("id"), req.Area, req.Set)
+	col, err := decodedParam(c, "collection")
+	if err != nil {
+		return err
+	}
+	id, err := decodedParam(c, "id")
+	if err != nil {
+		return err
+	}
+	rec, err := s.core.Edit(c.UserContext(), callerOf(c), col, id, req.Area, req.Set)
 	if err != nil {
 		return err
 	}

@@ -11,13 +11,16 @@ import (
 )
 
 // versionView shows who wrote a field's current value, when, and the flags
-// of that write (restamped, clock_suspect…).
+// of that write (restamped, clock_suspect…). HLC is the packed stamp, the
+// same integer as "h" in a pulled record and "hlc" in a pushed op; Time is
+// its wall-clock part for people.
 type versionView struct {
-	HLC    string   `json:"hlc"`
-	Device string   `json:"device"`
-	Author string   `json:"author"`
-	OpID   string   `json:"op_id"`
-	Flags  []string `json:"flags,omitempty"`
+	HLC    uint64    `json:"hlc"`
+	Time   time.Time `json:"time"`
+	Device string    `json:"device"`
+	Author string    `json:"author"`
+	OpID   string    `json:"op_id"`
+	Flags  []string  `json:"flags,omitempty"`
 }
 
 type recordView struct {
@@ -37,17 +40,20 @@ func viewRecord(r *syncengine.Record) recordView {
 		Versions: map[string]versionView{}, Flags: r.Flags(), UpdatedAt: r.Version().Time()}
 	v.Deleted, v.DeleteReason = r.Deleted()
 	for name, f := range r.Fields {
-		v.Versions[name] = versionView{HLC: f.HLC.String(), Device: f.Device, Author: f.Author, OpID: f.OpID, Flags: f.Flags}
+		v.Versions[name] = versionView{HLC: uint64(f.HLC), Time: f.HLC.Time(), Device: f.Device, Author: f.Author, OpID: f.OpID, Flags: f.Flags}
 	}
 	return v
 }
 
+// opView is one accepted op of a record's history. HLC is the stamp the op
+// carries (packed like every HLC of the API); StatedHLC, present only on a
+// restamped op, is the stamp the tablet gave.
 type opView struct {
 	ID           string                     `json:"id"`
 	Author       string                     `json:"author"`
 	Device       string                     `json:"device"`
-	HLC          string                     `json:"hlc"`
-	StatedHLC    string                     `json:"stated_hlc,omitempty"`
+	HLC          uint64                     `json:"hlc"`
+	StatedHLC    uint64                     `json:"stated_hlc,omitempty"`
 	Set          map[string]json.RawMessage `json:"set,omitempty"`
 	Delete       *syncengine.Tombstone      `json:"delete,omitempty"`
 	Flags        []string                   `json:"flags,omitempty"`
@@ -57,10 +63,10 @@ type opView struct {
 }
 
 func viewOp(op *syncengine.Op) opView {
-	v := opView{ID: op.ID, Author: op.Author, Device: op.Device, HLC: op.HLC.String(), Set: op.Set,
+	v := opView{ID: op.ID, Author: op.Author, Device: op.Device, HLC: uint64(op.HLC), Set: op.Set,
 		Delete: op.Tombstone, Flags: op.Flags, ReceivedAt: op.ReceivedAt}
 	if op.StatedHLC != 0 {
-		v.StatedHLC = op.StatedHLC.String()
+		v.StatedHLC = uint64(op.StatedHLC)
 	}
 	if !op.DeviceTime.IsZero() {
 		v.DeviceTime = &op.DeviceTime
@@ -72,7 +78,15 @@ func viewOp(op *syncengine.Op) opView {
 }
 
 func (s *Server) handleGetRecord(c *fiber.Ctx) error {
-	rec, hist, err := s.core.Record(c.UserContext(), callerOf(c), c.Params("collection"), c.Params("id"), c.Query("history") == "1")
+	col, err := decodedParam(c, "collection")
+	if err != nil {
+		return err
+	}
+	id, err := decodedParam(c, "id")
+	if err != nil {
+		return err
+	}
+	rec, hist, err := s.core.Record(c.UserContext(), callerOf(c), col, id, c.Query("history") == "1")
 	if err != nil {
 		return err
 	}
@@ -94,7 +108,7 @@ type candidateView struct {
 	Value  json.RawMessage `json:"value"`
 	Author string          `json:"author"`
 	Device string          `json:"device"`
-	HLC    string          `json:"hlc"`
+	HLC    uint64          `json:"hlc"`
 	Time   time.Time       `json:"time"`
 	OpID   string          `json:"op_id"`
 	Winner bool            `json:"winner"`
@@ -129,7 +143,7 @@ func viewConflict(cf *syncengine.Conflict) conflictView {
 	}
 	for i, f := range cf.Candidates {
 		v.Candidates = append(v.Candidates, candidateView{Value: f.Value, Author: f.Author, Device: f.Device,
-			HLC: f.HLC.String(), Time: f.HLC.Time(), OpID: f.OpID, Winner: i == 0})
+			HLC: uint64(f.HLC), Time: f.HLC.Time(), OpID: f.OpID, Winner: i == 0})
 	}
 	return v
 }
@@ -158,7 +172,11 @@ func (s *Server) handleResolve(c *fiber.Ctx) error {
 	if err := s.decodeJSON(c, &req); err != nil {
 		return err
 	}
-	cf, err := s.core.Resolve(c.UserContext(), callerOf(c), c.Params("id"), req.Value, req.Note)
+	id, err := decodedParam(c, "id")
+	if err != nil {
+		return err
+	}
+	cf, err := s.core.Resolve(c.UserContext(), callerOf(c), id, req.Value, req.Note)
 	if err != nil {
 		return err
 	}
