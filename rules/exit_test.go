@@ -364,3 +364,26 @@ func TestExitUnmetReasonNamesEachStandardOnce(t *testing.T) {
 		t.Errorf("error lists %d unmet records, want 4", len(se.Unmet))
 	}
 }
+
+func TestCheckExitCase(t *testing.T) {
+	p := exitPolicy(t)
+	at := local(2017, 12, 1, 8, 0, 0)
+	good := rules.EvaluateExitStandards(goodRecords(), p, at)
+	bad := goodRecords()
+	bad.Members[0].Insured = boolp(false)
+	unmet := rules.EvaluateExitStandards(bad, p, at)
+	if _, ok := rules.CheckExitCase(village, "张三", rules.ExitState{CaseID: "c"}, "h1", unmet); ok {
+		t.Error("a case with no step done is a finding")
+	}
+	if _, ok := rules.CheckExitCase(village, "张三", stateAfter(t, 3), "h1", good); ok {
+		t.Error("a case whose standards are met is a finding")
+	}
+	f, ok := rules.CheckExitCase(village, "张三", stateAfter(t, 3), "h1", unmet)
+	if !ok || f.Kind != rules.KindExitStandardsUnmet || f.LastStep != rules.StepAcknowledgement || f.Registered ||
+		len(f.Unmet) != 1 || f.Unmet[0].Code != rules.StandardMemberNotInsured || f.Area != village {
+		t.Errorf("finding = %+v, %v", f, ok)
+	}
+	if f, ok := rules.CheckExitCase(village, "张三", stateAfter(t, 8), "h1", unmet); !ok || !f.Registered {
+		t.Errorf("registered case: %+v, %v", f, ok)
+	}
+}

@@ -242,3 +242,44 @@ func orNone(s string) string {
 	}
 	return s
 }
+
+// KindExitStandardsUnmet is the finding kind of an exit case under way or
+// registered whose household does not meet the exit standards when judged
+// again: a household exited, or being exited, on paper (错退). It is not
+// among Kinds(): reports add it from the stored cases.
+const KindExitStandardsUnmet Kind = "exit_standards_unmet"
+
+// ExitFinding is an exit case past its first step (the standards were met
+// when the appraisal was recorded) whose household's standards are unmet
+// now, each unmet standard named.
+type ExitFinding struct {
+	Kind        Kind   `json:"kind"`
+	Area        string `json:"area"`
+	CaseID      string `json:"case_id"`
+	HouseholdID string `json:"household_id"`
+	HeadName    string `json:"head_name"`
+	// LastStep is the last step done; Registered is true once the county
+	// registered the exit.
+	LastStep   ExitStepKind    `json:"last_step"`
+	Registered bool            `json:"registered"`
+	Unmet      []UnmetStandard `json:"unmet"`
+}
+
+// FindingKind implements Finding.
+func (f ExitFinding) FindingKind() Kind { return f.Kind }
+
+// FindingArea implements Finding.
+func (f ExitFinding) FindingArea() string { return f.Area }
+
+// CheckExitCase returns the finding of an exit case in state whose
+// household's standards, evaluated again (std), are unmet: ok is false for
+// a case with no step done (it has claimed nothing yet) and for standards
+// that are met.
+func CheckExitCase(area, headName string, state ExitState, householdID string, std ExitStandards) (ExitFinding, bool) {
+	if len(state.Done) == 0 || std.Met {
+		return ExitFinding{}, false
+	}
+	return ExitFinding{Kind: KindExitStandardsUnmet, Area: area, CaseID: state.CaseID, HouseholdID: householdID,
+		HeadName: headName, LastStep: state.Done[len(state.Done)-1].Kind, Registered: state.Completed(),
+		Unmet: std.Unmet}, true
+}

@@ -48,6 +48,10 @@ func (k Kind) Title() string {
 		return "非本户成员应答"
 	case KindHousingEvidenceGap:
 		return "危房改造资料不全"
+	case KindLedgerOverdue:
+		return "台账问题逾期未整改"
+	case KindExitStandardsUnmet:
+		return "已启动退出但未达脱贫标准"
 	}
 	return string(k)
 }

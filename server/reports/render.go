@@ -41,10 +41,10 @@ type table struct {
 }
 
 // ListNames returns the names WriteCSV accepts: "summary" and then every
-// finding kind, in the order of the XLSX sheets.
+// finding kind (Kinds), in the order of the XLSX sheets.
 func ListNames() []string {
 	out := []string{"summary"}
-	for _, k := range rules.Kinds() {
+	for _, k := range Kinds() {
 		out = append(out, string(k))
 	}
 	return out
@@ -61,13 +61,13 @@ func localTime(t time.Time) string {
 
 func tables(r *Report) []table {
 	l := &r.Lists
-	kinds := rules.Kinds()
+	kinds := Kinds()
 	var nodes []*Node
 	var depths []int
 	r.Summary.Walk(func(n *Node, d int) { nodes = append(nodes, n); depths = append(depths, d) })
 	sumHeaders := []string{"区划代码", "层级", "名称"}
 	for _, k := range kinds {
-		sumHeaders = append(sumHeaders, k.Title())
+		sumHeaders = append(sumHeaders, Title(k))
 	}
 	sumHeaders = append(sumHeaders, "合计")
 	visitRow := func(list []rules.VisitFinding, overdue bool) func(int, []any) []any {
@@ -80,7 +80,7 @@ func tables(r *Report) []table {
 			return append(b, f.DaysLeft, f.VisitsInWindow)
 		}
 	}
-	return []table{
+	out := []table{
 		{name: "summary", sheet: "汇总", headers: sumHeaders, rows: len(nodes),
 			widths: []float64{16, 8, 16},
 			row: func(i int, b []any) []any {
@@ -149,6 +149,36 @@ func tables(r *Report) []table {
 				return append(b, f.Area, f.CaseID, f.HouseholdID, f.HeadName, f.Grade, strings.Join(f.Missing, "、"))
 			}},
 	}
+	for _, k := range PhotoKinds() {
+		list := *l.Photos(k)
+		out = append(out, table{name: string(k), sheet: Title(k), rows: len(list),
+			headers: []string{"村代码", "类别", "说明", "户编号", "案件编号", "引用记录", "照片SHA256", "差异"},
+			widths:  []float64{16, 24, 60, 30, 22, 50, 40, 16},
+			row: func(i int, b []any) []any {
+				f := &list[i]
+				return append(b, f.Area, f.Title, f.Detail, strings.Join(f.HouseholdIDs, "、"), f.CaseID,
+					strings.Join(f.Records, "、"), strings.Join(f.SHA256s, "、"), f.Measure)
+			}})
+	}
+	return append(out,
+		table{name: string(rules.KindLedgerOverdue), sheet: Title(rules.KindLedgerOverdue), rows: len(l.LedgerOverdue),
+			headers: []string{"村代码", "台账编号", "具体问题", "责任单位", "责任人", "整改期限", "状态", "逾期天数"},
+			widths:  []float64{16, 28, 40, 24, 10, 12, 14, 10},
+			row: func(i int, b []any) []any {
+				f := &l.LedgerOverdue[i]
+				return append(b, f.Area, f.ItemID, f.Problem, f.ResponsibleUnit, f.ResponsiblePerson, f.Deadline.String(), f.Status.Title(), f.DaysOverdue)
+			}},
+		table{name: string(rules.KindExitStandardsUnmet), sheet: Title(rules.KindExitStandardsUnmet), rows: len(l.ExitStandardsUnmet),
+			headers: []string{"村代码", "退出案件编号", "户编号", "户主姓名", "已完成步骤", "已备案", "未达标准"},
+			widths:  []float64{16, 28, 22, 10, 16, 8, 60},
+			row: func(i int, b []any) []any {
+				f := &l.ExitStandardsUnmet[i]
+				registered := "否"
+				if f.Registered {
+					registered = "是"
+				}
+				return append(b, f.Area, f.CaseID, f.HouseholdID, f.HeadName, f.LastStep.Title(), registered, unmetText(f.Unmet))
+			}})
 }
 
 // WriteCSV writes one list of the report ("summary" or a finding kind, see

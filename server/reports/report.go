@@ -30,7 +30,7 @@ type Report struct {
 	// Summary is the root of the roll-up tree: the scope's totals.
 	Summary *Node `json:"summary"`
 	// Lists holds the findings behind the counts, sorted by area then id.
-	Lists rules.Findings `json:"lists"`
+	Lists Lists `json:"lists"`
 }
 
 // Level names a layer of the area tree.
@@ -197,8 +197,9 @@ type tree struct {
 }
 
 func newNode(code string) *Node {
-	n := &Node{Code: code, Level: levelOf(code), Counts: make(map[rules.Kind]int, len(rules.Kinds()))}
-	for _, k := range rules.Kinds() {
+	kinds := Kinds()
+	n := &Node{Code: code, Level: levelOf(code), Counts: make(map[rules.Kind]int, len(kinds))}
+	for _, k := range kinds {
 		n.Counts[k] = 0
 	}
 	return n

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ruhu-dev/ruhu/assets/findings"
 	"github.com/ruhu-dev/ruhu/rules"
 	"github.com/ruhu-dev/ruhu/server/reports"
 	"github.com/xuri/excelize/v2"
@@ -69,6 +71,46 @@ func randomInput(rng *rand.Rand) *rules.Input {
 	return in
 }
 
+// randomExtra makes photo findings of every kind, ledger items and exit
+// findings over the input's villages (and a few outside the county).
+func randomExtra(rng *rand.Rand, in *rules.Input) reports.Extra {
+	var x reports.Extra
+	areas := []string{"110101001001"}
+	for _, h := range in.Households {
+		areas = append(areas, h.Area)
+	}
+	for _, v := range in.Villages {
+		areas = append(areas, v.Code)
+	}
+	pick := func() string { return areas[rng.IntN(len(areas))] }
+	kinds := []findings.Kind{findings.ReusedPhoto, findings.EXIFTimeMismatch, findings.EXIFGPSMismatch,
+		findings.OldPhoto, findings.AfterBeforeBefore, findings.BeforeAfterFarApart}
+	for i := 0; i < rng.IntN(12); i++ {
+		f := findings.Finding{Kind: kinds[rng.IntN(len(kinds))], Detail: "照片", HouseholdIDs: []string{fmt.Sprintf("h%d", i)},
+			HashBits: rng.IntN(3), Delta: time.Duration(rng.IntN(1000)) * time.Hour, Metres: float64(rng.IntN(900))}
+		f.Title = f.Kind.Title()
+		x.Photos = append(x.Photos, reports.NewPhotoFinding(f, pick(), []string{fmt.Sprintf("photos/p%d", i)}, []string{"ab"}))
+	}
+	statuses := []rules.LedgerStatus{rules.LedgerOpen, rules.LedgerRectified, rules.LedgerVerified, rules.LedgerClosed}
+	for i := 0; i < rng.IntN(10); i++ {
+		x.Ledger = append(x.Ledger, rules.LedgerItem{ID: fmt.Sprintf("l%d", i), Area: pick(), Problem: "问题", ResponsibleUnit: "镇政府",
+			Deadline: rules.Date{Year: 2026, Month: time.Month(1 + rng.IntN(12)), Day: 1 + rng.IntN(28)}, Status: statuses[rng.IntN(4)]})
+	}
+	for i := 0; i < rng.IntN(5); i++ {
+		x.Exits = append(x.Exits, rules.ExitFinding{Kind: rules.KindExitStandardsUnmet, Area: pick(), CaseID: fmt.Sprintf("e%d", i),
+			HouseholdID: fmt.Sprintf("h%d", i), LastStep: rules.StepAppraisal,
+			Unmet: []rules.UnmetStandard{{Code: rules.StandardMemberNotInsured, Title: "家庭成员未全部参加基本医保", Detail: "张三未参加基本医疗保险"}}})
+	}
+	return x
+}
+
+// complianceWith is reports.Compliance with the extra findings added.
+func complianceWith(in *rules.Input, x reports.Extra, ps *rules.PolicySet, scope string, p rules.Period) *reports.Report {
+	r := reports.Compliance(in, ps, scope, p)
+	r.Add(x)
+	return r
+}
+
 func mustPolicies(t *testing.T) *rules.PolicySet {
 	t.Helper()
 	ps, err := rules.DefaultPolicies()
@@ -122,6 +164,20 @@ func listAreas(r *reports.Report) map[rules.Kind][]string {
 	for _, f := range l.HousingGaps {
 		add(f)
 	}
+	for _, k := range reports.PhotoKinds() {
+		for _, f := range *l.Photos(k) {
+			if f.Kind != k {
+				panic(fmt.Sprintf("%s in the %s list", f.Kind, k))
+			}
+			add(f)
+		}
+	}
+	for _, f := range l.LedgerOverdue {
+		add(f)
+	}
+	for _, f := range l.ExitStandardsUnmet {
+		add(f)
+	}
 	return out
 }
 
@@ -133,20 +189,43 @@ func TestRollUpTotalsEqualSumOfChildren(t *testing.T) {
 	h2 := mustPeriod(t, "2026H2")
 	for round := 0; round < 30; round++ {
 		in := randomInput(rng)
-		countyReport := reports.Compliance(in, ps, county, h2)
+		x := randomExtra(rng, in)
+		countyReport := complianceWith(in, x, ps, county, h2)
 		for _, scope := range []string{"", "34", county, villageCode(1, 0)[:9], villageCode(1, 1)} {
-			r := reports.Compliance(in, ps, scope, h2)
+			r := complianceWith(in, x, ps, scope, h2)
 			areas := listAreas(r)
+			// Every extra finding under the scope is counted, none outside.
+			want := map[rules.Kind]int{}
+			for _, f := range x.Photos {
+				if strings.HasPrefix(f.Area, scope) {
+					want[f.Kind]++
+				}
+			}
+			for _, f := range rules.OverdueLedgerItems(x.Ledger, r.AsOf) {
+				if strings.HasPrefix(f.Area, scope) {
+					want[f.Kind]++
+				}
+			}
+			for _, f := range x.Exits {
+				if strings.HasPrefix(f.Area, scope) {
+					want[f.Kind]++
+				}
+			}
+			for _, k := range append(reports.PhotoKinds(), rules.KindLedgerOverdue, rules.KindExitStandardsUnmet) {
+				if r.Summary.Counts[k] != want[k] {
+					t.Fatalf("seed %d round %d scope %q: %s counted %d, %d under the scope", seed, round, scope, k, r.Summary.Counts[k], want[k])
+				}
+			}
 			r.Summary.Walk(func(n *reports.Node, depth int) {
 				total := 0
-				for _, k := range rules.Kinds() {
+				for _, k := range reports.Kinds() {
 					total += n.Counts[k]
 				}
 				if total != n.Total {
 					t.Fatalf("seed %d round %d scope %q: node %s total %d, counts sum %d", seed, round, scope, n.Code, n.Total, total)
 				}
 				if len(n.Children) > 0 {
-					for _, k := range rules.Kinds() {
+					for _, k := range reports.Kinds() {
 						sum := 0
 						for _, c := range n.Children {
 							sum += c.Counts[k]
@@ -157,7 +236,7 @@ func TestRollUpTotalsEqualSumOfChildren(t *testing.T) {
 					}
 				}
 				// Every node counts exactly the listed findings under it.
-				for _, k := range rules.Kinds() {
+				for _, k := range reports.Kinds() {
 					want := 0
 					for _, a := range areas[k] {
 						if strings.HasPrefix(a, n.Code) {
@@ -217,7 +296,27 @@ func sampleReport(t *testing.T) *reports.Report {
 		}
 	}
 	in.HousingCases = append(in.HousingCases, rules.HousingCase{ID: "kk", HouseholdID: in.Households[0].ID, Missing: []string{"竣工照片"}})
-	return reports.Compliance(in, mustPolicies(t), county, mustPeriod(t, "2026H2"))
+	x := randomExtra(rng, in)
+	for len(x.Photos) == 0 || len(x.Exits) == 0 {
+		x = randomExtra(rng, in)
+	}
+	// Every list holds a row, identity numbers included.
+	area := in.Households[0].Area
+	x.Photos = append(x.Photos,
+		reports.NewPhotoFinding(findings.Finding{Kind: findings.ReusedPhoto, Detail: "农户 340102199001011234 与农户 h2 的照片相同",
+			HouseholdIDs: []string{in.Households[0].ID, "h2"}}, area, []string{"photos/a", "photos/b"}, []string{"aa", "aa"}),
+		reports.NewPhotoFinding(findings.Finding{Kind: findings.ReusedPhoto, HashBits: 3, HouseholdIDs: []string{"h1", "h2"}}, area, []string{"photos/c", "photos/d"}, []string{"cc", "dd"}),
+		reports.NewPhotoFinding(findings.Finding{Kind: findings.EXIFTimeMismatch, Delta: 3 * time.Hour, HouseholdIDs: []string{"h1"}}, area, []string{"visits/v1"}, []string{"ee"}),
+		reports.NewPhotoFinding(findings.Finding{Kind: findings.EXIFGPSMismatch, Metres: 812, HouseholdIDs: []string{"h1"}}, area, []string{"visits/v1"}, []string{"ee"}),
+		reports.NewPhotoFinding(findings.Finding{Kind: findings.OldPhoto, Delta: 400 * 24 * time.Hour, HouseholdIDs: []string{"h1"}}, area, []string{"photos/e"}, []string{"ff"}),
+		reports.NewPhotoFinding(findings.Finding{Kind: findings.AfterBeforeBefore, Delta: 48 * time.Hour, HouseholdIDs: []string{"h1"}, CaseID: "k1"}, area, []string{"photos/f", "photos/g"}, []string{"gg", "hh"}),
+		reports.NewPhotoFinding(findings.Finding{Kind: findings.BeforeAfterFarApart, Metres: 150, HouseholdIDs: []string{"h1"}, CaseID: "k1"}, area, []string{"photos/f", "photos/g"}, []string{"gg", "hh"}))
+	x.Ledger = append(x.Ledger, rules.LedgerItem{ID: "lx", Area: area, Problem: "户主340102199001011234未走访", ResponsibleUnit: "镇政府",
+		Deadline: rules.Date{Year: 2026, Month: 7, Day: 1}, Status: rules.LedgerOpen})
+	x.Exits = append(x.Exits, rules.ExitFinding{Kind: rules.KindExitStandardsUnmet, Area: area, CaseID: "ex", HouseholdID: in.Households[0].ID,
+		HeadName: in.Households[0].HeadName, LastStep: rules.StepVillageNotice,
+		Unmet: []rules.UnmetStandard{{Code: rules.StandardMemberNotInsured, Title: "家庭成员未全部参加基本医保", Detail: "340102199001011234未参加基本医疗保险"}}})
+	return complianceWith(in, x, mustPolicies(t), county, mustPeriod(t, "2026H2"))
 }
 
 func TestIdentityNumbersAreMasked(t *testing.T) {
@@ -280,7 +379,7 @@ func TestXLSXHoldsWhatJSONHolds(t *testing.T) {
 	}
 	defer f.Close()
 	sheets := f.GetSheetList()
-	if sheets[0] != "汇总" || len(sheets) != 1+len(rules.Kinds()) {
+	if sheets[0] != "汇总" || len(sheets) != 1+len(reports.Kinds()) {
 		t.Fatalf("sheets %v", sheets)
 	}
 	// Summary: one row per node, code → total and per-kind counts.
@@ -312,9 +411,9 @@ func TestXLSXHoldsWhatJSONHolds(t *testing.T) {
 		if row[col("合计")] != fmt.Sprint(n.Total) {
 			t.Errorf("node %s total %s in sheet, %d in JSON", n.Code, row[col("合计")], n.Total)
 		}
-		for _, k := range rules.Kinds() {
-			if row[col(k.Title())] != fmt.Sprint(n.Counts[k]) {
-				t.Errorf("node %s %s: sheet %s, JSON %d", n.Code, k, row[col(k.Title())], n.Counts[k])
+		for _, k := range reports.Kinds() {
+			if row[col(reports.Title(k))] != fmt.Sprint(n.Counts[k]) {
+				t.Errorf("node %s %s: sheet %s, JSON %d", n.Code, k, row[col(reports.Title(k))], n.Counts[k])
 			}
 		}
 	})
@@ -323,26 +422,38 @@ func TestXLSXHoldsWhatJSONHolds(t *testing.T) {
 	}
 	// Lists: same rows, same areas and identifying columns in order.
 	idColumn := map[rules.Kind][2]string{
-		rules.KindVisitOverdue:       {"household_id", "户编号"},
-		rules.KindVisitDueSoon:       {"household_id", "户编号"},
-		rules.KindResidencyShort:     {"member", "成员"},
-		rules.KindCheckinClock:       {"checkin_id", "签到编号"},
-		rules.KindCheckinTravel:      {"checkin_id", "签到编号"},
-		rules.KindCaseloadExceeded:   {"officer", "帮扶干部"},
-		rules.KindTeamTooSmall:       {"area", "村代码"},
-		rules.KindAnsweredByOther:    {"visit_id", "走访编号"},
-		rules.KindHousingEvidenceGap: {"case_id", "案件编号"},
+		rules.KindVisitOverdue:          {"household_id", "户编号"},
+		rules.KindVisitDueSoon:          {"household_id", "户编号"},
+		rules.KindResidencyShort:        {"member", "成员"},
+		rules.KindCheckinClock:          {"checkin_id", "签到编号"},
+		rules.KindCheckinTravel:         {"checkin_id", "签到编号"},
+		rules.KindCaseloadExceeded:      {"officer", "帮扶干部"},
+		rules.KindTeamTooSmall:          {"area", "村代码"},
+		rules.KindAnsweredByOther:       {"visit_id", "走访编号"},
+		rules.KindHousingEvidenceGap:    {"case_id", "案件编号"},
+		reports.KindReusedPhoto:         {"detail", "说明"},
+		reports.KindNearCopyPhoto:       {"measure", "差异"},
+		reports.KindEXIFTimeMismatch:    {"measure", "差异"},
+		reports.KindEXIFGPSMismatch:     {"measure", "差异"},
+		reports.KindOldPhoto:            {"measure", "差异"},
+		reports.KindAfterBeforeBefore:   {"measure", "差异"},
+		reports.KindBeforeAfterFarApart: {"measure", "差异"},
+		rules.KindLedgerOverdue:         {"item_id", "台账编号"},
+		rules.KindExitStandardsUnmet:    {"case_id", "退出案件编号"},
 	}
 	total := 0
-	for _, k := range rules.Kinds() {
+	for _, k := range reports.Kinds() {
 		list := fromJSON.Lists[string(k)]
 		total += len(list)
-		rows, err := f.GetRows(k.Title())
+		rows, err := f.GetRows(reports.Title(k))
 		if err != nil {
 			t.Fatal(err)
 		}
+		if len(list) == 0 && !slices.Contains(rules.Kinds(), k) {
+			t.Errorf("list %s is empty: the sample fills every extra list", k)
+		}
 		if len(rows)-1 != len(list) {
-			t.Fatalf("sheet %s has %d rows, JSON list %d", k.Title(), len(rows)-1, len(list))
+			t.Fatalf("sheet %s has %d rows, JSON list %d", reports.Title(k), len(rows)-1, len(list))
 		}
 		header = rows[0]
 		if header[0] != "村代码" {
