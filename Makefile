@@ -10,7 +10,7 @@ TUSJS_VERSION := 4.3.1
 TUSJS_PKG     := $(TOOLS_DIR)/tus-js-client-$(TUSJS_VERSION)/node_modules/tus-js-client/package.json
 TEST_TIMEOUT  ?= 40m
 
-.PHONY: demo test lint bench tools fuzz chromium
+.PHONY: demo test lint bindings bench tools fuzz chromium
 
 demo:
 	$(GO) run ./cmd/ruhu demo
@@ -28,7 +28,25 @@ lint:
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
 	$(GO) test -count=1 ./internal/archcheck
+	@$(MAKE) --no-print-directory bindings
 	@echo "lint ok"
+
+# bindings: gobind (golang.org/x/mobile, pinned in go.mod as a tool)
+# generates the Java and Objective-C bindings of the gomobile facade
+# client-sdk/mobile, and javac compiles the Java ones — gobind's go.Seq
+# support classes, the facade's classes and testdata/java/LinkCheck.java,
+# which calls them as an Android app does — proving an app can link it.
+# No Android SDK here: the one android.jar class Seq.java names comes from
+# testdata/java/android. The Objective-C is generated, not compiled (that
+# needs Xcode). A JDK comes from Debian if missing.
+bindings:
+	@command -v javac >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y default-jdk-headless)
+	@out=$$(mktemp -d) && trap 'rm -rf "$$out"' EXIT && \
+	  $(GO) tool gobind -lang=java,objc -javapkg=dev.ruhu -outdir="$$out" ./client-sdk/mobile && \
+	  test -s "$$out/src/gobind/Mobile.objc.h" && \
+	  javac -encoding UTF-8 -Werror -d "$$out/classes" -sourcepath client-sdk/mobile/testdata/java \
+	    $$(find "$$out/java" -name '*.java') client-sdk/mobile/testdata/java/LinkCheck.java && \
+	  echo "bindings ok: Java compiled ($$(find "$$out/classes" -name '*.class' | wc -l) classes), Objective-C generated"
 
 # tools: MinIO for the object-store tests, built from the module proxy once,
 # and tus-js-client (a standard tus client the upload tests drive under

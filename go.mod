@@ -60,15 +60,25 @@ require (
 	github.com/zeebo/xxh3 v1.1.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/exp/typeparams v0.0.0-20260811152304-ee035b5b010f // indirect
-	golang.org/x/image v0.44.0 // indirect
-	golang.org/x/mod v0.41.0 // indirect
+	golang.org/x/image v0.47.0 // indirect
+	golang.org/x/mobile v0.0.0-20261011034528-197770444867 // indirect
+	golang.org/x/mod v0.42.0 // indirect
 	golang.org/x/net v0.62.0 // indirect
 	golang.org/x/sync v0.24.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
-	golang.org/x/tools v0.51.0 // indirect
+	golang.org/x/tools v0.52.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 	gopkg.in/ini.v1 v1.67.3 // indirect
 	honnef.co/go/tools v0.8.2 // indirect
 )
 
-tool honnef.co/go/tools/cmd/staticcheck
+tool (
+	golang.org/x/mobile/cmd/gobind
+	honnef.co/go/tools/cmd/staticcheck
+)
+
+// golang.org/x/mobile (gobind, a tool) requires a golang.org/x/exp/shiny
+// that the module proxy does not serve; nothing here imports shiny, so the
+// requirement is dropped (go 1.16+ ignores requirements on excluded
+// versions) and go list -m all, go mod tidy and go doc keep working.
+exclude golang.org/x/exp/shiny v0.0.0-20261009195045-ca0d7ba23607
