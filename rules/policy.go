@@ -34,6 +34,9 @@ type Policy struct {
 	VillageExit VillageExitPolicy `yaml:"village_exit" json:"village_exit"`
 	Review      ReviewPolicy      `yaml:"review" json:"review"`
 	Photos      PhotoPolicy       `yaml:"photos" json:"photos"`
+	// TabletKeys holds the lease of the key share tablets need to read
+	// personal fields and the wrong-PIN limit (policy_tabletkeys.go).
+	TabletKeys TabletKeyPolicy `yaml:"tablet_keys" json:"tablet_keys"`
 	// Sources names the files that were layered to make this policy, least
 	// specific first, so a report can say which rules it applied.
 	Sources []string `yaml:"-" json:"sources"`
@@ -472,6 +475,8 @@ func (p *Policy) validate() error {
 		{"village_exit.min_industries", p.VillageExit.MinIndustries >= 0, "must be ≥ 0"},
 		{"village_exit.min_collective_income_yuan", p.VillageExit.MinCollectiveIncomeYuan >= 0 && p.VillageExit.MinCollectiveIncomeYuan <= 1e12, "must be 0..1000000000000"},
 		{"photos.max_age_days", p.Photos.MaxAgeDays >= 0 && p.Photos.MaxAgeDays <= 3660, "must be 0..3660 (0 turns the check off)"},
+		{"tablet_keys.lease_days", p.TabletKeys.LeaseDays >= 1 && p.TabletKeys.LeaseDays <= 90, "must be 1..90"},
+		{"tablet_keys.max_pin_failures", p.TabletKeys.MaxPINFailures >= 3 && p.TabletKeys.MaxPINFailures <= 100, "must be 3..100"},
 	}
 	for _, c := range checks {
 		if !c.ok {
