@@ -70,6 +70,28 @@ type Visit struct {
 	AnsweredByName     string
 }
 
+// VisitTally stands for visits of one household in one calendar year
+// (China Standard Time) that the input counts rather than lists: a
+// county's million visits are mostly needed only as counts per window and
+// as the household's latest visit. The cadence rule counts a tally's
+// visits as it counts listed visits and takes its Last as a candidate for
+// the household's latest visit; the answerer rule does not see them. So a
+// caller tallies only visits before the judging instant that the answerer
+// rule has nothing to say about: visits outside the period, and visits
+// answered by a member of the household (AnsweredByMemberID among its
+// Members). Visits the cadence rule cannot count (in years without a
+// window) may be left out of a tally when they are not the latest.
+type VisitTally struct {
+	HouseholdID string
+	Year        int
+	// Months counts the visits by calendar month, January first.
+	Months [12]int32
+	// LastID and LastAt are the latest of the visits (on a tie, the
+	// smallest id); LastAt is zero for a tally of no visit.
+	LastID string
+	LastAt time.Time
+}
+
 // Checkin is a work-team member's residency check-in (驻村签到).
 type Checkin struct {
 	ID          string
@@ -134,13 +156,22 @@ type HousingCase struct {
 type Input struct {
 	// AsOf is the instant the rules judge at; windows ending after it are
 	// not yet due. Zero means the end of the period.
-	AsOf         time.Time
-	Households   []Household
-	Visits       []Visit
+	AsOf       time.Time
+	Households []Household
+	Visits     []Visit
+	// VisitTallies are visits counted rather than listed (see
+	// VisitTally); none of them is also in Visits.
+	VisitTallies []VisitTally
 	Checkins     []Checkin
 	Villages     []Village
 	Teams        []Team
 	DutyDays     []DutyDay
 	Assignments  []Assignment
 	HousingCases []HousingCase
+	// TeamDuties are the "four ones" duties done for work teams [003];
+	// DoctorContracts and DoctorVisits the family-doctor contracts and
+	// visits [000].
+	TeamDuties      []TeamDuty
+	DoctorContracts []DoctorContract
+	DoctorVisits    []DoctorVisit
 }

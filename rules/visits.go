@@ -12,8 +12,10 @@ import "time"
 // then with fewer visits than required makes the household overdue; the
 // window in progress makes it due soon when it ends within the policy's
 // due-soon days and is still short. Visits anywhere in a window count, even
-// outside the period. One finding per household: overdue lists every missed
-// window and takes precedence over due soon.
+// outside the period, listed (Input.Visits) or tallied (Input.VisitTallies).
+// One finding per household: overdue lists every missed window and takes
+// precedence over due soon; it names the household's latest visit before
+// the judging instant (of two at the same second, the smaller id).
 //
 // A household is judged by its status at the end of the period: an exited
 // household whose ExitedAt is after the period's end was still poor then,
@@ -45,7 +47,7 @@ func checkVisitCadence(in *Input, ix *index, policies *PolicySet, period Period)
 	if !judge.After(period.Start) {
 		return nil, nil
 	}
-	units := []Unit{UnitMonth, UnitQuarter, UnitHalfYear, UnitYear}
+	units := []Unit{UnitMonth, UnitTwoMonths, UnitQuarter, UnitHalfYear, UnitYear}
 	windows := make([][]cadenceWindow, len(units))
 	maxWindows := 1
 	for ui, u := range units {
@@ -61,12 +63,10 @@ func checkVisitCadence(in *Input, ix *index, policies *PolicySet, period Period)
 	// Per household: the unit judged (-1: not judged), visit counts per
 	// window and the latest visit before the judging instant.
 	unitOf := make([]int8, len(in.Households))
-	counts := make([]uint16, len(in.Households)*maxWindows)
-	last := make([]int32, len(in.Households))
-	lastAt := make([]int64, len(in.Households))
+	counts := make([]uint32, len(in.Households)*maxWindows)
+	last := make([]latestVisit, len(in.Households))
 	for hi := range in.Households {
 		h := &in.Households[hi]
-		last[hi] = -1
 		unitOf[hi] = -1
 		if cad, ok := pc.get(h.Area, year).Visits.For(statusAt(h, period.End)); ok {
 			for ui, u := range units {
@@ -76,24 +76,42 @@ func checkVisitCadence(in *Input, ix *index, policies *PolicySet, period Period)
 			}
 		}
 	}
+	count := func(hi int32, t int64, n uint32) {
+		for wi, w := range windows[unitOf[hi]] {
+			if t >= w.start && t < w.end {
+				counts[int(hi)*maxWindows+wi] += n
+				break
+			}
+		}
+	}
 	for vi := range in.Visits {
 		hi := ix.visitHousehold[vi]
 		if hi < 0 || unitOf[hi] < 0 {
 			continue
 		}
-		t := in.Visits[vi].At.Unix()
+		v := &in.Visits[vi]
+		t := v.At.Unix()
 		if t >= judgeUnix {
 			continue
 		}
-		if last[hi] < 0 || t > lastAt[hi] {
-			last[hi], lastAt[hi] = int32(vi), t
+		last[hi].offer(t, v.ID, v.At)
+		count(hi, t, 1)
+	}
+	for ti := range in.VisitTallies {
+		tl := &in.VisitTallies[ti]
+		hi, ok := ix.household[tl.HouseholdID]
+		if !ok || unitOf[hi] < 0 {
+			continue
 		}
-		for wi, w := range windows[unitOf[hi]] {
-			if t >= w.start && t < w.end {
-				if c := &counts[int(hi)*maxWindows+wi]; *c < 65535 {
-					*c++
-				}
-				break
+		if t := tl.LastAt.Unix(); !tl.LastAt.IsZero() && t < judgeUnix {
+			last[hi].offer(t, tl.LastID, tl.LastAt)
+		}
+		for m, n := range tl.Months {
+			if n <= 0 {
+				continue
+			}
+			if start := time.Date(tl.Year, time.Month(m+1), 1, 0, 0, 0, 0, shanghai).Unix(); start < judgeUnix {
+				count(hi, start, uint32(n))
 			}
 		}
 	}
@@ -107,13 +125,13 @@ func checkVisitCadence(in *Input, ix *index, policies *PolicySet, period Period)
 		cad, _ := pol.Visits.For(status)
 		var f *VisitFinding
 		for wi, w := range windows[unitOf[hi]] {
-			n := int(counts[hi*maxWindows+wi])
+			n := int(min(counts[hi*maxWindows+wi], 65535))
 			if n >= cad.Min {
 				continue
 			}
 			if w.end <= judgeUnix { // window over: missed
 				if f == nil {
-					f = newVisitFinding(KindVisitOverdue, h, status, cad, in.Visits, last[hi])
+					f = newVisitFinding(KindVisitOverdue, h, status, cad, &last[hi])
 					f.DueBy = w.period.LastDay()
 					f.DaysOverdue = judgeDate.DaysSince(f.DueBy)
 					f.VisitsInWindow = n
@@ -125,7 +143,7 @@ func checkVisitCadence(in *Input, ix *index, policies *PolicySet, period Period)
 			due := w.period.LastDay()
 			left := due.DaysSince(judgeDate)
 			if f == nil && left <= pol.Visits.DueSoonDays {
-				d := newVisitFinding(KindVisitDueSoon, h, status, cad, in.Visits, last[hi])
+				d := newVisitFinding(KindVisitDueSoon, h, status, cad, &last[hi])
 				d.DueBy, d.DaysLeft, d.VisitsInWindow = due, left, n
 				dueSoon = append(dueSoon, *d)
 			}
@@ -137,11 +155,27 @@ func checkVisitCadence(in *Input, ix *index, policies *PolicySet, period Period)
 	return overdue, dueSoon
 }
 
-func newVisitFinding(k Kind, h *Household, s Status, cad Cadence, visits []Visit, last int32) *VisitFinding {
+// latestVisit is the latest visit of a household seen so far.
+type latestVisit struct {
+	set  bool
+	unix int64 // at in Unix seconds, as the rule compares visit times
+	id   string
+	at   time.Time
+}
+
+// offer makes a visit the latest when it is later than the one held, or
+// as late and of a smaller id (a household's latest visit is the same
+// whether its visits are listed, tallied or both, in any order).
+func (l *latestVisit) offer(unix int64, id string, at time.Time) {
+	if !l.set || unix > l.unix || unix == l.unix && id < l.id {
+		*l = latestVisit{set: true, unix: unix, id: id, at: at}
+	}
+}
+
+func newVisitFinding(k Kind, h *Household, s Status, cad Cadence, last *latestVisit) *VisitFinding {
 	f := &VisitFinding{Kind: k, Area: h.Area, HouseholdID: h.ID, HeadName: h.HeadName, Status: s, Required: cad}
-	if last >= 0 {
-		v := &visits[last]
-		f.LastVisit, f.LastVisitID = DateOf(v.At), v.ID
+	if last.set {
+		f.LastVisit, f.LastVisitID = DateOf(last.at), last.id
 	}
 	return f
 }
