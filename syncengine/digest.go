@@ -6,7 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
-	"sort"
+	"slices"
 )
 
 // OpDigest returns the hex sha256 of what the writer of op made: ids,
@@ -18,16 +18,31 @@ import (
 // left out, so the same op sent again has the same digest wherever and
 // whenever it arrives, and any other op with the same id has another.
 func OpDigest(op *Op) string {
-	var b bytes.Buffer
+	// The digest is computed on every accepted op (the store keeps it) and
+	// on every resend, so it writes straight into the hash from one
+	// scratch buffer, and compacts a value only when it holds whitespace.
+	h := sha256.New()
+	b := make([]byte, 0, 512)
+	flush := func() {
+		if len(b) >= 256 {
+			h.Write(b)
+			b = b[:0]
+		}
+	}
 	str := func(s string) {
-		var n [binary.MaxVarintLen64]byte
-		b.Write(n[:binary.PutUvarint(n[:], uint64(len(s)))])
-		b.WriteString(s)
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+		flush()
+	}
+	raw := func(v []byte) {
+		b = binary.AppendUvarint(b, uint64(len(v)))
+		h.Write(b)
+		h.Write(v)
+		b = b[:0]
 	}
 	num := func(v uint64) {
-		var n [8]byte
-		binary.BigEndian.PutUint64(n[:], v)
-		b.Write(n[:])
+		b = binary.BigEndian.AppendUint64(b, v)
+		flush()
 	}
 	str("ruhu-op-v1")
 	str(op.ID)
@@ -41,20 +56,22 @@ func OpDigest(op *Op) string {
 		stamp = op.StatedHLC
 	}
 	num(uint64(stamp))
-	names := make([]string, 0, len(op.Set))
-	for name := range op.Set {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	num(uint64(len(names)))
+	num(uint64(len(op.Set)))
 	var compact bytes.Buffer
-	for _, name := range names {
+	for _, name := range sortedKeys(op.Set) {
 		str(name)
+		v := op.Set[name]
+		if !bytes.ContainsAny(v, " \t\r\n") {
+			// Nothing to elide: compacting valid JSON would give the same
+			// bytes, and invalid JSON is digested as it is anyway.
+			raw(v)
+			continue
+		}
 		compact.Reset()
-		if err := json.Compact(&compact, op.Set[name]); err != nil {
-			str(string(op.Set[name])) // invalid JSON: Validate refuses it; digest the bytes
+		if err := json.Compact(&compact, v); err != nil {
+			raw(v) // invalid JSON: Validate refuses it; digest the bytes
 		} else {
-			str(compact.String())
+			raw(compact.Bytes())
 		}
 	}
 	if op.Tombstone != nil {
@@ -63,13 +80,8 @@ func OpDigest(op *Op) string {
 	} else {
 		str("")
 	}
-	bases := make([]string, 0, len(op.Base))
-	for name := range op.Base {
-		bases = append(bases, name)
-	}
-	sort.Strings(bases)
-	num(uint64(len(bases)))
-	for _, name := range bases {
+	num(uint64(len(op.Base)))
+	for _, name := range sortedKeys(op.Base) {
 		str(name)
 		str(op.Base[name])
 	}
@@ -87,8 +99,19 @@ func OpDigest(op *Op) string {
 	} else {
 		str("")
 	}
-	sum := sha256.Sum256(b.Bytes())
-	return hex.EncodeToString(sum[:])
+	h.Write(b)
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(h.Sum(sum[:0]))
+}
+
+// sortedKeys returns a map's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	names := make([]string, 0, len(m))
+	for name := range m {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
 }
 
 // CheckResend decides what an incoming op means when history already holds

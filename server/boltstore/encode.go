@@ -115,7 +115,11 @@ func appendWireField(b []byte, f syncengine.FieldState) []byte {
 
 // encodeRecord writes the storedRecord form of rec at seq.
 func encodeRecord(rec *syncengine.Record, seq uint64) []byte {
-	b := make([]byte, 0, 256+len(rec.Fields)*160)
+	size := 128 + len(rec.ID) + len(rec.Collection) + len(rec.Area)
+	for name, f := range rec.Fields {
+		size += len(name) + len(f.Value) + len(f.Device) + len(f.Author) + len(f.OpID) + len(f.Base) + 64 + 16*len(f.Flags)
+	}
+	b := make([]byte, 0, size)
 	b = append(b, `{"id":`...)
 	b = appendString(b, rec.ID)
 	b = append(b, `,"col":`...)
@@ -137,7 +141,14 @@ func encodeRecord(rec *syncengine.Record, seq uint64) []byte {
 
 // encodeOp writes the StoredOp form of op at seq, with its content digest.
 func encodeOp(op *syncengine.Op, seq uint64) []byte {
-	b := make([]byte, 0, 512)
+	size := 400 + len(op.ID) + len(op.RecordID) + len(op.Collection) + len(op.Area) + len(op.Author) + len(op.Device)
+	for name, v := range op.Set {
+		size += len(name) + len(v) + 4
+	}
+	for name, v := range op.Base {
+		size += len(name) + len(v) + 6
+	}
+	b := make([]byte, 0, size)
 	b = append(b, `{"id":`...)
 	b = appendString(b, op.ID)
 	b = append(b, `,"rid":`...)

@@ -68,33 +68,48 @@ func (t *Tx) Exists(collection, id string) bool {
 
 // Record implements syncengine.Tx.
 func (t *Tx) Record(collection, id string) (*syncengine.Record, error) {
-	sr, err := t.stored(recordKey(collection, id))
-	if err != nil || sr == nil {
+	c, err := t.stored(recordKey(collection, id))
+	if err != nil || c == nil {
 		return nil, err
 	}
-	return sr.FromWire(), nil
+	if t.decoded == nil {
+		return c.rec, nil // decoded for this call alone
+	}
+	return c.rec.Clone(), nil
 }
 
-func (t *Tx) stored(key []byte) (*storedRecord, error) {
-	if sr, ok := t.decoded[string(key)]; ok {
-		return sr, nil
+// cachedRecord is a record as a write transaction last read or wrote it,
+// with the sequence of its entry in the change index.
+type cachedRecord struct {
+	rec *syncengine.Record
+	seq uint64
+}
+
+// stored returns the record under key, nil when there is none. A write
+// transaction remembers what it found, absence included, so the several
+// reads of one op's record decode it once.
+func (t *Tx) stored(key []byte) (*cachedRecord, error) {
+	if c, ok := t.decoded[string(key)]; ok {
+		return c, nil
 	}
 	v := t.tx.Bucket(bucketRecords).Get(key)
-	if v == nil {
-		return nil, nil
-	}
-	var sr storedRecord
-	if err := json.Unmarshal(v, &sr); err != nil {
-		return nil, fmt.Errorf("decode record %s: %w", key, err)
+	var c *cachedRecord
+	if v != nil {
+		var sr storedRecord
+		if err := json.Unmarshal(v, &sr); err != nil {
+			return nil, fmt.Errorf("decode record %s: %w", key, err)
+		}
+		c = &cachedRecord{rec: sr.FromWire(), seq: sr.Seq}
 	}
 	if t.decoded != nil {
-		t.decoded[string(key)] = &sr
+		t.decoded[string(key)] = c
 	}
-	return &sr, nil
+	return c, nil
 }
 
 // PutRecord implements syncengine.Tx: it stores the new state and moves the
-// record's entry in the change index to a new sequence.
+// record's entry in the change index to a new sequence. The transaction
+// keeps rec as the record's state: the caller must not change it after.
 func (t *Tx) PutRecord(rec *syncengine.Record, op *syncengine.Op) error {
 	key := recordKey(rec.Collection, rec.ID)
 	old, err := t.stored(key)
@@ -103,19 +118,16 @@ func (t *Tx) PutRecord(rec *syncengine.Record, op *syncengine.Op) error {
 	}
 	changes := t.tx.Bucket(bucketChanges)
 	if old != nil {
-		if err := changes.Delete(u64(old.Seq)); err != nil {
+		if err := changes.Delete(u64(old.seq)); err != nil {
 			return err
 		}
 	}
-	seq, err := t.nextSeq()
-	if err != nil {
-		return err
-	}
+	seq := t.nextSeq()
 	if err := t.tx.Bucket(bucketRecords).Put(key, encodeRecord(rec, seq)); err != nil {
 		return err
 	}
 	if t.decoded != nil {
-		t.decoded[string(key)] = &storedRecord{WireRecord: rec.ToWire(), Seq: seq}
+		t.decoded[string(key)] = &cachedRecord{rec: rec, seq: seq}
 	}
 	if err := changes.Put(u64(seq), changeValue(rec.Area, key)); err != nil {
 		return err
@@ -126,7 +138,7 @@ func (t *Tx) PutRecord(rec *syncengine.Record, op *syncengine.Op) error {
 	if rec.Collection == "assignments" {
 		var prev *syncengine.Record
 		if old != nil {
-			prev = old.FromWire()
+			prev = old.rec
 		}
 		return t.indexAssignment(prev, rec)
 	}
@@ -135,10 +147,7 @@ func (t *Tx) PutRecord(rec *syncengine.Record, op *syncengine.Op) error {
 
 // AddOp implements syncengine.Tx: the op joins the record's history.
 func (t *Tx) AddOp(op *syncengine.Op) error {
-	seq, err := t.nextSeq()
-	if err != nil {
-		return err
-	}
+	seq := t.nextSeq()
 	if err := t.tx.Bucket(bucketOps).Put([]byte(op.ID), encodeOp(op, seq)); err != nil {
 		return err
 	}

@@ -136,7 +136,7 @@ func (s *Store) Secret() []byte { return s.secret }
 // Update runs fn in a write transaction, coalesced with concurrent callers
 // by bbolt's Batch. fn may run more than once and must only act through tx.
 func (s *Store) Update(fn func(*Tx) error) error {
-	return s.db.Batch(func(btx *bolt.Tx) error { return fn(writeTx(btx)) })
+	return s.db.Batch(func(btx *bolt.Tx) error { return runWrite(btx, fn) })
 }
 
 // appendMostly are the buckets whose keys mostly grow: sequences, and op
@@ -145,17 +145,23 @@ func (s *Store) Update(fn func(*Tx) error) error {
 // empty and doubles what each commit writes; packing them fuller halves it.
 var appendMostly = [][]byte{bucketChanges, bucketOps, bucketHistory, bucketRecords}
 
-func writeTx(btx *bolt.Tx) *Tx {
+// runWrite runs fn in a write transaction over btx and then writes what
+// the transaction kept in memory (the last sequence).
+func runWrite(btx *bolt.Tx, fn func(*Tx) error) error {
 	for _, name := range appendMostly {
 		btx.Bucket(name).FillPercent = 0.9
 	}
-	return &Tx{tx: btx, decoded: map[string]*storedRecord{}}
+	tx := &Tx{tx: btx, decoded: map[string]*cachedRecord{}}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.flush()
 }
 
 // UpdateSolo runs fn in its own write transaction (not batched), for
 // writes that must not be retried (user administration).
 func (s *Store) UpdateSolo(fn func(*Tx) error) error {
-	return s.db.Update(func(btx *bolt.Tx) error { return fn(writeTx(btx)) })
+	return s.db.Update(func(btx *bolt.Tx) error { return runWrite(btx, fn) })
 }
 
 // View runs fn in a read-only transaction.
@@ -167,10 +173,15 @@ func (s *Store) View(fn func(*Tx) error) error {
 type Tx struct {
 	tx *bolt.Tx
 	// decoded holds the records this write transaction has decoded or
-	// written, by key: applying one op reads its record up to three times
-	// (the server's checks, the merge, the change index), and decoding
-	// JSON is the costly part. Nil in read transactions.
-	decoded map[string]*storedRecord
+	// written, by key, and nil for keys it found absent: applying one op
+	// reads its record up to three times (the server's checks, the merge,
+	// the change index), and decoding JSON is the costly part. Nil in read
+	// transactions.
+	decoded map[string]*cachedRecord
+	// seq is the last sequence handed out by this write transaction when
+	// seqSet; it is written to the meta bucket once, by flush.
+	seq    uint64
+	seqSet bool
 }
 
 func randomHex(n int) string {
@@ -189,6 +200,9 @@ func u64(v uint64) []byte {
 
 // LastSeq returns the sequence of the last change.
 func (t *Tx) LastSeq() uint64 {
+	if t.seqSet {
+		return t.seq
+	}
 	v := t.tx.Bucket(bucketMeta).Get(keySeq)
 	if len(v) != 8 {
 		return 0
@@ -196,9 +210,22 @@ func (t *Tx) LastSeq() uint64 {
 	return binary.BigEndian.Uint64(v)
 }
 
-func (t *Tx) nextSeq() (uint64, error) {
-	seq := t.LastSeq() + 1
-	return seq, t.tx.Bucket(bucketMeta).Put(keySeq, u64(seq))
+// nextSeq hands out the next sequence. Every op takes two (history and
+// change index); they are counted in memory and stored once per
+// transaction by flush.
+func (t *Tx) nextSeq() uint64 {
+	t.seq = t.LastSeq() + 1
+	t.seqSet = true
+	return t.seq
+}
+
+// flush writes the last sequence handed out, before the transaction
+// commits.
+func (t *Tx) flush() error {
+	if !t.seqSet {
+		return nil
+	}
+	return t.tx.Bucket(bucketMeta).Put(keySeq, u64(t.seq))
 }
 
 var (
