@@ -22,6 +22,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -61,10 +63,13 @@ type Store struct {
 }
 
 // Open opens (or creates) the tablet store at path, a file in the app's
-// private storage; evidence files are kept in a folder beside it. Writes
-// are checked against the shipped collection schemas before they are
-// stored.
+// private storage (its folder is created if missing); evidence files are
+// kept in a folder beside it. Writes are checked against the shipped
+// collection schemas before they are stored.
 func Open(path string) (*Store, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fail(fmt.Errorf("tablet store folder: %w", err))
+	}
 	reg, err := schemas.New()
 	if err != nil {
 		return nil, fail(fmt.Errorf("load schemas: %w", err))
