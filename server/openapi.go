@@ -55,12 +55,6 @@ func openAPISchemas() map[string]any {
 			"lease_seconds":    integer("the lease's length (tablet_keys.lease_days)"),
 			"max_pin_failures": integer("wrong PINs in a row after which the tablet wipes its data (tablet_keys.max_pin_failures)"),
 		}, "share", "lease_until", "lease_seconds", "max_pin_failures"),
-		"KeyShare": obj(map[string]any{
-			"share":            str("base64 of the device's 32-byte key share; the same at every call for one enrolment"),
-			"lease_until":      timestamp("server time after which the tablet may no longer read personal fields without asking again"),
-			"lease_seconds":    integer("the lease's length (tablet_keys.lease_days)"),
-			"max_pin_failures": integer("wrong PINs in a row after which the tablet wipes its data (tablet_keys.max_pin_failures)"),
-		}, "share", "lease_until", "lease_seconds", "max_pin_failures"),
 		"AuditList": obj(map[string]any{"next_before": tInt, "entries": arrayOf(obj(map[string]any{"seq": tInt, "time": tString, "kind": map[string]any{"type": "string", "enum": []string{"push", "resolve", "login", "login_failed", "enroll", "revoke", "user", "import", "export"}},
 			"actor": tString, "device": tString, "area": tString, "detail": mapOf(tString), "prev": tString, "hash": tString}, "seq", "time", "kind", "prev", "hash"))}, "entries"),
 		"TokenResponse": obj(map[string]any{"access_token": tString, "token_type": tString, "expires_in": tInt, "refresh_token": tString, "device_id": tString, "user": ref("User")}, "access_token"),
