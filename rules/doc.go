@@ -1,7 +1,8 @@
 // Package rules holds the field rules of ruhu's domain (DOMAIN.md) as pure
 // functions over plain input records, a policy and a period: visit cadence,
-// work-team residency, officer caseload, team size, who answered a visit and
-// housing-case evidence. It also owns the policy files (one YAML file per
+// work-team residency, officer caseload, team size, who answered a visit,
+// housing-case evidence, the work team's "four ones" duties [003] and the
+// family-doctor visit cadence per service package [000]. It also owns the policy files (one YAML file per
 // jurisdiction and year, embedded defaults shipped with the binary) and the
 // calendar of the field: periods, local dates and income years in China
 // Standard Time.

@@ -24,7 +24,8 @@ const (
 // Kinds returns every finding kind in report order.
 func Kinds() []Kind {
 	return []Kind{KindVisitOverdue, KindVisitDueSoon, KindResidencyShort, KindCheckinClock,
-		KindCheckinTravel, KindCaseloadExceeded, KindTeamTooSmall, KindAnsweredByOther, KindHousingEvidenceGap}
+		KindCheckinTravel, KindCaseloadExceeded, KindTeamTooSmall, KindAnsweredByOther, KindHousingEvidenceGap,
+		KindTeamDutyMissed, KindDoctorVisitOverdue}
 }
 
 // Title returns the kind's Chinese title, as shown to county staff.
@@ -48,6 +49,10 @@ func (k Kind) Title() string {
 		return "非本户成员应答"
 	case KindHousingEvidenceGap:
 		return "危房改造资料不全"
+	case KindTeamDutyMissed:
+		return "工作队“四个一”未落实"
+	case KindDoctorVisitOverdue:
+		return "家庭医生走访不足"
 	case KindLedgerOverdue:
 		return "台账问题逾期未整改"
 	case KindExitStandardsUnmet:
@@ -275,6 +280,8 @@ type Findings struct {
 	TeamTooSmall   []TeamFinding      `json:"team_too_small"`
 	AnsweredBy     []AnswerFinding    `json:"answered_by_non_member"`
 	HousingGaps    []HousingFinding   `json:"housing_evidence_missing"`
+	TeamDuties     []TeamDutyFinding  `json:"team_duty_missed"`
+	DoctorVisits   []DoctorFinding    `json:"doctor_visit_overdue"`
 }
 
 // Check runs every rule over one input for one period, sharing the
@@ -287,12 +294,14 @@ func Check(in *Input, policies *PolicySet, period Period) Findings {
 	wg.Go(func() {
 		f.ResidencyShort, f.CheckinClock, f.CheckinTravel = CheckResidency(in, policies, period)
 		f.TeamTooSmall = CheckTeamSize(in, policies, period)
+		f.TeamDuties = CheckTeamDuties(in, policies, period)
 	})
 	ix := newIndex(in)
 	wg.Go(func() {
 		f.Caseload = checkCaseload(in, ix, policies, period)
 		f.HousingGaps = checkHousing(in, ix)
 		f.AnsweredBy = checkAnsweredBy(in, ix, period)
+		f.DoctorVisits = checkDoctorVisits(in, ix, policies, period)
 	})
 	f.VisitOverdue, f.VisitDueSoon = checkVisitCadence(in, ix, policies, period)
 	wg.Wait()

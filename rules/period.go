@@ -13,10 +13,13 @@ type Unit string
 
 // Calendar units, from the shortest.
 const (
-	UnitMonth    Unit = "month"
-	UnitQuarter  Unit = "quarter"
-	UnitHalfYear Unit = "half_year"
-	UnitYear     Unit = "year"
+	UnitMonth Unit = "month"
+	// UnitTwoMonths is a pair of months from January (Jan–Feb, Mar–Apr …):
+	// the window of the work team's scheduling meeting "每两个月" [003].
+	UnitTwoMonths Unit = "two_months"
+	UnitQuarter   Unit = "quarter"
+	UnitHalfYear  Unit = "half_year"
+	UnitYear      Unit = "year"
 )
 
 // Label returns the unit in Chinese, as written in report headers.
@@ -24,6 +27,8 @@ func (u Unit) Label() string {
 	switch u {
 	case UnitMonth:
 		return "每月"
+	case UnitTwoMonths:
+		return "每两个月"
 	case UnitQuarter:
 		return "每季度"
 	case UnitHalfYear:
@@ -36,7 +41,7 @@ func (u Unit) Label() string {
 
 func (u Unit) valid() bool {
 	switch u {
-	case UnitMonth, UnitQuarter, UnitHalfYear, UnitYear:
+	case UnitMonth, UnitTwoMonths, UnitQuarter, UnitHalfYear, UnitYear:
 		return true
 	}
 	return false
@@ -100,6 +105,9 @@ func PeriodOf(u Unit, t time.Time) Period {
 	switch u {
 	case UnitMonth:
 		start, months, label = time.Date(y, m, 1, 0, 0, 0, 0, shanghai), 1, fmt.Sprintf("%04d-%02d", y, int(m))
+	case UnitTwoMonths:
+		b := (int(m) - 1) / 2
+		start, months, label = time.Date(y, time.Month(b*2+1), 1, 0, 0, 0, 0, shanghai), 2, fmt.Sprintf("%04d-%02d~%02d", y, b*2+1, b*2+2)
 	case UnitQuarter:
 		q := (int(m) - 1) / 3
 		start, months, label = time.Date(y, time.Month(q*3+1), 1, 0, 0, 0, 0, shanghai), 3, fmt.Sprintf("%04dQ%d", y, q+1)

@@ -34,6 +34,11 @@ type Policy struct {
 	VillageExit VillageExitPolicy `yaml:"village_exit" json:"village_exit"`
 	Review      ReviewPolicy      `yaml:"review" json:"review"`
 	Photos      PhotoPolicy       `yaml:"photos" json:"photos"`
+	// FourOnes and FamilyDoctor hold the work team's "four ones" duties
+	// [003] and the family-doctor visit cadence per package [000]
+	// (duties.go).
+	FourOnes     FourOnesPolicy     `yaml:"four_ones" json:"four_ones"`
+	FamilyDoctor FamilyDoctorPolicy `yaml:"family_doctor" json:"family_doctor"`
 	// TabletKeys holds the lease of the key share tablets need to read
 	// personal fields and the wrong-PIN limit (policy_tabletkeys.go).
 	TabletKeys TabletKeyPolicy `yaml:"tablet_keys" json:"tablet_keys"`
@@ -440,11 +445,8 @@ func (p *Policy) validate() error {
 		key string
 		cad Cadence
 	}{{"visits.exited", p.Visits.Exited}, {"visits.poor", p.Visits.Poor}, {"visits.monitored", p.Visits.Monitored}, {"visits.fellback", p.Visits.FellBack}} {
-		if !c.cad.Per.valid() {
-			return fmt.Errorf("%s.per: must be one of month, quarter, half_year, year, not %q", c.key, c.cad.Per)
-		}
-		if c.cad.Min < 1 {
-			return fmt.Errorf("%s.min: must be ≥ 1", c.key)
+		if err := c.cad.validate(c.key); err != nil {
+			return err
 		}
 	}
 	type check struct {
@@ -491,7 +493,7 @@ func (p *Policy) validate() error {
 	if _, _, err := parseMonthDay(p.Income.YearStarts); err != nil {
 		return fmt.Errorf("income.year_starts: %w", err)
 	}
-	return nil
+	return p.validateDuties()
 }
 
 // parseMonthDay reads "MM-DD" and refuses days that do not exist in every

@@ -149,6 +149,23 @@ func tables(r *Report) []table {
 				return append(b, f.Area, f.CaseID, f.HouseholdID, f.HeadName, f.Grade, strings.Join(f.Missing, "、"))
 			}},
 	}
+	out = append(out,
+		table{name: string(rules.KindTeamDutyMissed), sheet: rules.KindTeamDutyMissed.Title(), rows: len(l.TeamDuties),
+			headers: []string{"村代码", "村名", "工作事项", "要求", "未落实周期", "首个截止日期", "该周期完成次数", "最近完成日期"},
+			widths:  []float64{16, 12, 22, 16, 40, 14, 14, 14},
+			row: func(i int, b []any) []any {
+				f := &l.TeamDuties[i]
+				return append(b, f.Area, f.VillageName, f.Duty.Title(), f.Required.Label(), strings.Join(f.MissedWindows, "、"),
+					f.DueBy.String(), f.Done, f.LastDone.String())
+			}},
+		table{name: string(rules.KindDoctorVisitOverdue), sheet: rules.KindDoctorVisitOverdue.Title(), rows: len(l.DoctorVisits),
+			headers: []string{"村代码", "户编号", "户主姓名", "签约医生", "服务包", "走访要求", "缺访周期", "首个截止日期", "该周期走访次数", "最近走访日期"},
+			widths:  []float64{16, 22, 10, 10, 14, 14, 40, 14, 14, 14},
+			row: func(i int, b []any) []any {
+				f := &l.DoctorVisits[i]
+				return append(b, f.Area, f.HouseholdID, f.HeadName, f.Doctor, f.Package, f.Required.Label(), strings.Join(f.MissedWindows, "、"),
+					f.DueBy.String(), f.Visits, f.LastVisit.String())
+			}})
 	for _, k := range PhotoKinds() {
 		list := *l.Photos(k)
 		out = append(out, table{name: string(k), sheet: Title(k), rows: len(list),

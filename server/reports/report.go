@@ -157,6 +157,10 @@ func Compliance(in *rules.Input, policies *rules.PolicySet, area string, period 
 		f.CaseID, f.HouseholdID, f.HeadName = maskText(f.CaseID), maskText(f.HouseholdID), maskText(f.HeadName)
 		f.Missing = maskAll(f.Missing)
 	})
+	l.TeamDuties = keep(&t, area, all.TeamDuties, func(*rules.TeamDutyFinding) {})
+	l.DoctorVisits = keep(&t, area, all.DoctorVisits, func(f *rules.DoctorFinding) {
+		f.HouseholdID, f.HeadName, f.Doctor = maskText(f.HouseholdID), maskText(f.HeadName), maskText(f.Doctor)
+	})
 	t.finish(names)
 	return r
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -37,6 +39,10 @@ func randomInput(rng *rand.Rand) *rules.Input {
 				members = append(members, fmt.Sprintf("m%d-%d-%d", t, v, m))
 			}
 			in.Teams = append(in.Teams, rules.Team{VillageCode: code, Members: members})
+			for d := 0; d < rng.IntN(12); d++ {
+				in.TeamDuties = append(in.TeamDuties, rules.TeamDuty{ID: fmt.Sprintf("t%d", len(in.TeamDuties)), VillageCode: code,
+					Kind: rules.DutyKinds()[rng.IntN(4)], At: time.Date(2026, time.Month(1+rng.IntN(12)), 1+rng.IntN(28), 9, 0, 0, 0, cst)})
+			}
 			for _, m := range members {
 				for c := 0; c < rng.IntN(30); c++ {
 					at := time.Date(2026, time.Month(7+rng.IntN(6)), 1+rng.IntN(28), 8+rng.IntN(10), 0, 0, 0, cst)
@@ -60,6 +66,14 @@ func randomInput(rng *rand.Rand) *rules.Input {
 						v.AnsweredByName = "王干部"
 					}
 					in.Visits = append(in.Visits, v)
+				}
+				if rng.IntN(3) == 0 {
+					in.DoctorContracts = append(in.DoctorContracts, rules.DoctorContract{HouseholdID: id, Package: []string{"basic", "personalized", "x"}[rng.IntN(3)],
+						From: rules.Date{Year: 2026, Month: time.Month(1 + rng.IntN(12)), Day: 1}})
+					for n := 0; n < rng.IntN(5); n++ {
+						in.DoctorVisits = append(in.DoctorVisits, rules.DoctorVisit{ID: fmt.Sprintf("d%d", len(in.DoctorVisits)), HouseholdID: id,
+							At: time.Date(2026, time.Month(1+rng.IntN(12)), 1+rng.IntN(28), 10, 0, 0, 0, cst)})
+					}
 				}
 				in.Assignments = append(in.Assignments, rules.Assignment{Officer: fmt.Sprintf("o%d", rng.IntN(5)), HouseholdID: id, Active: rng.IntN(4) > 0})
 				if rng.IntN(3) == 0 {
@@ -111,9 +125,15 @@ func complianceWith(in *rules.Input, x reports.Extra, ps *rules.PolicySet, scope
 	return r
 }
 
+// mustPolicies is the shipped policy set with the "four ones" turned on
+// for the test county's first township, so both kinds of villages appear.
 func mustPolicies(t *testing.T) *rules.PolicySet {
 	t.Helper()
-	ps, err := rules.DefaultPolicies()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, county+"001.yaml"), []byte("four_ones:\n  enabled: true\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ps, err := rules.LoadPolicyDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,6 +182,12 @@ func listAreas(r *reports.Report) map[rules.Kind][]string {
 		add(f)
 	}
 	for _, f := range l.HousingGaps {
+		add(f)
+	}
+	for _, f := range l.TeamDuties {
+		add(f)
+	}
+	for _, f := range l.DoctorVisits {
 		add(f)
 	}
 	for _, k := range reports.PhotoKinds() {
@@ -275,7 +301,8 @@ func TestTreeLevelsAndVillagesWithoutFindings(t *testing.T) {
 		s.Children[0].Children[0].Name != "王庄村" || s.Children[1].Children[0].Total != 0 {
 		t.Fatalf("tree %+v", s)
 	}
-	if s.Counts[rules.KindTeamTooSmall] != 1 || s.Counts[rules.KindResidencyShort] != 6 || s.Total != 7 {
+	// The first township's village has the "four ones" on and did none.
+	if s.Counts[rules.KindTeamTooSmall] != 1 || s.Counts[rules.KindResidencyShort] != 6 || s.Counts[rules.KindTeamDutyMissed] != 4 || s.Total != 11 {
 		t.Fatalf("counts %+v", s.Counts)
 	}
 }
@@ -431,6 +458,8 @@ func TestXLSXHoldsWhatJSONHolds(t *testing.T) {
 		rules.KindTeamTooSmall:          {"area", "村代码"},
 		rules.KindAnsweredByOther:       {"visit_id", "走访编号"},
 		rules.KindHousingEvidenceGap:    {"case_id", "案件编号"},
+		rules.KindTeamDutyMissed:        {"area", "村代码"},
+		rules.KindDoctorVisitOverdue:    {"household_id", "户编号"},
 		reports.KindReusedPhoto:         {"detail", "说明"},
 		reports.KindNearCopyPhoto:       {"measure", "差异"},
 		reports.KindEXIFTimeMismatch:    {"measure", "差异"},
