@@ -10,7 +10,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/ruhu-dev/ruhu/server/auth"
-	"github.com/ruhu-dev/ruhu/server/boltstore"
 	"github.com/ruhu-dev/ruhu/server/core"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
@@ -164,21 +163,21 @@ var ErrUserExists = core.ErrUserExists
 
 // AddUser stores a new user in a stopped server's store, as the operator
 // (core.AddUser: EINVALID for bad input, ErrUserExists for a taken name).
-func AddUser(store *boltstore.Store, in UserInput, now time.Time) error {
+func AddUser(store Store, in UserInput, now time.Time) error {
 	_, err := operatorCore(store, now).AddUser(context.Background(), core.Operator(), in)
 	return err
 }
 
 // RevokeDevice revokes a device in a stopped server's store, as the
 // operator (core.RevokeDevice: ENOTFOUND if there is no such device).
-func RevokeDevice(store *boltstore.Store, id string, now time.Time) error {
+func RevokeDevice(store Store, id string, now time.Time) error {
 	return operatorCore(store, now).RevokeDevice(context.Background(), core.Operator(), id)
 }
 
 // operatorCore is a core for account commands over a store, which need no
 // schemas and log nowhere but through their errors.
-func operatorCore(store *boltstore.Store, now time.Time) *core.Core {
-	return core.New(slog.New(slog.DiscardHandler), store.Core(), nil, core.Options{Now: func() time.Time { return now }})
+func operatorCore(store Store, now time.Time) *core.Core {
+	return core.New(slog.New(slog.DiscardHandler), store, nil, core.Options{Now: func() time.Time { return now }})
 }
 
 func (s *Server) handleAddUser(c *fiber.Ctx) error {

@@ -610,7 +610,7 @@ func TestDevices(t *testing.T) {
 	t.Run("revoked device", func(t *testing.T) {
 		s := ts.newDevice("wang")
 		before := ts.lastSeq()
-		if err := server.RevokeDevice(ts.store, s.device, ts.clock.Now()); err != nil {
+		if err := server.RevokeDevice(ts.store.Core(), s.device, ts.clock.Now()); err != nil {
 			t.Fatal(err)
 		}
 		push := ts.do("POST", "/v1/sync/push", s.access, syncengine.PushRequest{Ops: []syncengine.WireOp{
@@ -625,7 +625,7 @@ func TestDevices(t *testing.T) {
 		if r := ts.do("GET", "/v1/sync/pull?limit=1", wang.access, nil); r.status != 200 {
 			t.Errorf("other device after revoke: %s", r)
 		}
-		if err := server.RevokeDevice(ts.store, "dnosuch", ts.clock.Now()); syncengine.ErrorCode(err) != syncengine.ENOTFOUND {
+		if err := server.RevokeDevice(ts.store.Core(), "dnosuch", ts.clock.Now()); syncengine.ErrorCode(err) != syncengine.ENOTFOUND {
 			t.Errorf("revoke unknown device: %v", err)
 		}
 	})

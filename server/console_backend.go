@@ -19,7 +19,6 @@ import (
 	"github.com/ruhu-dev/ruhu/assets/findings"
 	"github.com/ruhu-dev/ruhu/rules"
 	"github.com/ruhu-dev/ruhu/server/auth"
-	"github.com/ruhu-dev/ruhu/server/boltstore"
 	"github.com/ruhu-dev/ruhu/server/console"
 	"github.com/ruhu-dev/ruhu/server/core"
 	"github.com/ruhu-dev/ruhu/server/reports"
@@ -77,8 +76,8 @@ func (b *consoleBackend) Login(ctx context.Context, username, password string) (
 }
 
 func (b *consoleBackend) User(ctx context.Context, username string) (console.User, error) {
-	var u *boltstore.User
-	if err := b.s.store.View(func(tx *boltstore.Tx) (err error) { u, err = tx.User(username); return err }); err != nil {
+	var u *core.User
+	if err := view(b.s.store, func(tx Tx) (err error) { u, err = tx.User(username); return err }); err != nil {
 		return console.User{}, storeErr("read user", err)
 	}
 	if u == nil || u.Disabled {
@@ -90,19 +89,19 @@ func (b *consoleBackend) User(ctx context.Context, username string) (console.Use
 // SaveSession stores a session and drops the expired ones.
 func (b *consoleBackend) SaveSession(ctx context.Context, cs console.Session) error {
 	now := b.s.cfg.Now()
-	err := b.s.store.UpdateSolo(func(tx *boltstore.Tx) error {
+	err := updateSolo(b.s.store, func(tx Tx) error {
 		if _, err := tx.DeleteExpiredWebSessions(now); err != nil {
 			return err
 		}
-		return tx.PutWebSession(&boltstore.WebSession{Key: cs.Key, Username: cs.Username, CSRF: cs.CSRF,
+		return tx.PutWebSession(&core.WebSession{Key: cs.Key, Username: cs.Username, CSRF: cs.CSRF,
 			CreatedAt: cs.CreatedAt, ExpiresAt: cs.ExpiresAt})
 	})
 	return storeErr("save web session", err)
 }
 
 func (b *consoleBackend) Session(ctx context.Context, key string) (*console.Session, error) {
-	var ws *boltstore.WebSession
-	if err := b.s.store.View(func(tx *boltstore.Tx) (err error) { ws, err = tx.WebSession(key); return err }); err != nil {
+	var ws *core.WebSession
+	if err := view(b.s.store, func(tx Tx) (err error) { ws, err = tx.WebSession(key); return err }); err != nil {
 		return nil, storeErr("read web session", err)
 	}
 	if ws == nil {
@@ -112,7 +111,7 @@ func (b *consoleBackend) Session(ctx context.Context, key string) (*console.Sess
 }
 
 func (b *consoleBackend) DeleteSession(ctx context.Context, key string) error {
-	return storeErr("delete web session", b.s.store.UpdateSolo(func(tx *boltstore.Tx) error { return tx.DeleteWebSession(key) }))
+	return storeErr("delete web session", updateSolo(b.s.store, func(tx Tx) error { return tx.DeleteWebSession(key) }))
 }
 
 // reportArea checks what the report and findings endpoints check: a
@@ -195,10 +194,10 @@ func listPrefixes(scopes []string, area string) []string {
 }
 
 // assignedTo returns the households actively assigned to an officer.
-func assignedTo(tx *boltstore.Tx, scopes []string, officer string) (map[string]bool, error) {
+func assignedTo(tx Tx, scopes []string, officer string) (map[string]bool, error) {
 	out := map[string]bool{}
 	for _, p := range scopes {
-		err := tx.ScanRecordsIn("assignments", p, []string{"officer", "household_id", "active"}, func(_, _ string, f []boltstore.FieldView) error {
+		err := tx.ScanRecordsIn("assignments", p, []string{"officer", "household_id", "active"}, func(_, _ string, f []core.FieldView) error {
 			if jsonString(f[0].Value) == officer && string(f[2].Value) != "false" {
 				out[jsonString(f[1].Value)] = true
 			}
@@ -220,7 +219,7 @@ func (b *consoleBackend) Households(ctx context.Context, u console.User, q conso
 	}
 	prefixes := listPrefixes(u.Scopes, q.Area)
 	rows := []console.HouseholdRow{}
-	err := b.s.store.View(func(tx *boltstore.Tx) error {
+	err := view(b.s.store, func(tx Tx) error {
 		var mine map[string]bool
 		if u.Role == auth.RoleOfficer {
 			var err error
@@ -232,13 +231,13 @@ func (b *consoleBackend) Households(ctx context.Context, u console.User, q conso
 		lastVisit := map[string]time.Time{}
 		cited := map[string][]string{}
 		for _, p := range prefixes {
-			if err := tx.ScanRecordsIn("villages", p, []string{"name"}, func(_, area string, f []boltstore.FieldView) error {
+			if err := tx.ScanRecordsIn("villages", p, []string{"name"}, func(_, area string, f []core.FieldView) error {
 				villages[area] = jsonString(f[0].Value)
 				return nil
 			}); err != nil {
 				return fmt.Errorf("read villages: %w", err)
 			}
-			if err := tx.ScanRecordsIn(collectionVisits, p, []string{"household_id", "visited_at", "photo_sha256s"}, func(_, _ string, f []boltstore.FieldView) error {
+			if err := tx.ScanRecordsIn(collectionVisits, p, []string{"household_id", "visited_at", "photo_sha256s"}, func(_, _ string, f []core.FieldView) error {
 				h := jsonString(f[0].Value)
 				if at, ok := jsonTime(f[1].Value); ok && at.After(lastVisit[h]) {
 					lastVisit[h] = at
@@ -250,7 +249,7 @@ func (b *consoleBackend) Households(ctx context.Context, u console.User, q conso
 			}); err != nil {
 				return fmt.Errorf("read visits: %w", err)
 			}
-			if err := tx.ScanRecordsIn(collectionPhotos, p, []string{"household_id", "blob_sha256"}, func(_, _ string, f []boltstore.FieldView) error {
+			if err := tx.ScanRecordsIn(collectionPhotos, p, []string{"household_id", "blob_sha256"}, func(_, _ string, f []core.FieldView) error {
 				h := jsonString(f[0].Value)
 				cited[h] = append(cited[h], jsonString(f[1].Value))
 				return nil
@@ -260,7 +259,7 @@ func (b *consoleBackend) Households(ctx context.Context, u console.User, q conso
 		}
 		text := strings.ToLower(q.Text)
 		for _, p := range prefixes {
-			err := tx.ScanRecordsIn("households", p, []string{"head_name", "status", "address"}, func(id, area string, f []boltstore.FieldView) error {
+			err := tx.ScanRecordsIn("households", p, []string{"head_name", "status", "address"}, func(id, area string, f []core.FieldView) error {
 				if mine != nil && !mine[id] {
 					return nil
 				}
@@ -388,7 +387,7 @@ func (b *consoleBackend) Household(ctx context.Context, u console.User, id strin
 		f.History = append(f.History, h)
 	}
 	var cases []*syncengine.Record
-	err = b.s.store.View(func(tx *boltstore.Tx) error {
+	err = view(b.s.store, func(tx Tx) error {
 		if u.Role == auth.RoleOfficer {
 			mine, err := assignedTo(tx, u.Scopes, u.Username)
 			if err != nil {
@@ -447,15 +446,15 @@ func (b *consoleBackend) Household(ctx context.Context, u console.User, id strin
 
 // readHouseholdFile fills in the village, members, visits, photos and
 // signatures of a household and returns its housing cases.
-func (b *consoleBackend) readHouseholdFile(tx *boltstore.Tx, f *console.HouseholdFile) ([]*syncengine.Record, error) {
+func (b *consoleBackend) readHouseholdFile(tx Tx, f *console.HouseholdFile) ([]*syncengine.Record, error) {
 	id, area := f.ID, f.Area
-	if err := tx.ScanRecordsIn("villages", area, []string{"name"}, func(_, _ string, fv []boltstore.FieldView) error {
+	if err := tx.ScanRecordsIn("villages", area, []string{"name"}, func(_, _ string, fv []core.FieldView) error {
 		f.VillageName = jsonString(fv[0].Value)
 		return nil
 	}); err != nil {
 		return nil, fmt.Errorf("read village: %w", err)
 	}
-	if err := tx.ScanRecordsIn("members", area, []string{"household_id", "name", "relation", "id_number"}, func(_, _ string, fv []boltstore.FieldView) error {
+	if err := tx.ScanRecordsIn("members", area, []string{"household_id", "name", "relation", "id_number"}, func(_, _ string, fv []core.FieldView) error {
 		if jsonString(fv[0].Value) != id {
 			return nil
 		}
@@ -470,7 +469,7 @@ func (b *consoleBackend) readHouseholdFile(tx *boltstore.Tx, f *console.Househol
 	}
 	signed := map[string]bool{"households/" + id: true}
 	visitFields := []string{"household_id", "visited_at", "officer", "answered_by_name", "answered_by_relation", "notes", "checklist", "photo_sha256s"}
-	if err := tx.ScanRecordsIn(collectionVisits, area, visitFields, func(vid, _ string, fv []boltstore.FieldView) error {
+	if err := tx.ScanRecordsIn(collectionVisits, area, visitFields, func(vid, _ string, fv []core.FieldView) error {
 		if jsonString(fv[0].Value) != id {
 			return nil
 		}
@@ -501,7 +500,7 @@ func (b *consoleBackend) readHouseholdFile(tx *boltstore.Tx, f *console.Househol
 	slices.SortFunc(f.Visits, func(a, b console.Visit) int { return b.At.Compare(a.At) })
 	var cases []*syncengine.Record
 	caseIDs := map[string]bool{}
-	if err := tx.ScanRecordsIn(collectionHousingCases, area, []string{"household_id"}, func(cid, _ string, fv []boltstore.FieldView) error {
+	if err := tx.ScanRecordsIn(collectionHousingCases, area, []string{"household_id"}, func(cid, _ string, fv []core.FieldView) error {
 		if jsonString(fv[0].Value) == id {
 			caseIDs[cid] = true
 			signed["housing_cases/"+cid] = true
@@ -521,7 +520,7 @@ func (b *consoleBackend) readHouseholdFile(tx *boltstore.Tx, f *console.Househol
 	}
 	slices.SortFunc(cases, func(a, b *syncengine.Record) int { return cmp.Compare(a.ID, b.ID) })
 	photoFields := []string{"blob_sha256", "household_id", "case_id", "stage", "captured_at"}
-	if err := tx.ScanRecordsIn(collectionPhotos, area, photoFields, func(pid, _ string, fv []boltstore.FieldView) error {
+	if err := tx.ScanRecordsIn(collectionPhotos, area, photoFields, func(pid, _ string, fv []core.FieldView) error {
 		if jsonString(fv[1].Value) != id && !caseIDs[jsonString(fv[2].Value)] {
 			return nil
 		}
@@ -552,7 +551,7 @@ func (b *consoleBackend) readHouseholdFile(tx *boltstore.Tx, f *console.Househol
 		}
 	}
 	var sigIDs []string
-	if err := tx.ScanRecordsIn(collectionSignatures, area, []string{"signed_collection", "signed_record_id"}, func(sid, _ string, fv []boltstore.FieldView) error {
+	if err := tx.ScanRecordsIn(collectionSignatures, area, []string{"signed_collection", "signed_record_id"}, func(sid, _ string, fv []core.FieldView) error {
 		if signed[jsonString(fv[0].Value)+"/"+jsonString(fv[1].Value)] {
 			sigIDs = append(sigIDs, sid)
 		}
@@ -727,8 +726,8 @@ func (b *consoleBackend) Photo(ctx context.Context, u console.User, sha, size st
 	if !assets.ValidSHA256(sha) || b.s.cfg.Blobs == nil {
 		return nil, "", syncengine.Errorf(syncengine.ENOTFOUND, "no blob %s", sha)
 	}
-	var blob *boltstore.Blob
-	if err := b.s.store.View(func(tx *boltstore.Tx) (err error) { blob, err = tx.Blob(sha); return err }); err != nil {
+	var blob *core.Blob
+	if err := view(b.s.store, func(tx Tx) (err error) { blob, err = tx.Blob(sha); return err }); err != nil {
 		return nil, "", storeErr("read blob", err)
 	}
 	if blob == nil || !blob.VisibleTo(u.Scopes) {
@@ -833,7 +832,7 @@ func (b *consoleBackend) Residency(ctx context.Context, u console.User, area str
 		return nil, errors.New("residency: the server has no policy set")
 	}
 	var in *rules.Input
-	if err := b.s.store.View(func(tx *boltstore.Tx) (err error) {
+	if err := view(b.s.store, func(tx Tx) (err error) {
 		in, err = ReadReportInputWith(tx, b.s.cfg.Evidence, area, b.s.cfg.Now())
 		return err
 	}); err != nil {

@@ -8,7 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/ruhu-dev/ruhu/assets/findings"
-	"github.com/ruhu-dev/ruhu/server/boltstore"
+	"github.com/ruhu-dev/ruhu/server/core"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
 
@@ -93,7 +93,7 @@ func (s *Server) evidenceManifest(ctx context.Context, rec *syncengine.Record) (
 		switch {
 		case b == nil:
 			v.Missing = append(v.Missing, sha)
-		case b.Status == boltstore.BlobFailed:
+		case b.Status == core.BlobFailed:
 			v.Unusable = append(v.Unusable, unusableBlob{SHA256: sha, Reason: b.Reason})
 		}
 	}
@@ -106,7 +106,7 @@ func (s *Server) evidenceManifest(ctx context.Context, rec *syncengine.Record) (
 
 // verifiedBlob returns the facts of a blob whose bytes were verified
 // against sha and are in the blob store, nil when there is none.
-func (s *Server) verifiedBlob(ctx context.Context, sha string) (*boltstore.Blob, error) {
+func (s *Server) verifiedBlob(ctx context.Context, sha string) (*core.Blob, error) {
 	if s.uploads == nil {
 		return nil, nil // no blob store: nothing can have arrived
 	}
@@ -117,7 +117,7 @@ func (s *Server) verifiedBlob(ctx context.Context, sha string) (*boltstore.Blob,
 	case syncengine.ENOTFOUND:
 		return nil, nil
 	case syncengine.ETRANSIENT:
-		err = s.store.View(func(tx *boltstore.Tx) (err error) { b, err = tx.Blob(sha); return err })
+		err = view(s.store, func(tx Tx) (err error) { b, err = tx.Blob(sha); return err })
 		if err != nil {
 			return nil, fmt.Errorf("blob %s: %w", sha, err)
 		}
@@ -142,7 +142,7 @@ func (s *Server) addEvidenceViews(ctx context.Context, rec *syncengine.Record, o
 	switch rec.Collection {
 	case collectionSignatures:
 		var st string
-		err := s.store.View(func(tx *boltstore.Tx) (err error) {
+		err := view(s.store, func(tx Tx) (err error) {
 			st, err = signatureStatus(tx, rec, s.annotations)
 			return err
 		})

@@ -10,7 +10,7 @@ import (
 	"github.com/ruhu-dev/ruhu/assets/findings"
 	"github.com/ruhu-dev/ruhu/assets/signature"
 	"github.com/ruhu-dev/ruhu/server/auth"
-	"github.com/ruhu-dev/ruhu/server/boltstore"
+	"github.com/ruhu-dev/ruhu/server/core"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
 
@@ -48,7 +48,7 @@ type casePhoto struct {
 // records through signature (both ScanRecordsIn callbacks, with
 // casePhotoFields and caseSignatureFields).
 type caseEvidenceReader struct {
-	tx     *boltstore.Tx
+	tx     Tx
 	policy EvidencePolicy
 	// byCase holds photos by their case_id; byBlob by their blob_sha256.
 	byCase map[string][]casePhoto
@@ -57,19 +57,19 @@ type caseEvidenceReader struct {
 	// signature by the household head.
 	acceptances map[string][]string
 	// blobs caches blob facts by sha256; a nil entry is no verified blob.
-	blobs map[string]*boltstore.Blob
+	blobs map[string]*core.Blob
 }
 
-func newCaseEvidenceReader(tx *boltstore.Tx, policy EvidencePolicy) *caseEvidenceReader {
+func newCaseEvidenceReader(tx Tx, policy EvidencePolicy) *caseEvidenceReader {
 	return &caseEvidenceReader{tx: tx, policy: policy, byCase: map[string][]casePhoto{}, byBlob: map[string][]casePhoto{},
-		acceptances: map[string][]string{}, blobs: map[string]*boltstore.Blob{}}
+		acceptances: map[string][]string{}, blobs: map[string]*core.Blob{}}
 }
 
 // casePhotoFields are the photos fields photo reads, in order.
 var casePhotoFields = []string{"captured_at", "stage", "case_id", "blob_sha256", "gps"}
 
 // photo reads a photos record (fields as casePhotoFields).
-func (r *caseEvidenceReader) photo(_, _ string, f []boltstore.FieldView) error {
+func (r *caseEvidenceReader) photo(_, _ string, f []core.FieldView) error {
 	at, ok := jsonTime(f[0].Value)
 	if !ok {
 		return nil
@@ -95,7 +95,7 @@ var caseSignatureFields = []string{"signed_collection", "signed_record_id", "sig
 // when it is the household head's acceptance of a housing case, judges
 // it. A housing case is a mutable collection, which has no annotation
 // fields: its whole content is signed.
-func (r *caseEvidenceReader) signature(id, _ string, f []boltstore.FieldView) error {
+func (r *caseEvidenceReader) signature(id, _ string, f []core.FieldView) error {
 	if jsonString(f[0].Value) != collectionHousingCases || jsonString(f[2].Value) != "household_head" || jsonString(f[3].Value) != "acceptance" {
 		return nil
 	}
@@ -113,7 +113,7 @@ func (r *caseEvidenceReader) signature(id, _ string, f []boltstore.FieldView) er
 }
 
 // blob returns the facts of a verified blob (nil when none), cached.
-func (r *caseEvidenceReader) blob(sha string) (*boltstore.Blob, error) {
+func (r *caseEvidenceReader) blob(sha string) (*core.Blob, error) {
 	if b, ok := r.blobs[sha]; ok {
 		return b, nil
 	}
@@ -230,7 +230,7 @@ func (r *caseEvidenceReader) judge(caseID string, blobs []string) (caseEvidence,
 // filed under its area.
 func (s *Server) housingEvidence(rec *syncengine.Record) (caseEvidence, error) {
 	var v caseEvidence
-	err := s.store.View(func(tx *boltstore.Tx) error {
+	err := view(s.store, func(tx Tx) error {
 		r := newCaseEvidenceReader(tx, s.cfg.Evidence)
 		if err := tx.ScanRecordsIn(collectionPhotos, rec.Area, casePhotoFields, r.photo); err != nil {
 			return fmt.Errorf("photos of case %s: %w", rec.ID, err)
@@ -258,7 +258,7 @@ func (s *Server) handleHousingEvidence(c *fiber.Ctx) error {
 	cl := claimsOf(c)
 	id := c.Params("id")
 	var rec *syncengine.Record
-	if err := s.store.View(func(tx *boltstore.Tx) (err error) { rec, err = tx.Record(collectionHousingCases, id); return err }); err != nil {
+	if err := view(s.store, func(tx Tx) (err error) { rec, err = tx.Record(collectionHousingCases, id); return err }); err != nil {
 		return storeErr("housing case", err)
 	}
 	if rec == nil || !auth.InScope(cl.Scopes, rec.Area) {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/ruhu-dev/ruhu/assets/findings"
 	"github.com/ruhu-dev/ruhu/server/auth"
-	"github.com/ruhu-dev/ruhu/server/boltstore"
+	"github.com/ruhu-dev/ruhu/server/core"
 )
 
 // photoRef names one citation of a photo: the record citing it and the
@@ -40,7 +40,7 @@ type findingView struct {
 // "<collection>/<record id>/<sha256>" for blobs cited by visits and
 // housing cases; refs resolves them.
 type photoGatherer struct {
-	tx     *boltstore.Tx
+	tx     Tx
 	photos []findings.Photo
 	refs   map[string]photoRef
 	// caseHousehold maps a housing case to its household; caseBlobs
@@ -49,7 +49,7 @@ type photoGatherer struct {
 	caseBlobs     map[string][]string
 	// covered marks case id + sha256 pairs a photos record already cites.
 	covered map[string]bool
-	blobs   map[string]*boltstore.Blob
+	blobs   map[string]*core.Blob
 }
 
 func (g *photoGatherer) add(p findings.Photo, ref photoRef) error {
@@ -62,7 +62,7 @@ func (g *photoGatherer) add(p findings.Photo, ref photoRef) error {
 		g.blobs[ref.SHA256] = b
 	}
 	p.SHA256 = ref.SHA256
-	if b != nil && b.Status == boltstore.BlobReady {
+	if b != nil && b.Status == core.BlobReady {
 		p.PHash, p.HasPHash = b.PHash, b.HasPHash
 		if b.TakenAt != nil {
 			p.EXIFTime = *b.TakenAt
@@ -88,10 +88,10 @@ func recordGPS(raw []byte) *findings.LatLon {
 // visits' photo_sha256s and housing cases' photo_sha256s (those a photos
 // record of the same case does not already cite). A photos record of a
 // case without household_id takes the case's household.
-func gatherPhotos(tx *boltstore.Tx, area string) (*photoGatherer, error) {
+func gatherPhotos(tx Tx, area string) (*photoGatherer, error) {
 	g := &photoGatherer{tx: tx, refs: map[string]photoRef{}, caseHousehold: map[string]string{},
-		caseBlobs: map[string][]string{}, covered: map[string]bool{}, blobs: map[string]*boltstore.Blob{}}
-	err := tx.ScanRecordsIn(collectionHousingCases, area, []string{"household_id", "photo_sha256s"}, func(id, _ string, f []boltstore.FieldView) error {
+		caseBlobs: map[string][]string{}, covered: map[string]bool{}, blobs: map[string]*core.Blob{}}
+	err := tx.ScanRecordsIn(collectionHousingCases, area, []string{"household_id", "photo_sha256s"}, func(id, _ string, f []core.FieldView) error {
 		g.caseHousehold[id] = jsonString(f[0].Value)
 		var blobs []string
 		jsonValue(f[1].Value, &blobs)
@@ -101,7 +101,7 @@ func gatherPhotos(tx *boltstore.Tx, area string) (*photoGatherer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read housing cases: %w", err)
 	}
-	err = tx.ScanRecordsIn(collectionPhotos, area, []string{"blob_sha256", "household_id", "case_id", "stage", "captured_at", "gps"}, func(id, _ string, f []boltstore.FieldView) error {
+	err = tx.ScanRecordsIn(collectionPhotos, area, []string{"blob_sha256", "household_id", "case_id", "stage", "captured_at", "gps"}, func(id, _ string, f []core.FieldView) error {
 		sha := jsonString(f[0].Value)
 		if sha == "" {
 			return nil
@@ -122,7 +122,7 @@ func gatherPhotos(tx *boltstore.Tx, area string) (*photoGatherer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read photos: %w", err)
 	}
-	err = tx.ScanRecordsIn(collectionVisits, area, []string{"household_id", "visited_at", "gps", "photo_sha256s"}, func(id, _ string, f []boltstore.FieldView) error {
+	err = tx.ScanRecordsIn(collectionVisits, area, []string{"household_id", "visited_at", "gps", "photo_sha256s"}, func(id, _ string, f []core.FieldView) error {
 		if len(f[3].Value) == 0 {
 			return nil
 		}
@@ -163,7 +163,7 @@ func gatherPhotos(tx *boltstore.Tx, area string) (*photoGatherer, error) {
 // record says. The result is ordered as findings.Check orders it.
 func (s *Server) photoFindings(area string) ([]findingView, error) {
 	var g *photoGatherer
-	err := s.store.View(func(tx *boltstore.Tx) (err error) {
+	err := view(s.store, func(tx Tx) (err error) {
 		g, err = gatherPhotos(tx, area)
 		return err
 	})

@@ -12,7 +12,7 @@ import (
 
 	"github.com/ruhu-dev/ruhu/assets/signature"
 	"github.com/ruhu-dev/ruhu/server/auth"
-	"github.com/ruhu-dev/ruhu/server/boltstore"
+	"github.com/ruhu-dev/ruhu/server/core"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
 
@@ -44,7 +44,7 @@ func SignatureStatusTitle(status string) string {
 // device_id, else the device of the op that created the record. An
 // unknown device is StatusInvalid. A deleted signed record counts as
 // gone (StatusStale when the device signature holds).
-func signatureStatus(tx *boltstore.Tx, sig *syncengine.Record, annotations func(collection string) []string) (string, error) {
+func signatureStatus(tx Tx, sig *syncengine.Record, annotations func(collection string) []string) (string, error) {
 	values := sig.Values()
 	deviceID := jsonString(values[signature.FieldDeviceID])
 	if deviceID == "" {
@@ -97,7 +97,7 @@ func (s *Server) handleListSignatures(c *fiber.Ctx) error {
 		return errInvalid("record: want <collection>/<id> of a known collection, got %q", c.Query("record"))
 	}
 	out := []signatureView{}
-	err := s.store.View(func(tx *boltstore.Tx) error {
+	err := view(s.store, func(tx Tx) error {
 		signed, err := tx.Record(col, id)
 		if err != nil {
 			return err
@@ -108,7 +108,7 @@ func (s *Server) handleListSignatures(c *fiber.Ctx) error {
 		// A tablet files a signature under the signed record's area.
 		var ids []string
 		err = tx.ScanRecordsIn(collectionSignatures, signed.Area, []string{"signed_collection", "signed_record_id"},
-			func(sigID, _ string, f []boltstore.FieldView) error {
+			func(sigID, _ string, f []core.FieldView) error {
 				if jsonString(f[0].Value) == col && jsonString(f[1].Value) == id {
 					ids = append(ids, sigID)
 				}

@@ -266,7 +266,7 @@ func startServer(t testing.TB, opts serverOptions) *testServer {
 	}
 	for _, u := range opts.users {
 		u.Password = testPassword
-		if err := server.AddUser(store, u, testStart); err != nil {
+		if err := server.AddUser(store.Core(), u, testStart); err != nil {
 			t.Fatalf("add user %s: %v", u.Username, err)
 		}
 	}
@@ -295,7 +295,7 @@ func startServer(t testing.TB, opts serverOptions) *testServer {
 func (ts *testServer) serve() {
 	t := ts.t
 	log := slog.New(slog.NewTextHandler(ts.logs, nil))
-	ts.srv = server.New(log, ts.cfg, ts.store, ts.reg)
+	ts.srv = server.New(log, ts.cfg, ts.store.Core(), ts.reg)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen: %v", err)

@@ -11,7 +11,7 @@ import (
 
 	"github.com/ruhu-dev/ruhu/rules"
 	"github.com/ruhu-dev/ruhu/server/auth"
-	"github.com/ruhu-dev/ruhu/server/boltstore"
+	"github.com/ruhu-dev/ruhu/server/core"
 	"github.com/ruhu-dev/ruhu/server/reports"
 )
 
@@ -27,15 +27,15 @@ const (
 // the period, judged at asOf (see ReadReportInputWith and reports.Compliance).
 // The rules then run outside the transaction. Housing evidence is judged
 // with the default tolerances (see ComplianceReportWith).
-func ComplianceReport(store *boltstore.Store, policies *rules.PolicySet, area string, period rules.Period, asOf time.Time) (*reports.Report, error) {
+func ComplianceReport(store Store, policies *rules.PolicySet, area string, period rules.Period, asOf time.Time) (*reports.Report, error) {
 	return ComplianceReportWith(store, policies, EvidencePolicy{}, area, period, asOf)
 }
 
 // ComplianceReportWith is ComplianceReport with the evidence tolerances
 // the server is configured with (Config.Evidence).
-func ComplianceReportWith(store *boltstore.Store, policies *rules.PolicySet, evidence EvidencePolicy, area string, period rules.Period, asOf time.Time) (*reports.Report, error) {
+func ComplianceReportWith(store Store, policies *rules.PolicySet, evidence EvidencePolicy, area string, period rules.Period, asOf time.Time) (*reports.Report, error) {
 	var in *rules.Input
-	err := store.View(func(tx *boltstore.Tx) (err error) {
+	err := view(store, func(tx Tx) (err error) {
 		in, err = ReadReportInputWith(tx, evidence, area, asOf)
 		return err
 	})
@@ -72,13 +72,13 @@ func ComplianceReportWith(store *boltstore.Store, policies *rules.PolicySet, evi
 //     later and near the before one, and a valid acceptance signature by
 //     the household head, within the evidence tolerances.
 //
-// It reads the store's report projection (boltstore.ScanReportRows), kept
+// It reads the store's report projection (Tx.ScanReportRows), kept
 // by every write in the same transaction as the record, rather than the
 // records themselves; readReportInputFromRecords is the straightforward
 // reading of the records it must always agree with. Strings that repeat
 // across records (household and member ids, officers, names, codes) are
 // shared, not copied per record.
-func ReadReportInputWith(tx *boltstore.Tx, evidence EvidencePolicy, area string, asOf time.Time) (*rules.Input, error) {
+func ReadReportInputWith(tx Tx, evidence EvidencePolicy, area string, asOf time.Time) (*rules.Input, error) {
 	r := newInputReader(tx, evidence, asOf)
 	r.strs = map[string]string{}
 	// The big slices are made at their size: grown by appends, the
@@ -98,17 +98,17 @@ func ReadReportInputWith(tx *boltstore.Tx, evidence EvidencePolicy, area string,
 }
 
 // readReportInputFromRecords is ReadReportInputWith reading every stored
-// record in full (boltstore.ScanRecordsIn) and copying every string: the
+// record in full (Tx.ScanRecordsIn) and copying every string: the
 // reference the projection is tested against.
-func readReportInputFromRecords(tx *boltstore.Tx, evidence EvidencePolicy, area string, asOf time.Time) (*rules.Input, error) {
+func readReportInputFromRecords(tx Tx, evidence EvidencePolicy, area string, asOf time.Time) (*rules.Input, error) {
 	return newInputReader(tx, evidence, asOf).read(area, tx.ScanRecordsIn)
 }
 
 // scanFunc is how an inputReader reads a collection: ScanReportRows or
 // ScanRecordsIn.
-type scanFunc func(collection, areaPrefix string, want []string, fn func(id, area string, fields []boltstore.FieldView) error) error
+type scanFunc func(collection, areaPrefix string, want []string, fn func(id, area string, fields []core.FieldView) error) error
 
-func newInputReader(tx *boltstore.Tx, evidence EvidencePolicy, asOf time.Time) *inputReader {
+func newInputReader(tx Tx, evidence EvidencePolicy, asOf time.Time) *inputReader {
 	return &inputReader{tx: tx, in: &rules.Input{AsOf: asOf}, approvers: map[string]bool{},
 		members: map[string][]rules.MemberRef{}, officers: map[string][]string{},
 		cases: newCaseEvidenceReader(tx, evidence), zones: map[int]*time.Location{}}
@@ -120,7 +120,7 @@ func (r *inputReader) read(area string, scan scanFunc) (*rules.Input, error) {
 	steps := []struct {
 		collection string
 		fields     []string
-		read       func(id, area string, f []boltstore.FieldView) error
+		read       func(id, area string, f []core.FieldView) error
 	}{
 		{"villages", []string{"code", "name", "center", "geofence_m"}, r.village},
 		{"households", []string{"head_name", "status"}, r.household},
@@ -161,7 +161,7 @@ func (r *inputReader) read(area string, scan scanFunc) (*rules.Input, error) {
 // inputReader holds what ReadReportInputWith gathers between collections.
 // Each reader gets a record's fields in the order its step names them.
 type inputReader struct {
-	tx *boltstore.Tx
+	tx Tx
 	in *rules.Input
 	// members and officers are keyed by household id.
 	members  map[string][]rules.MemberRef
@@ -483,7 +483,7 @@ func parseJSONNumber(b []byte) (float64, bool) {
 	return v, err == nil
 }
 
-func (r *inputReader) village(_, area string, f []boltstore.FieldView) error {
+func (r *inputReader) village(_, area string, f []core.FieldView) error {
 	v := rules.Village{Code: jsonString(f[0].Value), Name: jsonString(f[1].Value)}
 	if v.Code == "" {
 		v.Code = area
@@ -497,7 +497,7 @@ func (r *inputReader) village(_, area string, f []boltstore.FieldView) error {
 	return nil
 }
 
-func (r *inputReader) household(id, area string, f []boltstore.FieldView) error {
+func (r *inputReader) household(id, area string, f []core.FieldView) error {
 	h := rules.Household{ID: id, Area: area, HeadName: r.str(f[0].Value)}
 	var st householdStatus
 	if !st.read(f[1].Value) || st.Value == "" {
@@ -515,14 +515,14 @@ func (r *inputReader) household(id, area string, f []boltstore.FieldView) error 
 	return nil
 }
 
-func (r *inputReader) member(id, _ string, f []boltstore.FieldView) error {
+func (r *inputReader) member(id, _ string, f []core.FieldView) error {
 	if hh := jsonString(f[0].Value); hh != "" {
 		r.members[hh] = append(r.members[hh], rules.MemberRef{ID: id, Name: r.str(f[1].Value)})
 	}
 	return nil
 }
 
-func (r *inputReader) assignment(_, _ string, f []boltstore.FieldView) error {
+func (r *inputReader) assignment(_, _ string, f []core.FieldView) error {
 	a := rules.Assignment{Officer: jsonString(f[0].Value), HouseholdID: jsonString(f[1].Value), Active: string(f[2].Value) == "true"}
 	r.in.Assignments = append(r.in.Assignments, a)
 	if a.Active && a.Officer != "" && !slices.Contains(r.officers[a.HouseholdID], a.Officer) {
@@ -531,7 +531,7 @@ func (r *inputReader) assignment(_, _ string, f []boltstore.FieldView) error {
 	return nil
 }
 
-func (r *inputReader) visit(id, _ string, f []boltstore.FieldView) error {
+func (r *inputReader) visit(id, _ string, f []core.FieldView) error {
 	at, ok := r.time(f[0].Value)
 	if !ok {
 		return nil
@@ -541,7 +541,7 @@ func (r *inputReader) visit(id, _ string, f []boltstore.FieldView) error {
 	return nil
 }
 
-func (r *inputReader) checkin(id, area string, f []boltstore.FieldView) error {
+func (r *inputReader) checkin(id, area string, f []core.FieldView) error {
 	at, ok := r.time(f[0].Value)
 	if !ok {
 		return nil
@@ -569,7 +569,7 @@ func (r *inputReader) checkin(id, area string, f []boltstore.FieldView) error {
 	return nil
 }
 
-func (r *inputReader) team(_, area string, f []boltstore.FieldView) error {
+func (r *inputReader) team(_, area string, f []core.FieldView) error {
 	t := rules.Team{VillageCode: jsonString(f[0].Value), FirstSecretary: jsonString(f[1].Value)}
 	if t.VillageCode == "" {
 		t.VillageCode = area
@@ -579,7 +579,7 @@ func (r *inputReader) team(_, area string, f []boltstore.FieldView) error {
 	return nil
 }
 
-func (r *inputReader) dutyDay(_, area string, f []boltstore.FieldView) error {
+func (r *inputReader) dutyDay(_, area string, f []core.FieldView) error {
 	date, err := rules.ParseDate(jsonString(f[0].Value))
 	if err != nil {
 		return nil
@@ -615,7 +615,7 @@ func (r *inputReader) mayApprove(user, area string) (bool, error) {
 	return ok, nil
 }
 
-func (r *inputReader) housingCase(id, area string, f []boltstore.FieldView) error {
+func (r *inputReader) housingCase(id, area string, f []core.FieldView) error {
 	c := rules.HousingCase{ID: id, HouseholdID: r.str(f[0].Value), Area: area, Grade: r.str(f[1].Value)}
 	var blobs []string
 	jsonValue(f[2].Value, &blobs)

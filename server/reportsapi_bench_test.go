@@ -42,7 +42,7 @@ func BenchmarkComplianceReportFromStore(b *testing.B) {
 	p, _ := rules.ParsePeriod(reportbench.Period)
 	b.ResetTimer()
 	for b.Loop() {
-		r, err := server.ComplianceReport(store, ps, reportbench.CountyCode, p, time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC))
+		r, err := server.ComplianceReport(store.Core(), ps, reportbench.CountyCode, p, time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC))
 		if err != nil {
 			b.Fatal(err)
 		}

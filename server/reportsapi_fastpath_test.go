@@ -15,6 +15,7 @@ import (
 	"github.com/ruhu-dev/ruhu/rules"
 	"github.com/ruhu-dev/ruhu/server"
 	"github.com/ruhu-dev/ruhu/server/boltstore"
+	"github.com/ruhu-dev/ruhu/server/core"
 	"github.com/ruhu-dev/ruhu/server/reports"
 	"github.com/ruhu-dev/ruhu/server/reports/reportbench"
 	"github.com/ruhu-dev/ruhu/syncengine"
@@ -116,7 +117,8 @@ func TestReportInputFromProjectionEqualsRecords(t *testing.T) {
 	period, _ := rules.ParsePeriod(reportbench.Period)
 	for _, prefix := range []string{reportbench.CountyCode, reportbench.CountyCode + "001", reportbench.CountyCode + "002003", "35"} {
 		var fast, slow *rules.Input
-		err := store.View(func(tx *boltstore.Tx) (err error) {
+		err := store.Core().View(func(ctx core.Tx) (err error) {
+			tx := ctx.(server.Tx)
 			if fast, err = server.ReadReportInputWith(tx, server.EvidencePolicy{}, prefix, received); err != nil {
 				return err
 			}

@@ -21,7 +21,6 @@ import (
 
 	"github.com/ruhu-dev/ruhu/assets"
 	"github.com/ruhu-dev/ruhu/rules"
-	"github.com/ruhu-dev/ruhu/server/boltstore"
 	"github.com/ruhu-dev/ruhu/server/core"
 	"github.com/ruhu-dev/ruhu/server/uploads"
 	"github.com/ruhu-dev/ruhu/syncengine"
@@ -102,7 +101,7 @@ type Server struct {
 	cfg Config
 	// store is read by the report, evidence and upload endpoints; every
 	// other use case goes through core.
-	store   *boltstore.Store
+	store   Store
 	core    *core.Core
 	schemas Validator
 	metrics *metrics
@@ -113,7 +112,7 @@ type Server struct {
 }
 
 // New builds the server; it does not listen. log and store are required.
-func New(log *slog.Logger, cfg Config, store *boltstore.Store, reg Validator) *Server {
+func New(log *slog.Logger, cfg Config, store Store, reg Validator) *Server {
 	cfg.setDefaults()
 	s := &Server{
 		log:     log,
@@ -122,7 +121,7 @@ func New(log *slog.Logger, cfg Config, store *boltstore.Store, reg Validator) *S
 		schemas: reg,
 		metrics: newMetrics(),
 	}
-	s.core = core.New(log, store.Core(), reg, core.Options{
+	s.core = core.New(log, store, reg, core.Options{
 		MaxClockAhead: cfg.MaxClockAhead, AccessTTL: cfg.AccessTTL, Now: cfg.Now, RequireSignedPush: cfg.RequireSignedPush,
 		Policies: cfg.Policies, HousingEvidence: s.housingEvidenceComplete})
 	if cfg.Blobs != nil {

@@ -50,7 +50,7 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	defer store.Close()
-	if err := server.AddUser(store, in, time.Now()); err != nil {
+	if err := server.AddUser(store.Core(), in, time.Now()); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "user %s (%s) created\n", in.Username, in.Role)
@@ -84,7 +84,7 @@ func runDevice(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	defer store.Close()
-	if err := server.RevokeDevice(store, fs.Arg(0), time.Now()); err != nil {
+	if err := server.RevokeDevice(store.Core(), fs.Arg(0), time.Now()); err != nil {
 		return err
 	}
 	fmt.Fprint(stdout, msg)

@@ -115,7 +115,7 @@ func TestFieldAppCheckinDaysMatchTheServerReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := server.ComplianceReport(store, policies, "340199001001", month, month.End)
+	rep, err := server.ComplianceReport(store.Core(), policies, "340199001001", month, month.End)
 	store.Close()
 	if err != nil {
 		t.Fatal(err)

@@ -54,7 +54,7 @@ func benchConsole(ctx context.Context, out map[string]float64) error {
 		return err
 	}
 	const user, password = "console-bench", "console-bench-password"
-	if err := server.AddUser(store, server.UserInput{Username: user, Password: password, Role: auth.RoleCounty,
+	if err := server.AddUser(store.Core(), server.UserInput{Username: user, Password: password, Role: auth.RoleCounty,
 		Scopes: []string{reportbench.CountyCode}}, asOf); err != nil {
 		return fmt.Errorf("bench console: %w", err)
 	}
@@ -62,7 +62,7 @@ func benchConsole(ctx context.Context, out map[string]float64) error {
 	if err != nil {
 		return err
 	}
-	srv := server.New(slog.New(slog.NewTextHandler(io.Discard, nil)), server.Config{Now: func() time.Time { return asOf }}, store, reg)
+	srv := server.New(slog.New(slog.NewTextHandler(io.Discard, nil)), server.Config{Now: func() time.Time { return asOf }}, store.Core(), reg)
 	login := httptest.NewRequest(http.MethodPost, "/login", strings.NewReader(url.Values{"username": {user}, "password": {password}}.Encode()))
 	login.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp, err := srv.App().Test(login, -1)

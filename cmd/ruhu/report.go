@@ -92,7 +92,7 @@ func runReport(_ context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	defer store.Close()
-	r, err := server.ComplianceReport(store, policies, *area, period, time.Now())
+	r, err := server.ComplianceReport(store.Core(), policies, *area, period, time.Now())
 	if err != nil {
 		return err
 	}

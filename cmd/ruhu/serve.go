@@ -123,7 +123,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("blob store: %w", err)
 	}
 	srv := server.New(log, server.Config{MaxClockAhead: cfg.maxClockAhead, BodyLimit: cfg.bodyLimit,
-		Blobs: blobs, MaxUploadSize: cfg.maxUpload, Policies: policies, RequireSignedPush: cfg.signedPush}, store, reg)
+		Blobs: blobs, MaxUploadSize: cfg.maxUpload, Policies: policies, RequireSignedPush: cfg.signedPush}, store.Core(), reg)
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)

@@ -19,8 +19,13 @@ func (s *Store) Core() core.Store { return coreStore{s} }
 type coreStore struct{ s *Store }
 
 var (
-	_ core.Store = coreStore{}
-	_ core.Tx    = coreTx{}
+	_ core.Store        = coreStore{}
+	_ core.Tx           = coreTx{}
+	_ core.AuditTx      = coreTx{}
+	_ core.BlobTx       = coreTx{}
+	_ core.UploadTx     = coreTx{}
+	_ core.WebSessionTx = coreTx{}
+	_ core.ScanTx       = coreTx{}
 )
 
 func (c coreStore) View(fn func(core.Tx) error) error {

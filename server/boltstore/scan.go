@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ruhu-dev/ruhu/server/core"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
 
@@ -116,21 +117,9 @@ func (t *Tx) OpReceivedAt(opID string) (at time.Time, ok bool, err error) {
 	return time.UnixMilli(so.ReceivedAt).UTC(), true, nil
 }
 
-// FieldView is one field of a stored record as ScanRecordsIn shows it.
-// Its byte slices are borrowed from the transaction: valid only inside the
-// callback, so copy what you keep.
-type FieldView struct {
-	// Value is the field's JSON value; nil when the record lacks the field.
-	Value  []byte
-	HLC    syncengine.HLC
-	Author []byte
-	OpID   []byte
-	// Received is when the server received the op that wrote this
-	// version (millisecond precision; the version's HLC time when that op
-	// is missing from history). Only ScanReportRows sets it, for the
-	// fields whose ReportField asks for it; zero otherwise.
-	Received time.Time
-}
+// FieldView is core.FieldView: one field of a stored record as
+// ScanRecordsIn shows it, its byte slices borrowed from the transaction.
+type FieldView = core.FieldView
 
 // ScanRecordsIn calls fn for every record of a collection whose area code
 // starts with areaPrefix and that is not deleted, in id order, with the

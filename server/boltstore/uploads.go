@@ -3,37 +3,12 @@ package boltstore
 import (
 	"encoding/json"
 	"fmt"
-	"time"
+
+	"github.com/ruhu-dev/ruhu/server/core"
 )
 
-// Upload is the server's memory of one resumable (tus) upload: who started
-// it, for which record, how long it is and how far it got. It lives in
-// bbolt so an upload survives a server restart; the bytes themselves are
-// staged in the blob store under the upload's id.
-type Upload struct {
-	ID    string `json:"id"`
-	Owner string `json:"owner"`
-	// Length is the announced size in bytes (tus Upload-Length).
-	Length int64 `json:"length"`
-	// Offset is the staged size last seen by the server. The blob store is
-	// the authority; this copy answers HEAD while the store is down.
-	Offset int64 `json:"offset"`
-	// SHA256 is the lowercase hex digest the whole file must have.
-	SHA256 string `json:"sha256"`
-	// Kind is "photo" or "signature".
-	Kind string `json:"kind"`
-	// Collection, RecordID and Area name the record that cites the blob.
-	Collection string    `json:"collection"`
-	RecordID   string    `json:"record_id"`
-	Area       string    `json:"area"`
-	CreatedAt  time.Time `json:"created_at"`
-	// ExpiresAt is when an unfinished upload is given up and its staging
-	// removed; every accepted chunk pushes it back.
-	ExpiresAt time.Time `json:"expires_at"`
-	// Done is set once the blob is committed (or was already there): the
-	// upload then reports Offset == Length until it expires.
-	Done bool `json:"done,omitempty"`
-}
+// Upload is core.Upload: the state of one resumable (tus) upload.
+type Upload = core.Upload
 
 // Upload returns an upload, or nil when absent.
 func (t *Tx) Upload(id string) (*Upload, error) {

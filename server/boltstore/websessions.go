@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/ruhu-dev/ruhu/server/core"
 )
 
 // bucketWebSessions holds the web console's browser sessions:
@@ -14,17 +16,9 @@ import (
 // holds no cookie a browser could present.
 var bucketWebSessions = []byte("websessions")
 
-// WebSession is one signed-in browser of the web console. The cookie holds
-// a random token; the store keeps only its hash (Key).
-type WebSession struct {
-	// Key is the hex sha256 of the cookie token.
-	Key      string `json:"key"`
-	Username string `json:"username"`
-	// CSRF is the token every state-changing form of this session carries.
-	CSRF      string    `json:"csrf"`
-	CreatedAt time.Time `json:"created_at"`
-	ExpiresAt time.Time `json:"expires_at"`
-}
+// WebSession is core.WebSession: one signed-in browser of the web
+// console, keyed by the hash of its cookie token.
+type WebSession = core.WebSession
 
 // WebSession returns the session stored under key, or nil when there is
 // none (expired ones included: the caller judges expiry by its clock).

@@ -141,7 +141,7 @@ func (f *fixture) start() error {
 	if os.Getenv("RUHU_CONSOLE_TEST_LOG") == "1" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	f.srv = server.New(log, server.Config{Blobs: blobs}, store, reg)
+	f.srv = server.New(log, server.Config{Blobs: blobs}, store.Core(), reg)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err

@@ -101,7 +101,7 @@ func start(path string, users []string) (*env, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv := server.New(slog.New(slog.NewTextHandler(io.Discard, nil)), server.Config{}, store, reg)
+	srv := server.New(slog.New(slog.NewTextHandler(io.Discard, nil)), server.Config{}, store.Core(), reg)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err

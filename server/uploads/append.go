@@ -11,7 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/ruhu-dev/ruhu/assets"
-	"github.com/ruhu-dev/ruhu/server/boltstore"
+	"github.com/ruhu-dev/ruhu/server/core"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
 
@@ -80,7 +80,7 @@ func hasBody(c *fiber.Ctx) bool {
 // appendChunk appends the request body to upload u at offset, records the
 // new offset, and commits the blob when the last byte arrived. The caller
 // holds u's lock. u.Offset is updated in place.
-func (s *Service) appendChunk(c *fiber.Ctx, u *boltstore.Upload, offset int64) (int64, error) {
+func (s *Service) appendChunk(c *fiber.Ctx, u *core.Upload, offset int64) (int64, error) {
 	ctx := c.UserContext()
 	staged, known, err := s.stagedOffset(ctx, u)
 	if err != nil {
@@ -140,7 +140,7 @@ func (s *Service) appendChunk(c *fiber.Ctx, u *boltstore.Upload, offset int64) (
 	if newSize != u.Offset {
 		u.Offset = newSize
 		u.ExpiresAt = s.opts.Now().UTC().Add(s.opts.Expiry)
-		if err := s.store.Update(func(tx *boltstore.Tx) error { return tx.PutUpload(u) }); err != nil {
+		if err := s.update(func(tx Tx) error { return tx.PutUpload(u) }); err != nil {
 			return 0, fmt.Errorf("record offset of %s: %w", u.ID, err)
 		}
 	}
@@ -172,7 +172,7 @@ func (s *Service) appendChunk(c *fiber.Ctx, u *boltstore.Upload, offset int64) (
 // blob's content address, after the store checked their sha256, and
 // records the blob. On a hash mismatch nothing becomes visible and the
 // upload is removed (460).
-func (s *Service) finish(ctx context.Context, u *boltstore.Upload) error {
+func (s *Service) finish(ctx context.Context, u *core.Upload) error {
 	key := assets.OriginalKey(u.SHA256)
 	size, err := s.blobs.CommitUpload(ctx, u.ID, key, u.SHA256)
 	if err != nil {
@@ -181,7 +181,7 @@ func (s *Service) finish(ctx context.Context, u *boltstore.Upload) error {
 			if aerr := s.blobs.AbortUpload(ctx, u.ID); aerr != nil {
 				s.log.Warn("abort mismatched upload", "upload", u.ID, "err", aerr)
 			}
-			if derr := s.store.Update(func(tx *boltstore.Tx) error { return tx.DeleteUpload(u.ID) }); derr != nil {
+			if derr := s.update(func(tx Tx) error { return tx.DeleteUpload(u.ID) }); derr != nil {
 				return fmt.Errorf("remove mismatched upload %s: %w", u.ID, derr)
 			}
 			return fail(StatusChecksumMismatch, syncengine.EINVALID, "the file does not hash to its sha256 %s; nothing was stored", u.SHA256)
@@ -197,16 +197,16 @@ func (s *Service) finish(ctx context.Context, u *boltstore.Upload) error {
 	}
 	now := s.opts.Now().UTC()
 	var enqueue bool
-	err = s.store.Update(func(tx *boltstore.Tx) error {
+	err = s.update(func(tx Tx) error {
 		b, err := tx.Blob(u.SHA256)
 		if err != nil {
 			return err
 		}
 		if b == nil {
-			b = &boltstore.Blob{SHA256: u.SHA256, Size: u.Length, Kind: u.Kind, Status: boltstore.BlobProcessing, CreatedAt: now}
+			b = &core.Blob{SHA256: u.SHA256, Size: u.Length, Kind: u.Kind, Status: core.BlobProcessing, CreatedAt: now}
 		}
 		b.AddRef(s.ref(u, now))
-		enqueue = b.Status == boltstore.BlobProcessing
+		enqueue = b.Status == core.BlobProcessing
 		if err := tx.PutBlob(b); err != nil {
 			return err
 		}

@@ -9,13 +9,13 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/ruhu-dev/ruhu/assets"
-	"github.com/ruhu-dev/ruhu/server/boltstore"
+	"github.com/ruhu-dev/ruhu/server/core"
 )
 
 // visibleBlob loads the facts of the blob named in the path if the caller
 // may see it (an area it was uploaded for is in scope); otherwise 404, so
 // blobs outside one's scope cannot be probed.
-func (s *Service) visibleBlob(c *fiber.Ctx) (*boltstore.Blob, Caller, error) {
+func (s *Service) visibleBlob(c *fiber.Ctx) (*core.Blob, Caller, error) {
 	who, err := s.caller(c)
 	if err != nil {
 		return nil, who, err
@@ -24,8 +24,8 @@ func (s *Service) visibleBlob(c *fiber.Ctx) (*boltstore.Blob, Caller, error) {
 	if !assets.ValidSHA256(sha) {
 		return nil, who, errInvalid("a blob is named by its lowercase hex sha256")
 	}
-	var b *boltstore.Blob
-	if err := s.store.View(func(tx *boltstore.Tx) (err error) { b, err = tx.Blob(sha); return err }); err != nil {
+	var b *core.Blob
+	if err := s.view(func(tx Tx) (err error) { b, err = tx.Blob(sha); return err }); err != nil {
 		return nil, who, fmt.Errorf("load blob %s: %w", sha, err)
 	}
 	if b == nil || !b.VisibleTo(who.Scopes) {
@@ -96,22 +96,22 @@ func etagMatches(header, etag string) bool {
 // household elsewhere is a finding, even when that household is not
 // yours to see).
 type BlobInfo struct {
-	SHA256     string              `json:"sha256"`
-	Size       int64               `json:"size"`
-	Kind       string              `json:"kind"`
-	Status     string              `json:"status"`
-	Reason     string              `json:"reason,omitempty"`
-	Type       string              `json:"type,omitempty"`
-	Width      int                 `json:"width,omitempty"`
-	Height     int                 `json:"height,omitempty"`
-	TakenAt    *time.Time          `json:"taken_at,omitempty"`
-	GPS        *boltstore.GPS      `json:"gps,omitempty"`
-	GPSTime    *time.Time          `json:"gps_time,omitempty"`
-	PHash      string              `json:"phash,omitempty"`
-	UploadedBy string              `json:"uploaded_by"`
-	Refs       []boltstore.BlobRef `json:"refs"`
-	RefCount   int                 `json:"ref_count"`
-	CreatedAt  time.Time           `json:"created_at"`
+	SHA256     string         `json:"sha256"`
+	Size       int64          `json:"size"`
+	Kind       string         `json:"kind"`
+	Status     string         `json:"status"`
+	Reason     string         `json:"reason,omitempty"`
+	Type       string         `json:"type,omitempty"`
+	Width      int            `json:"width,omitempty"`
+	Height     int            `json:"height,omitempty"`
+	TakenAt    *time.Time     `json:"taken_at,omitempty"`
+	GPS        *core.GPS      `json:"gps,omitempty"`
+	GPSTime    *time.Time     `json:"gps_time,omitempty"`
+	PHash      string         `json:"phash,omitempty"`
+	UploadedBy string         `json:"uploaded_by"`
+	Refs       []core.BlobRef `json:"refs"`
+	RefCount   int            `json:"ref_count"`
+	CreatedAt  time.Time      `json:"created_at"`
 }
 
 // HandleBlobInfo answers a blob's facts as JSON.
@@ -122,7 +122,7 @@ func (s *Service) HandleBlobInfo(c *fiber.Ctx) error {
 	}
 	info := BlobInfo{SHA256: b.SHA256, Size: b.Size, Kind: b.Kind, Status: string(b.Status), Reason: b.Reason, Type: b.Type,
 		Width: b.Width, Height: b.Height, TakenAt: b.TakenAt, GPS: b.GPS, GPSTime: b.GPSTime,
-		UploadedBy: b.UploadedBy(), RefCount: len(b.Refs), CreatedAt: b.CreatedAt, Refs: []boltstore.BlobRef{}}
+		UploadedBy: b.UploadedBy(), RefCount: len(b.Refs), CreatedAt: b.CreatedAt, Refs: []core.BlobRef{}}
 	if b.HasPHash {
 		info.PHash = fmt.Sprintf("%016x", b.PHash)
 	}

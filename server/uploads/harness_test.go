@@ -85,7 +85,7 @@ func startEnv(t testing.TB, o envOptions) *env {
 		{Username: "auditor", Role: "auditor", Scopes: []string{"340199"}},
 	} {
 		u.Password = pw
-		if err := server.AddUser(e.store, u, e.clock.Now()); err != nil {
+		if err := server.AddUser(e.store.Core(), u, e.clock.Now()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -104,7 +104,7 @@ func (e *env) start() {
 		e.t.Fatal(err)
 	}
 	e.store = st
-	e.srv = server.New(slog.New(slog.NewTextHandler(io.Discard, nil)), e.cfg, st, reg)
+	e.srv = server.New(slog.New(slog.NewTextHandler(io.Discard, nil)), e.cfg, st.Core(), reg)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		e.t.Fatal(err)

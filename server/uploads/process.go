@@ -11,7 +11,7 @@ import (
 
 	"github.com/ruhu-dev/ruhu/assets"
 	"github.com/ruhu-dev/ruhu/assets/photo"
-	"github.com/ruhu-dev/ruhu/server/boltstore"
+	"github.com/ruhu-dev/ruhu/server/core"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
 
@@ -81,9 +81,9 @@ func (s *Service) work(ctx context.Context) {
 // run (a crash or a restart in the middle).
 func (s *Service) requeueUnfinished() {
 	var todo []string
-	err := s.store.View(func(tx *boltstore.Tx) error {
-		return tx.Blobs(func(b *boltstore.Blob) bool {
-			if b.Status == boltstore.BlobProcessing {
+	err := s.view(func(tx Tx) error {
+		return tx.Blobs(func(b *core.Blob) bool {
+			if b.Status == core.BlobProcessing {
 				todo = append(todo, b.SHA256)
 			}
 			return true
@@ -142,11 +142,11 @@ func failureReason(err error) string {
 }
 
 func (s *Service) process(ctx context.Context, sha string) error {
-	var b *boltstore.Blob
-	if err := s.store.View(func(tx *boltstore.Tx) (err error) { b, err = tx.Blob(sha); return err }); err != nil {
+	var b *core.Blob
+	if err := s.view(func(tx Tx) (err error) { b, err = tx.Blob(sha); return err }); err != nil {
 		return fmt.Errorf("load blob %s: %w", sha, err)
 	}
-	if b == nil || b.Status != boltstore.BlobProcessing {
+	if b == nil || b.Status != core.BlobProcessing {
 		return nil
 	}
 	rc, _, err := s.blobs.Get(ctx, assets.OriginalKey(sha))
@@ -169,12 +169,12 @@ func (s *Service) process(ctx context.Context, sha string) error {
 		return fmt.Errorf("store thumbnail of %s: %w", sha, err)
 	}
 	now := s.opts.Now().UTC()
-	return s.store.Update(func(tx *boltstore.Tx) error {
+	return s.update(func(tx Tx) error {
 		b, err := tx.Blob(sha)
 		if err != nil || b == nil {
 			return err
 		}
-		b.Status, b.Reason = boltstore.BlobReady, ""
+		b.Status, b.Reason = core.BlobReady, ""
 		b.Type = res.Format.MIME()
 		b.Width, b.Height = res.Width, res.Height
 		b.TakenAt, b.GPS, b.GPSTime = nil, nil, nil
@@ -182,7 +182,7 @@ func (s *Service) process(ctx context.Context, sha string) error {
 			b.TakenAt = &t
 		}
 		if res.Meta.HasGPS {
-			b.GPS = &boltstore.GPS{Lat: res.Meta.Lat, Lon: res.Meta.Lon}
+			b.GPS = &core.GPS{Lat: res.Meta.Lat, Lon: res.Meta.Lon}
 		}
 		if t := res.Meta.GPSTime; !t.IsZero() {
 			b.GPSTime = &t
@@ -196,12 +196,12 @@ func (s *Service) process(ctx context.Context, sha string) error {
 
 func (s *Service) markFailed(sha, reason string) {
 	now := s.opts.Now().UTC()
-	err := s.store.Update(func(tx *boltstore.Tx) error {
+	err := s.update(func(tx Tx) error {
 		b, err := tx.Blob(sha)
 		if err != nil || b == nil {
 			return err
 		}
-		b.Status, b.Reason, b.ProcessedAt = boltstore.BlobFailed, reason, &now
+		b.Status, b.Reason, b.ProcessedAt = core.BlobFailed, reason, &now
 		return tx.PutBlob(b)
 	})
 	if err != nil {
@@ -210,7 +210,7 @@ func (s *Service) markFailed(sha, reason string) {
 }
 
 func (s *Service) bumpAttempts(sha string) {
-	err := s.store.Update(func(tx *boltstore.Tx) error {
+	err := s.update(func(tx Tx) error {
 		b, err := tx.Blob(sha)
 		if err != nil || b == nil {
 			return err
@@ -227,12 +227,12 @@ func (s *Service) bumpAttempts(sha string) {
 // verified, is it present in the blob store, and what are its facts
 // (status, perceptual hash, EXIF time and GPS, record refs)? It returns
 // ENOTFOUND when no verified blob has that sha256 or the store lost its
-// bytes, and ETRANSIENT while the store is unreachable. Within a bbolt
-// transaction, boltstore.Tx.Blob gives the same facts without the
+// bytes, and ETRANSIENT while the store is unreachable. Within a store
+// transaction, core.BlobTx.Blob gives the same facts without the
 // presence check.
-func (s *Service) Facts(ctx context.Context, sha string) (*boltstore.Blob, error) {
-	var b *boltstore.Blob
-	if err := s.store.View(func(tx *boltstore.Tx) (err error) { b, err = tx.Blob(sha); return err }); err != nil {
+func (s *Service) Facts(ctx context.Context, sha string) (*core.Blob, error) {
+	var b *core.Blob
+	if err := s.view(func(tx Tx) (err error) { b, err = tx.Blob(sha); return err }); err != nil {
 		return nil, fmt.Errorf("load blob %s: %w", sha, err)
 	}
 	if b == nil {

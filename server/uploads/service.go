@@ -17,7 +17,7 @@ import (
 	"github.com/ruhu-dev/ruhu/assets"
 	"github.com/ruhu-dev/ruhu/assets/photo"
 	"github.com/ruhu-dev/ruhu/server/auth"
-	"github.com/ruhu-dev/ruhu/server/boltstore"
+	"github.com/ruhu-dev/ruhu/server/core"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
 
@@ -105,7 +105,7 @@ type Identify func(c *fiber.Ctx) (Caller, bool)
 // with New and stop it with Close.
 type Service struct {
 	log      *slog.Logger
-	store    *boltstore.Store
+	store    core.Store
 	blobs    assets.Store
 	identify Identify
 	opts     Options
@@ -121,7 +121,7 @@ type Service struct {
 // New starts the service: its processing workers, the expired-upload
 // sweeper, and a rescan that re-queues blobs a previous run left in
 // processing. All of log, store, blobs and identify are required.
-func New(log *slog.Logger, store *boltstore.Store, blobs assets.Store, identify Identify, opts Options) *Service {
+func New(log *slog.Logger, store core.Store, blobs assets.Store, identify Identify, opts Options) *Service {
 	opts = opts.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Service{
@@ -287,7 +287,7 @@ func (s *Service) authorize(who Caller, cr creation) error {
 		return errForbidden("area %s is outside your scope", cr.area)
 	}
 	var recArea string
-	err := s.store.View(func(tx *boltstore.Tx) error {
+	err := s.view(func(tx Tx) error {
 		rec, err := tx.Record(cr.collection, cr.record)
 		if rec != nil {
 			recArea = rec.Area
@@ -325,7 +325,7 @@ func (s *Service) HandleCreate(c *fiber.Ctx) error {
 		return err
 	}
 	now := s.opts.Now().UTC()
-	u := &boltstore.Upload{ID: newUploadID(), Owner: who.Username, Length: cr.length, SHA256: cr.sha, Kind: cr.kind,
+	u := &core.Upload{ID: newUploadID(), Owner: who.Username, Length: cr.length, SHA256: cr.sha, Kind: cr.kind,
 		Collection: cr.collection, RecordID: cr.record, Area: cr.area, CreatedAt: now, ExpiresAt: now.Add(s.opts.Expiry)}
 	release, err := s.locks.acquire(c.UserContext(), u.ID, s.opts.LockWait, interruptRead(c))
 	if err != nil {
@@ -339,7 +339,7 @@ func (s *Service) HandleCreate(c *fiber.Ctx) error {
 	if dedup {
 		u.Done, u.Offset = true, u.Length
 	}
-	err = s.store.Update(func(tx *boltstore.Tx) error {
+	err = s.update(func(tx Tx) error {
 		if dedup {
 			b, err := tx.Blob(cr.sha)
 			if err != nil {
@@ -384,8 +384,8 @@ func (s *Service) HandleCreate(c *fiber.Ctx) error {
 // blob the records know but the store lost is not existing either: the
 // upload brings it back.
 func (s *Service) existing(ctx context.Context, sha string, length int64, scopes []string) (bool, error) {
-	var b *boltstore.Blob
-	if err := s.store.View(func(tx *boltstore.Tx) (err error) { b, err = tx.Blob(sha); return err }); err != nil {
+	var b *core.Blob
+	if err := s.view(func(tx Tx) (err error) { b, err = tx.Blob(sha); return err }); err != nil {
 		return false, fmt.Errorf("look up blob %s: %w", sha, err)
 	}
 	if b == nil || b.Size != length || !b.VisibleTo(scopes) {
@@ -404,11 +404,11 @@ func (s *Service) existing(ctx context.Context, sha string, length int64, scopes
 	}
 }
 
-func (s *Service) ref(u *boltstore.Upload, at time.Time) boltstore.BlobRef {
-	return boltstore.BlobRef{Collection: u.Collection, RecordID: u.RecordID, Area: u.Area, UploadedBy: u.Owner, UploadedAt: at}
+func (s *Service) ref(u *core.Upload, at time.Time) core.BlobRef {
+	return core.BlobRef{Collection: u.Collection, RecordID: u.RecordID, Area: u.Area, UploadedBy: u.Owner, UploadedAt: at}
 }
 
-func (s *Service) setExpires(c *fiber.Ctx, u *boltstore.Upload) {
+func (s *Service) setExpires(c *fiber.Ctx, u *core.Upload) {
 	if !u.Done {
 		c.Set("Upload-Expires", u.ExpiresAt.UTC().Format(time.RFC1123))
 	}
@@ -416,7 +416,7 @@ func (s *Service) setExpires(c *fiber.Ctx, u *boltstore.Upload) {
 
 // load takes the upload's lock and returns it, checking owner and expiry.
 // interrupt is how a later request on the same upload stops this one.
-func (s *Service) load(c *fiber.Ctx, interrupt func()) (*boltstore.Upload, func(), error) {
+func (s *Service) load(c *fiber.Ctx, interrupt func()) (*core.Upload, func(), error) {
 	who, err := s.caller(c)
 	if err != nil {
 		return nil, nil, err
@@ -429,8 +429,8 @@ func (s *Service) load(c *fiber.Ctx, interrupt func()) (*boltstore.Upload, func(
 	if err != nil {
 		return nil, nil, err
 	}
-	var u *boltstore.Upload
-	if err := s.store.View(func(tx *boltstore.Tx) (err error) { u, err = tx.Upload(id); return err }); err != nil {
+	var u *core.Upload
+	if err := s.view(func(tx Tx) (err error) { u, err = tx.Upload(id); return err }); err != nil {
 		release()
 		return nil, nil, fmt.Errorf("load upload %s: %w", id, err)
 	}
@@ -455,13 +455,13 @@ func (s *Service) load(c *fiber.Ctx, interrupt func()) (*boltstore.Upload, func(
 }
 
 // expire removes an expired upload: its staged bytes, then its record.
-func (s *Service) expire(ctx context.Context, u *boltstore.Upload) error {
+func (s *Service) expire(ctx context.Context, u *core.Upload) error {
 	if !u.Done {
 		if err := s.blobs.AbortUpload(ctx, u.ID); err != nil {
 			return fmt.Errorf("abort expired upload %s: %w", u.ID, err)
 		}
 	}
-	return s.store.Update(func(tx *boltstore.Tx) error { return tx.DeleteUpload(u.ID) })
+	return s.update(func(tx Tx) error { return tx.DeleteUpload(u.ID) })
 }
 
 // Sweep removes every upload past its expiry that no request holds, and
@@ -469,9 +469,9 @@ func (s *Service) expire(ctx context.Context, u *boltstore.Upload) error {
 // operators may too.
 func (s *Service) Sweep(ctx context.Context) (int, error) {
 	now := s.opts.Now()
-	var expired []*boltstore.Upload
-	err := s.store.View(func(tx *boltstore.Tx) error {
-		return tx.Uploads(func(u *boltstore.Upload) bool {
+	var expired []*core.Upload
+	err := s.view(func(tx Tx) error {
+		return tx.Uploads(func(u *core.Upload) bool {
 			if now.After(u.ExpiresAt) {
 				expired = append(expired, u)
 			}
@@ -500,7 +500,7 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 
 // stagedOffset is how many bytes upload u holds. When the store cannot
 // tell, it is the offset last recorded, with ok false.
-func (s *Service) stagedOffset(ctx context.Context, u *boltstore.Upload) (int64, bool, error) {
+func (s *Service) stagedOffset(ctx context.Context, u *core.Upload) (int64, bool, error) {
 	if u.Done {
 		return u.Length, true, nil
 	}
@@ -537,7 +537,7 @@ func (s *Service) HandleHead(c *fiber.Ctx) error {
 	}
 	if known && off != u.Offset && !u.Done {
 		u.Offset = off
-		if err := s.store.Update(func(tx *boltstore.Tx) error { return tx.PutUpload(u) }); err != nil {
+		if err := s.update(func(tx Tx) error { return tx.PutUpload(u) }); err != nil {
 			return fmt.Errorf("record offset of %s: %w", u.ID, err)
 		}
 	}

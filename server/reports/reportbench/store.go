@@ -197,7 +197,7 @@ func fromStore(ctx context.Context, in *rules.Input, policies *rules.PolicySet, 
 	defer store.Close()
 	cpu0, cpuOK := processCPU()
 	start := time.Now()
-	r, err := server.ComplianceReportWith(store, policies, server.EvidencePolicy{}, CountyCode, period, asOf)
+	r, err := server.ComplianceReportWith(store.Core(), policies, server.EvidencePolicy{}, CountyCode, period, asOf)
 	if err != nil {
 		return err
 	}

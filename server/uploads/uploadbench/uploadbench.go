@@ -175,12 +175,12 @@ func startServer(dir string) (string, func(), error) {
 		st.Close()
 		return "", nil, err
 	}
-	err = server.AddUser(st, server.UserInput{Username: "bench", Password: "bench-password", Role: "officer", Scopes: []string{"340199"}}, time.Now())
+	err = server.AddUser(st.Core(), server.UserInput{Username: "bench", Password: "bench-password", Role: "officer", Scopes: []string{"340199"}}, time.Now())
 	if err != nil && !errors.Is(err, server.ErrUserExists) {
 		st.Close()
 		return "", nil, err
 	}
-	srv := server.New(slog.New(slog.NewTextHandler(io.Discard, nil)), server.Config{Blobs: blobs}, st, reg)
+	srv := server.New(slog.New(slog.NewTextHandler(io.Discard, nil)), server.Config{Blobs: blobs}, st.Core(), reg)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		st.Close()
