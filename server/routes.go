@@ -19,6 +19,8 @@ type route struct {
 	response     string            // OpenAPI schema name of the 2xx body
 	status       int               // success status (default 200)
 	query        map[string]string // query parameter -> description
+	headers      map[string]string // request header -> description
+	body         string            // media type of a request body that is not JSON
 }
 
 func (s *Server) routeTable() []route {
@@ -52,15 +54,27 @@ func (s *Server) routeTable() []route {
 		{method: "GET", path: "/v1/signatures", auth: authUser, handler: s.handleListSignatures, summary: "The signatures of a record, each with signature_status valid, stale (the record changed after signing) or invalid (the enrolled device's signature does not verify)", tag: "evidence", response: "SignatureList",
 			query: map[string]string{"record": "<collection>/<id> of the signed record (required)"}},
 		{method: "GET", path: "/v1/housing_cases/:id/evidence", auth: authUser, handler: s.handleHousingEvidence, summary: "Whether a housing case's evidence is complete: before and after photos uploaded, the after one later and near the before one, and a valid acceptance signature by the household head; missing lists the gaps in zh-CN", tag: "evidence", response: "HousingEvidence"},
-		{method: "POST", path: "/v1/import/households", auth: authUser, handler: s.handleImportHouseholds, summary: "Import a household register (body: the XLSX file, Content-Type " + MIMEXLSX + "); answers {imported, unchanged, problems:[{row, column, code, reason}]}; re-importing the same rows changes nothing (township, county, admin; villages within scope)", tag: "import", response: "HouseholdImport"},
+		{method: "POST", path: "/v1/import/households", auth: authUser, handler: s.handleImportHouseholds, summary: "Import a household register (body: the XLSX file, Content-Type " + MIMEXLSX + "); answers {imported, unchanged, problems:[{row, column, code, reason}]}; re-importing the same rows changes nothing (township, county, admin; villages within scope)", tag: "import", response: "HouseholdImport", body: MIMEXLSX},
 	}
 	if s.uploads != nil {
 		u := s.uploads
 		routes = append(routes,
 			route{method: "OPTIONS", path: uploads.PathPrefix, auth: authNone, handler: u.HandleOptions, summary: "tus 1.0 discovery: Tus-Version, Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm", tag: "uploads", status: 204},
-			route{method: "POST", path: uploads.PathPrefix, auth: authUser, handler: u.HandleCreate, summary: "tus creation (and creation-with-upload): Upload-Length, Upload-Metadata with sha256, kind, collection, record_id, area; a known verified blob completes at once", tag: "uploads", status: 201},
-			route{method: "PATCH", path: uploads.PathPrefix + "/:id", auth: authUser, handler: u.HandlePatch, summary: "tus core: append application/offset+octet-stream at Upload-Offset (409 on mismatch), optional Upload-Checksum sha256 (460 on mismatch); HEAD on the same URL returns Upload-Offset and Upload-Length", tag: "uploads", status: 204},
-			route{method: "DELETE", path: uploads.PathPrefix + "/:id", auth: authUser, handler: u.HandleDelete, summary: "tus termination: discard an upload", tag: "uploads", status: 204},
+			route{method: "POST", path: uploads.PathPrefix, auth: authUser, handler: u.HandleCreate, summary: "tus creation (and creation-with-upload): Upload-Length, Upload-Metadata with sha256, kind, collection, record_id, area; a known verified blob completes at once. The Location header of the 201 is the upload's URL", tag: "uploads", status: 201,
+				headers: map[string]string{
+					"Tus-Resumable":   "1.0.0",
+					"Upload-Length":   "the file's size in bytes (1 up to the server's limit; Upload-Defer-Length is not supported)",
+					"Upload-Metadata": uploadMetadataHeaderDoc,
+				}},
+			route{method: "PATCH", path: uploads.PathPrefix + "/:id", auth: authUser, handler: u.HandlePatch, summary: "tus core: append application/offset+octet-stream at Upload-Offset (409 on mismatch), optional Upload-Checksum sha256 (460 on mismatch); HEAD on the same URL returns Upload-Offset and Upload-Length", tag: "uploads", status: 204,
+				headers: map[string]string{
+					"Tus-Resumable":   "1.0.0",
+					"Upload-Offset":   "bytes the server already holds (from HEAD or the previous PATCH); 409 when it differs",
+					"Upload-Checksum": "optional: \"sha256 \" followed by the base64 sha256 of this request's body; 460 when it does not match",
+					"Content-Type":    "application/offset+octet-stream",
+				}, body: "application/offset+octet-stream"},
+			route{method: "DELETE", path: uploads.PathPrefix + "/:id", auth: authUser, handler: u.HandleDelete, summary: "tus termination: discard an upload", tag: "uploads", status: 204,
+				headers: map[string]string{"Tus-Resumable": "1.0.0"}},
 			route{method: "GET", path: "/v1/blobs/:sha", auth: authUser, handler: u.HandleBlob, summary: "A blob's bytes (?size=original|preview|thumb), ETag = sha256; visible when a record it was uploaded for is in scope", tag: "uploads",
 				query: map[string]string{"size": "original (default), preview (≈1280 px) or thumb (≈256 px)"}},
 			route{method: "GET", path: "/v1/blobs/:sha/info", auth: authUser, handler: u.HandleBlobInfo, summary: "A blob's facts: status, type, size, EXIF time and GPS, perceptual hash, records", tag: "uploads", response: "BlobInfo"},
