@@ -12,6 +12,7 @@ import (
 
 	"github.com/ruhu-dev/ruhu/rules"
 	"github.com/ruhu-dev/ruhu/server/auth"
+	"github.com/ruhu-dev/ruhu/server/core"
 	"github.com/ruhu-dev/ruhu/server/reports"
 )
 
@@ -32,8 +33,9 @@ func canReadReports(role string) bool {
 
 // handleComplianceReport serves GET /v1/reports/compliance: the roll-up of
 // the field rules under an area for a period, as JSON, one CSV list, or an
-// XLSX workbook. EINVALID names the bad parameter; EFORBIDDEN when the
-// caller's role reads no reports or their scope does not cover the area.
+// XLSX workbook, each download recorded in the audit log first
+// (core.RecordExport). EINVALID names the bad parameter; EFORBIDDEN when
+// the caller's role reads no reports or their scope does not cover the area.
 func (s *Server) handleComplianceReport(c *fiber.Ctx) error {
 	cl := claimsOf(c)
 	if !canReadReports(cl.Role) {
@@ -69,6 +71,7 @@ func (s *Server) handleComplianceReport(c *fiber.Ctx) error {
 		return storeErr("report", err)
 	}
 	var buf bytes.Buffer
+	export := core.Export{What: "compliance_report", Area: area, Format: format, Period: period.Label, Via: "api"}
 	switch format {
 	case "json":
 		if err := reports.WriteJSON(&buf, r); err != nil {
@@ -79,14 +82,22 @@ func (s *Server) handleComplianceReport(c *fiber.Ctx) error {
 		if err := reports.WriteCSV(&buf, r, list); err != nil {
 			return err
 		}
+		export.List, export.File = list, ReportFileName(area, period, list, "csv")
 		c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
-		c.Set(fiber.HeaderContentDisposition, attachment(ReportFileName(area, period, list, "csv")))
+		c.Set(fiber.HeaderContentDisposition, attachment(export.File))
 	case "xlsx":
 		if err := reports.WriteXLSX(&buf, r); err != nil {
 			return err
 		}
+		export.File = ReportFileName(area, period, "", "xlsx")
 		c.Set(fiber.HeaderContentType, MIMEXLSX)
-		c.Set(fiber.HeaderContentDisposition, attachment(ReportFileName(area, period, "", "xlsx")))
+		c.Set(fiber.HeaderContentDisposition, attachment(export.File))
+	}
+	// The lists name households: no report leaves without its audit entry.
+	export.Body = buf.Bytes()
+	if err := s.core.RecordExport(c.UserContext(), callerOf(c), export); err != nil {
+		c.Response().Header.Del(fiber.HeaderContentDisposition)
+		return err
 	}
 	s.log.Info("report served", "user", cl.Subject, "area", area, "period", period.Label, "format", format, "findings", r.Summary.Total)
 	return c.Send(buf.Bytes())

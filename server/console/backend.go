@@ -41,6 +41,14 @@ type Backend interface {
 	// Report writes the compliance report of area for period as "xlsx" or
 	// as one "csv" list and returns the file name to offer.
 	Report(ctx context.Context, u User, area string, period rules.Period, format, list string, w io.Writer) (string, error)
+	// ExportReport is Report for a download: the file is recorded in the
+	// audit log (who, what, its sha256) before any byte reaches w.
+	ExportReport(ctx context.Context, u User, area string, period rules.Period, format, list string, w io.Writer) (string, error)
+	// AuditTrail is one page of the audit entries concerning area, newest
+	// first (those below sequence before; 0: from the newest), with the
+	// state of the whole chain. Auditors, county staff and admins, within
+	// their scopes (EFORBIDDEN otherwise).
+	AuditTrail(ctx context.Context, u User, area string, before uint64) (*AuditPage, error)
 	// Households lists the households the caller may see that match q.
 	Households(ctx context.Context, u User, q HouseholdQuery) (*HouseholdPage, error)
 	// Household is the one-household file (一户一档).

@@ -118,6 +118,7 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /admin", c.authed(c.admin))
 	m.HandleFunc("POST /admin/users", c.authed(c.addUser))
 	m.HandleFunc("POST /admin/devices/{id}/revoke", c.authed(c.revokeDevice))
+	m.HandleFunc("GET /audit", c.authed(c.audit))
 	m.HandleFunc("GET /import", c.authed(c.importPage))
 	m.HandleFunc("POST /import", limitBody(maxImportBytes, c.authed(c.importUpload)))
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -420,7 +420,7 @@ func (c *Console) reportDownload(w http.ResponseWriter, r *http.Request, rq *req
 	}
 	format, list := r.URL.Query().Get("format"), r.URL.Query().Get("list")
 	var buf bytes.Buffer
-	name, err := c.backend.Report(r.Context(), rq.User, area, period, format, list, &buf)
+	name, err := c.backend.ExportReport(r.Context(), rq.User, area, period, format, list, &buf)
 	if err != nil {
 		c.fail(w, r, rq, err)
 		return

@@ -45,6 +45,8 @@ var funcs = template.FuncMap{
 	"query":       query,
 	"add":         func(a, b int) int { return a + b },
 	"short":       func(s string) string { return shortSHA(s) },
+	"kindLabel":   kindLabel,
+	"readsAudit":  func(u *User) bool { return u != nil && readsAudit(u.Role) },
 }
 
 func cst(t time.Time) string { return local(t, "2006-01-02 15:04") }
