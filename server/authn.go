@@ -225,8 +225,12 @@ func (s *Server) handleListDevices(c *fiber.Ctx) error {
 }
 
 func (s *Server) handleRevokeDevice(c *fiber.Ctx) error {
-	if err := s.core.RevokeDevice(c.UserContext(), callerOf(c), c.Params("id")); err != nil {
+	id, err := decodedParam(c, "id")
+	if err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"revoked": c.Params("id")})
+	if err := s.core.RevokeDevice(c.UserContext(), callerOf(c), id); err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"revoked": id})
 }

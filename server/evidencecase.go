@@ -256,7 +256,10 @@ func (s *Server) housingEvidence(rec *syncengine.Record) (caseEvidence, error) {
 // scope.
 func (s *Server) handleHousingEvidence(c *fiber.Ctx) error {
 	cl := claimsOf(c)
-	id := c.Params("id")
+	id, err := decodedParam(c, "id")
+	if err != nil {
+		return err
+	}
 	var rec *syncengine.Record
 	if err := view(s.store, func(tx Tx) (err error) { rec, err = tx.Record(collectionHousingCases, id); return err }); err != nil {
 		return storeErr("housing case", err)
