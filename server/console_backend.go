@@ -171,6 +171,9 @@ func (b *consoleBackend) Report(ctx context.Context, u console.User, area string
 	if err != nil {
 		return "", err
 	}
+	if err := b.s.addComplianceExtra(ctx, callerFor(u), r); err != nil {
+		return "", storeErr("report", err)
+	}
 	if format == "xlsx" {
 		b.s.log.Info("report served", "user", u.Username, "area", area, "period", period.Label, "format", format, "via", "console")
 		return ReportFileName(area, period, "", "xlsx"), reports.WriteXLSX(w, r)

@@ -70,6 +70,9 @@ func (s *Server) handleComplianceReport(c *fiber.Ctx) error {
 	if err != nil {
 		return storeErr("report", err)
 	}
+	if err := s.addComplianceExtra(c.UserContext(), callerOf(c), r); err != nil {
+		return storeErr("report", err)
+	}
 	var buf bytes.Buffer
 	export := core.Export{What: "compliance_report", Area: area, Format: format, Period: period.Label, Via: "api"}
 	switch format {

@@ -90,6 +90,9 @@ type Backend interface {
 	// ImportHouseholds loads a household register workbook within the
 	// caller's scope, as the API's import does.
 	ImportHouseholds(ctx context.Context, u User, xlsx io.Reader) (*ImportResult, error)
+
+	// ProcedureBackend serves the exit and ledger pages (procedures.go).
+	ProcedureBackend
 }
 
 // Account is one user as the admin page lists it (never the hash).

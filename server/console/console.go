@@ -89,7 +89,7 @@ func New(log *slog.Logger, backend Backend, opts Options) (*Console, error) {
 // /metrics) for itself.
 func Paths() []string {
 	return []string{"/", "/login", "/logout", "/static/", "/households", "/conflicts", "/findings",
-		"/reports", "/photos/", "/residency", "/uploads", "/admin", "/import", "/favicon.ico"}
+		"/reports", "/photos/", "/residency", "/uploads", "/admin", "/import", "/favicon.ico", "/exits", "/ledger"}
 }
 
 func (c *Console) routes() {
@@ -119,6 +119,10 @@ func (c *Console) routes() {
 	m.HandleFunc("POST /admin/users", c.authed(c.addUser))
 	m.HandleFunc("POST /admin/devices/{id}/revoke", c.authed(c.revokeDevice))
 	m.HandleFunc("GET /audit", c.authed(c.audit))
+	m.HandleFunc("GET /exits", c.authed(c.exits))
+	m.HandleFunc("GET /ledger", c.authed(c.ledger))
+	m.HandleFunc("GET /ledger/download", c.authed(c.ledgerDownload))
+	m.HandleFunc("POST /ledger/{id}/action", c.authed(c.ledgerAction))
 	m.HandleFunc("GET /import", c.authed(c.importPage))
 	m.HandleFunc("POST /import", limitBody(maxImportBytes, c.authed(c.importUpload)))
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -68,3 +68,8 @@ func maskAll(list []string) []string {
 }
 
 func isDigit(b byte) bool { return b >= '0' && b <= '9' }
+
+// MaskText masks every run of s that looks like an identity number, as
+// every report text is masked (see MaskIDNumber). The console uses it for
+// free text it shows beside reports.
+func MaskText(s string) string { return maskText(s) }
