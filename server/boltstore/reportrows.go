@@ -9,6 +9,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/ruhu-dev/ruhu/server/core"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
 
@@ -34,46 +35,20 @@ var (
 // Change it with either: Open then rebuilds the projection.
 const reportRowsVersion = 2
 
-// ReportField is a field the projection keeps, and which parts of its
-// version besides the value.
-type ReportField struct {
-	Name string
-	// HLC keeps the stamp of the field's version.
-	HLC bool
-	// Author keeps the user who wrote the version.
-	Author bool
-	// Received keeps when the server received the op that wrote the
-	// version (see FieldView.Received).
-	Received bool
-}
-
-// reportFields are the projected collections and their fields: what
-// server.ReadReportInputWith reads. A field not listed here cannot be read
-// through ScanReportRows.
-var reportFields = map[string][]ReportField{
-	"villages":      {{Name: "code"}, {Name: "name"}, {Name: "center"}, {Name: "geofence_m"}},
-	"households":    {{Name: "head_name"}, {Name: "status", HLC: true}},
-	"members":       {{Name: "household_id"}, {Name: "name"}},
-	"assignments":   {{Name: "officer"}, {Name: "household_id"}, {Name: "active"}},
-	"visits":        {{Name: "visited_at"}, {Name: "household_id"}, {Name: "officer"}, {Name: "answered_by_member_id"}, {Name: "answered_by_name"}},
-	"checkins":      {{Name: "at", Received: true}, {Name: "member"}, {Name: "village_code"}, {Name: "gps"}},
-	"teams":         {{Name: "village_code"}, {Name: "first_secretary"}, {Name: "members"}},
-	"duty_days":     {{Name: "date"}, {Name: "member"}, {Name: "kind"}, {Name: "approved_by", Author: true}},
-	"photos":        {{Name: "captured_at"}, {Name: "stage"}, {Name: "case_id"}, {Name: "blob_sha256"}, {Name: "gps"}},
-	"signatures":    {{Name: "signed_collection"}, {Name: "signed_record_id"}, {Name: "signer_role"}, {Name: "purpose"}},
-	"housing_cases": {{Name: "household_id"}, {Name: "grade"}, {Name: "photo_sha256s"}},
-}
+// ReportField is core.ReportField: a field the projection keeps.
+type ReportField = core.ReportField
 
 // ReportFields returns the fields the report projection keeps for a
-// collection; nil when it does not project the collection.
+// collection (core.ReportFields); nil when it does not project the
+// collection.
 func ReportFields(collection string) []ReportField {
-	return reportFields[collection]
+	return core.ReportFields(collection)
 }
 
 // projectRecord writes or removes the report row of rec, which op has
 // just changed (op's id is already in history). Called by PutRecord.
 func (t *Tx) projectRecord(key []byte, rec *syncengine.Record, op *syncengine.Op) error {
-	spec := reportFields[rec.Collection]
+	spec := core.ReportFields(rec.Collection)
 	if spec == nil {
 		return nil
 	}
@@ -241,7 +216,7 @@ func readBytes(b []byte) (s []byte, n int, ok bool) {
 // collection is not projected or want names a field the projection does
 // not keep: the projection and its readers must agree.
 func (t *Tx) ScanReportRows(collection, areaPrefix string, want []string, fn func(id, area string, fields []FieldView) error) error {
-	spec := reportFields[collection]
+	spec := core.ReportFields(collection)
 	if spec == nil {
 		return fmt.Errorf("report rows: collection %s is not projected", collection)
 	}
@@ -310,7 +285,7 @@ func (t *Tx) ScanReportRows(collection, areaPrefix string, want []string, fn fun
 // copies.
 func (t *Tx) CountReportRows(collection, areaPrefix string) (int, error) {
 	counts := t.tx.Bucket(bucketReportCounts)
-	if counts == nil || reportFields[collection] == nil {
+	if counts == nil || core.ReportFields(collection) == nil {
 		return 0, fmt.Errorf("report rows: collection %s is not projected", collection)
 	}
 	prefix := countKey(collection, areaPrefix)
@@ -422,7 +397,7 @@ func (s *Store) RebuildReportRows() error {
 // it (so the rebuild and the straightforward reading agree).
 func (t *Tx) rebuildRow(rows *bolt.Bucket, key, raw []byte) error {
 	col, _, ok := strings.Cut(string(key), "/")
-	spec := reportFields[col]
+	spec := core.ReportFields(col)
 	if !ok || spec == nil {
 		return nil
 	}

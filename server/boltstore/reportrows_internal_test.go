@@ -47,7 +47,7 @@ func randomOps(rng *rand.Rand, n int) []*syncengine.Op {
 			op.Tombstone = &syncengine.Tombstone{Reason: "重复"}
 		} else {
 			names := []string{"extra"}
-			for _, f := range reportFields[col] {
+			for _, f := range ReportFields(col) {
 				names = append(names, f.Name)
 			}
 			if col == "notes" {
@@ -163,7 +163,7 @@ func testingSeed() uint64 {
 // field of a collection's projection.
 func compareScans(t *testing.T, s *Store, col, prefix, what string) {
 	t.Helper()
-	spec := reportFields[col]
+	spec := ReportFields(col)
 	want := make([]string, len(spec))
 	for i, f := range spec {
 		want[i] = f.Name

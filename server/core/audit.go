@@ -15,10 +15,10 @@ import (
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
 
-// AuditTx is the part of a Tx that keeps the hash-chained audit log. It is
-// separate from Tx so a store without one still builds while it is being
-// written (the PostgreSQL store); such a store records no audit entries,
-// and AuditTrail answers nothing from it. server/boltstore implements it.
+// AuditTx is the part of a Tx that keeps the hash-chained audit log.
+// server/boltstore and server/pgstore implement it (the conformance suite
+// checks both); a store without it records no audit entries, and
+// AuditTrail answers nothing from it.
 type AuditTx interface {
 	// AppendAudit links e after the chain's head and stores it in this
 	// transaction (it commits or rolls back with the change it records).

@@ -142,9 +142,10 @@ func (t *Tx) PutRecord(rec *syncengine.Record, _ *syncengine.Op) error {
 			return err
 		}
 	}
-	if _, err := t.tx.Exec(t.ctx, `INSERT INTO records (collection, id, area, seq, body) VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (collection, id) DO UPDATE SET area = EXCLUDED.area, seq = EXCLUDED.seq, body = EXCLUDED.body`,
-		rec.Collection, rec.ID, rec.Area, int64(seq), body); err != nil {
+	deleted, _ := rec.Deleted()
+	if _, err := t.tx.Exec(t.ctx, `INSERT INTO records (collection, id, area, seq, deleted, body) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (collection, id) DO UPDATE SET area = EXCLUDED.area, seq = EXCLUDED.seq, deleted = EXCLUDED.deleted, body = EXCLUDED.body`,
+		rec.Collection, rec.ID, rec.Area, int64(seq), deleted, body); err != nil {
 		return fmt.Errorf("store record %s/%s: %w", rec.Collection, rec.ID, err)
 	}
 	if rec.Collection == "assignments" {
@@ -165,8 +166,8 @@ func (t *Tx) AddOp(op *syncengine.Op) error {
 	if err != nil {
 		return fmt.Errorf("encode op %s: %w", op.ID, err)
 	}
-	if _, err := t.tx.Exec(t.ctx, "INSERT INTO ops (id, collection, record_id, seq, digest, body) VALUES ($1, $2, $3, $4, $5, $6)",
-		op.ID, op.Collection, op.RecordID, int64(seq), digest, body); err != nil {
+	if _, err := t.tx.Exec(t.ctx, "INSERT INTO ops (id, collection, record_id, seq, digest, received_at, body) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+		op.ID, op.Collection, op.RecordID, int64(seq), digest, op.ReceivedAt.UnixMilli(), body); err != nil {
 		return fmt.Errorf("store op %s: %w", op.ID, err)
 	}
 	return nil

@@ -1,6 +1,8 @@
 // Package storetest is the conformance suite every core.Store passes:
 // records, history, the change feed, conflicts, the assignment index,
-// accounts, devices and refresh tokens, rollback, and concurrent writers.
+// accounts, devices and refresh tokens, rollback, concurrent writers, and
+// what the HTTP server keeps beside them (blob facts, upload state, web
+// sessions, the audit chain, area scans and report rows).
 // boltstore and pgstore run it from their tests, so the core can rely on
 // one behaviour whichever store a server runs on.
 package storetest
@@ -41,6 +43,11 @@ func Run(t *testing.T, open Opener) {
 		{"Rollback", testRollback},
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"Identity", testIdentity},
+		{"Blobs", testBlobs},
+		{"Uploads", testUploads},
+		{"WebSessions", testWebSessions},
+		{"Audit", testAudit},
+		{"Scans", testScans},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
