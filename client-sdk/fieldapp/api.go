@@ -43,6 +43,7 @@ func (a *App) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/sync", a.startSync)
 	mux.HandleFunc("GET /api/rejected", a.rejected)
 	mux.HandleFunc("POST /api/rejected/{op}/fix", a.fixRejected)
+	mux.HandleFunc("GET /api/conflicts", a.conflictsList)
 	mux.HandleFunc("GET /api/status", a.status)
 }
 

@@ -93,6 +93,9 @@ type App struct {
 	locked     bool
 
 	sync syncState
+	// conflicts are the server's conflicts that involve this tablet's
+	// edits, as the last sync (or the sync screen) fetched them.
+	conflicts conflictState
 	// draftMu serialises a draft's read-modify-write: the form's
 	// autosave and a photo upload arrive concurrently.
 	draftMu sync.Mutex

@@ -129,6 +129,9 @@ func (a *App) runSync(unmetered bool) {
 		finish(err)
 		return
 	}
+	// The records are in: ask which of this tablet's edits the server
+	// holds in conflict (a failure keeps the last list and says why).
+	a.refreshConflicts(ctx)
 	a.sync.update(func(p *syncProgress) { p.Phase = "files" })
 	run := a.c.Upload
 	if unmetered {

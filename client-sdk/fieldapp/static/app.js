@@ -44,17 +44,29 @@
   // ---- lock ----
   const lock = document.getElementById("lock");
   function showLock() { lock.hidden = false; document.getElementById("lock-pin").focus(); }
-  document.getElementById("lock-form").addEventListener("submit", async (ev) => {
-    ev.preventDefault();
+  // Unlocking derives the key of the personal fields from the PIN; past the
+  // key share's lease (ELEASE) the tablet must sync first: "renew" asks the
+  // server for the share, then unlocks with the same PIN.
+  async function unlockWith(path) {
     const pin = document.getElementById("lock-pin");
     const errp = document.getElementById("lock-error");
+    const renew = document.getElementById("lock-renew");
     try {
-      await api("POST", "/api/lock/unlock", { pin: pin.value });
-      pin.value = ""; errp.hidden = true; lock.hidden = true; render();
-    } catch (e) { errp.textContent = e.message; errp.hidden = false; }
-  });
+      await api("POST", path, { pin: pin.value });
+      pin.value = ""; errp.hidden = true; renew.hidden = true; lock.hidden = true; render();
+    } catch (e) {
+      errp.textContent = e.message; errp.hidden = false;
+      renew.hidden = e.code !== "ELEASE";
+      if (e.code === "EREVOKED") { pin.value = ""; }
+    }
+  }
+  document.getElementById("lock-form").addEventListener("submit", (ev) => { ev.preventDefault(); unlockWith("/api/lock/unlock"); });
+  document.getElementById("lock-renew").addEventListener("click", () => unlockWith("/api/lock/renew"));
   async function checkLock() {
-    try { const s = await api("GET", "/api/lock"); if (s.locked) showLock(); } catch (e) { /* offline page state */ }
+    try {
+      const s = await api("GET", "/api/lock");
+      if (s.locked) { document.getElementById("lock-renew").hidden = s.lease_valid !== false; showLock(); }
+    } catch (e) { /* offline page state */ }
   }
   setInterval(checkLock, 15000);
   document.addEventListener("visibilitychange", () => { if (!document.hidden) checkLock(); });
@@ -371,6 +383,7 @@
     const fileText = el("div", { class: "muted", id: "files-text" });
     const state = el("div", { id: "sync-state" });
     const rejected = el("div", { id: "rejected" });
+    const conflicts = el("div", { id: "conflicts" });
     function draw(p) {
       recBar.max = Math.max(p.to_push, 1); recBar.value = p.phase === "records" ? p.pushed : recBar.max;
       recText.textContent = "上传 " + p.pushed + "/" + p.to_push + " 条 · 下载 " + p.pulled + " 条" + (p.rejected ? " · 被拒 " + p.rejected + " 条" : "");
@@ -378,7 +391,7 @@
       fileText.textContent = "文件 " + p.files_done + "/" + p.files + " 个 · " + fmtBytes(p.file_bytes) + "/" + fmtBytes(p.file_total) + (p.deferred ? " · " + p.deferred + " 张原图等待 Wi-Fi" : "") + (p.failed_files ? " · " + p.failed_files + " 个失败，下次重试" : "");
       const words = { records: "正在同步记录…", files: "正在上传照片和签字…", done: "同步完成 " + (p.finished_at || ""), error: "同步失败：" + (p.error || "") };
       state.replaceChildren(p.phase ? el("p", { class: p.phase === "error" ? "error" : (p.phase === "done" ? "ok" : "muted"), id: "sync-phase", "data-phase": p.phase, text: words[p.phase] || "" }) : el("p", { class: "muted", text: "先同步记录，再上传照片和签字文件" }),
-        p.clock_warning ? el("div", { class: "warnbox", id: "clock-warning", text: p.clock_warning }) : null);
+        ...(p.clock_warning ? [el("div", { class: "warnbox", id: "clock-warning", text: p.clock_warning })] : []));
       start.disabled = p.running;
     }
     async function loadRejected() {
@@ -388,11 +401,27 @@
         el("div", { class: "muted", text: "字段：" + x.fields.join("、") }),
         x.fixable ? el("button", { type: "button", class: "fix", text: "修改后重新保存", onclick: async () => { const d = await api("POST", "/api/rejected/" + encodeURIComponent(x.op_id) + "/fix"); go("#/draft/" + encodeURIComponent(d.id)); } }) : null))) : el("p", { class: "muted", id: "no-rejected", text: "没有被拒绝的记录" }));
     }
+    // Conflicts that involve my edits: the field, my value against the
+    // other's, and where the township's decision stands.
+    async function loadConflicts() {
+      const r = await api("GET", "/api/conflicts");
+      const note = r.error ? el("p", { class: "error", id: "conflicts-error", text: r.error })
+        : el("p", { class: "muted", text: r.fetched ? "服务器 " + r.fetched_at + " 的情况，由乡镇审核人员裁决" : "同步后显示" });
+      const row = (cls, who, x) => el("tr", { class: cls + (x.winner ? " win" : "") }, el("th", { text: who }),
+        el("td", {}, el("div", { class: "cf-value", text: x.value }), el("div", { class: "muted cf-meta" }, x.winner ? el("span", { class: "cf-current", text: "当前采用" }) : null, x.at)));
+      conflicts.replaceChildren(el("h2", { text: "与我有关的冲突" }), note, r.conflicts.length ? el("div", {}, r.conflicts.map((c) => el("div", { class: "card conflict", "data-conflict": c.id, "data-status": c.status },
+        el("div", { class: "row-title", text: c.record }),
+        el("div", { class: "cf-field", text: "字段：" + c.field_label }),
+        el("table", { class: "cf-values" }, el("tbody", {}, c.mine.map((m) => row("cf-mine", "我的值", m)), c.others.map((o) => row("cf-other", o.author + " 的值", o)))),
+        el("div", { class: "cf-status " + (c.status === "open" ? "open" : "ok"), text: c.status_label })))) : (r.fetched ? el("p", { class: "muted", id: "no-conflicts", text: "没有与我有关的冲突" }) : null));
+      conflicts.dataset.loaded = r.fetched ? "fetched" : "not-fetched";
+    }
+    function refreshConflicts() { delete conflicts.dataset.loaded; loadConflicts().catch((e) => { conflicts.replaceChildren(errorBox(e)); conflicts.dataset.loaded = "error"; }); }
     async function poll() {
       const p = await api("GET", "/api/sync");
       draw(p);
       if (p.running) polling = setTimeout(() => poll().catch(() => {}), 300);
-      else { polling = null; await loadRejected(); document.body.dataset.sync = p.phase; }
+      else { polling = null; await loadRejected(); refreshConflicts(); document.body.dataset.sync = p.phase; }
     }
     start.addEventListener("click", async () => {
       document.body.dataset.sync = "running";
@@ -404,11 +433,12 @@
       el("div", { class: "row-title", text: "照片原图" }),
       el("div", { class: "choices" }, el("label", {}, metered, el("span", { text: "仅 Wi-Fi 时上传原图（省流量）" })), el("label", {}, unmetered, el("span", { text: "现在上传原图（Wi-Fi）" })))),
       start, el("div", { class: "card" }, el("div", { class: "row-title", text: "记录" }), recBar, recText, el("div", { class: "row-title", text: "照片和签字" }), fileBar, fileText, state),
-      rejected);
+      rejected, conflicts);
     const syncChoices = view.querySelectorAll(".choices label");
     const mark = () => syncChoices.forEach((l) => l.classList.toggle("on", l.querySelector("input").checked));
     syncChoices.forEach((l) => l.querySelector("input").addEventListener("change", mark)); mark();
     await loadRejected();
+    refreshConflicts();
     if (s.running) poll();
     document.body.dataset.ready = "sync";
   }
