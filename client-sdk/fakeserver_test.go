@@ -44,6 +44,7 @@ type fakeServer struct {
 
 	// Fault injection.
 	fail503    int                               // answer the next n sync requests 503
+	busyHeader http.Header                       // headers of those 503s (Retry-After…)
 	cutAfter   int                               // apply the next n pushes, then cut the connection
 	reject     func(op *syncengine.Op) string    // non-empty: reject the op with this message
 	onPush     func(req *syncengine.PushRequest) // observes every push body
@@ -123,6 +124,11 @@ func (f *fakeServer) serve(w http.ResponseWriter, r *http.Request) {
 	status := http.StatusOK
 	if aerr != nil {
 		status, out = aerr.status, map[string]string{"code": aerr.code, "message": aerr.msg}
+		if status == http.StatusServiceUnavailable {
+			for k, v := range f.busyHeader {
+				w.Header()[k] = v
+			}
+		}
 	} else if r.URL.Path == "/v1/devices" {
 		status = http.StatusCreated
 	}

@@ -183,8 +183,9 @@ func (s *syncRun) report(p Progress) {
 }
 
 // retry calls fn until it succeeds, retrying ETRANSIENT with backoff up to
-// MaxAttempts tries, and refreshing the access token once on EUNAUTHORIZED
-// when refresh is set.
+// MaxAttempts tries (waiting what the server asked for when it answered
+// with a retry-after), and refreshing the access token once on
+// EUNAUTHORIZED when refresh is set.
 func (s *syncRun) retry(ctx context.Context, refresh bool, fn func(context.Context) error) error {
 	refreshed := !refresh
 	for attempt := 1; ; attempt++ {
@@ -201,6 +202,12 @@ func (s *syncRun) retry(ctx context.Context, refresh bool, fn func(context.Conte
 		case isCode(err, syncengine.ETRANSIENT) && attempt < s.c.opts.MaxAttempts:
 			s.rep.Retries++
 			d := s.c.backoff(attempt)
+			if wait, ok := syncengine.RetryAfter(err); ok {
+				// A busy server said when its queue drains: come back
+				// then, spread over a fifth more so a refused crowd does
+				// not return in step, rather than guess with backoff.
+				d = wait + rand.N(wait/5+1)
+			}
 			s.c.log.Debug("transient failure, retrying", "attempt", attempt, "wait", d, "err", err)
 			if err := s.c.opts.Sleep(ctx, d); err != nil {
 				return err

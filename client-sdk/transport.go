@@ -234,7 +234,12 @@ func (t *HTTPTransport) send(ctx context.Context, method, path string, in, out a
 		t.OnExchange(ex)
 	}
 	if resp.StatusCode >= 300 {
-		return responseError(resp.StatusCode, raw)
+		err := responseError(resp.StatusCode, raw)
+		var se *syncengine.Error
+		if wait, ok := retryAfter(resp.Header); ok && errors.As(err, &se) && se.Code == syncengine.ETRANSIENT {
+			return &syncengine.RetryAfterError{Err: se, After: wait}
+		}
+		return err
 	}
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {
@@ -274,6 +279,28 @@ func statusCode(status int) string {
 	default:
 		return syncengine.EINTERNAL
 	}
+}
+
+// maxRetryAfter bounds the wait a server may ask for: a misconfigured or
+// hostile answer must not park a tablet's sync for hours.
+const maxRetryAfter = 5 * time.Minute
+
+// retryAfter reads the wait a busy server asks for: the millisecond
+// header when present, else Retry-After in seconds or as an HTTP date.
+func retryAfter(h http.Header) (time.Duration, bool) {
+	var d time.Duration
+	if ms, err := strconv.ParseInt(h.Get(syncengine.RetryAfterHeader), 10, 64); err == nil && ms >= 0 {
+		d = time.Duration(ms) * time.Millisecond
+	} else if v := strings.TrimSpace(h.Get("Retry-After")); v == "" {
+		return 0, false
+	} else if secs, err := strconv.ParseInt(v, 10, 64); err == nil && secs >= 0 {
+		d = time.Duration(min(secs, int64(maxRetryAfter/time.Second))) * time.Second
+	} else if at, err := http.ParseTime(v); err == nil {
+		d = max(time.Until(at), 0)
+	} else {
+		return 0, false
+	}
+	return min(d, maxRetryAfter), true
 }
 
 // responseError turns an error response into a *syncengine.Error. The

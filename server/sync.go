@@ -11,6 +11,12 @@ import (
 
 func (s *Server) handlePush(c *fiber.Ctx) error {
 	start := time.Now()
+	// A full write queue refuses the push before its body is unpacked:
+	// the tablet comes back when the queue has drained, and the pushes
+	// already admitted do not wait on decoding that would be thrown away.
+	if wait, busy := s.core.PushBusy(); busy {
+		return retryLater(c, wait)
+	}
 	body, err := s.readBody(c)
 	if err != nil {
 		return err
@@ -24,6 +30,9 @@ func (s *Server) handlePush(c *fiber.Ctx) error {
 		return err
 	}
 	res, err := s.core.PushSigned(c.UserContext(), callerOf(c), req.Ops, env)
+	if wait, busy := syncengine.RetryAfter(err); busy {
+		return retryLater(c, wait)
+	}
 	if err != nil {
 		return err
 	}
@@ -80,4 +89,12 @@ func (s *Server) handlePull(c *fiber.Ctx) error {
 	s.metrics.pullSeconds.Observe(time.Since(start).Seconds())
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 	return nil
+}
+
+// retryLater answers 503 ETRANSIENT with the wait in Retry-After (whole
+// seconds, rounded up) and in milliseconds (syncengine.RetryAfterHeader).
+func retryLater(c *fiber.Ctx, wait time.Duration) error {
+	c.Set(fiber.HeaderRetryAfter, strconv.FormatInt(int64((wait+time.Second-1)/time.Second), 10))
+	c.Set(syncengine.RetryAfterHeader, strconv.FormatInt(wait.Milliseconds(), 10))
+	return syncengine.Errorf(syncengine.ETRANSIENT, "服务器繁忙，请%d毫秒后重试", wait.Milliseconds())
 }

@@ -3,6 +3,7 @@ package syncengine
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Stable error codes. Clients branch on them; they never change meaning.
@@ -56,4 +57,35 @@ func ErrorMessage(err error) string {
 		return e.Message
 	}
 	return "internal error"
+}
+
+// RetryAfterHeader carries, on an ETRANSIENT answer, the wait the server
+// asks for in milliseconds; the standard Retry-After header beside it has
+// the same wait rounded up to whole seconds, for other HTTP clients.
+const RetryAfterHeader = "X-Ruhu-Retry-After-Ms"
+
+// RetryAfterError is an ETRANSIENT refusal that says when to try again:
+// the server's write queue is full, so it refused the request unread
+// rather than letting every request wait longer.
+type RetryAfterError struct {
+	Err   *Error
+	After time.Duration
+}
+
+// Error implements error.
+func (e *RetryAfterError) Error() string {
+	return fmt.Sprintf("%s (retry after %v)", e.Err.Error(), e.After)
+}
+
+// Unwrap returns the coded error, so ErrorCode sees ETRANSIENT.
+func (e *RetryAfterError) Unwrap() error { return e.Err }
+
+// RetryAfter returns the wait a refusal asks for, and false when err
+// names none.
+func RetryAfter(err error) (time.Duration, bool) {
+	var ra *RetryAfterError
+	if errors.As(err, &ra) {
+		return ra.After, true
+	}
+	return 0, false
 }

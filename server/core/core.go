@@ -83,6 +83,11 @@ type Options struct {
 	// Nil counts every case as lacking evidence, so no exit passes on
 	// evidence nobody checked.
 	HousingEvidence func(tx Tx, housingCase *syncengine.Record) (bool, error)
+	// MaxQueuedOps bounds the pushed ops between admission and the end
+	// of their write transaction; a push that would pass it is refused
+	// with ETRANSIENT and a retry-after (syncengine.RetryAfterError).
+	// Zero means DefaultMaxQueuedOps; a negative value sets no bound.
+	MaxQueuedOps int
 }
 
 // Core runs the use cases. It is safe for concurrent use.
@@ -93,6 +98,7 @@ type Core struct {
 	opts    Options
 	clock   *syncengine.Clock
 	tokens  *auth.Tokens
+	queue   *writeQueue
 
 	dummyOnce sync.Once
 	dummyHash string // a password hash of nothing, checked for unknown users
@@ -114,9 +120,13 @@ func New(log *slog.Logger, store Store, reg Validator, opts Options) *Core {
 		// fail, pushes of procedure ops answer EINTERNAL.
 		opts.Policies, _ = rules.DefaultPolicies()
 	}
+	if opts.MaxQueuedOps == 0 {
+		opts.MaxQueuedOps = DefaultMaxQueuedOps
+	}
 	return &Core{log: log, store: store, schemas: reg, opts: opts,
 		clock:  syncengine.NewClock(opts.Now),
-		tokens: auth.NewTokens(store.Secret(), opts.AccessTTL, opts.Now)}
+		tokens: auth.NewTokens(store.Secret(), opts.AccessTTL, opts.Now),
+		queue:  newWriteQueue(opts.MaxQueuedOps, time.Now)}
 }
 
 // Epoch is the store's lineage id (see Store.Epoch).

@@ -57,8 +57,9 @@ type admitted struct {
 // caller must be authenticated (Authenticate). Refusals of single ops are
 // in the result; the error is ETOOLARGE for more than
 // syncengine.MaxPushOps ops, ETRANSIENT when the store is temporarily
-// unavailable (nothing was applied: resend the batch) and EINTERNAL for
-// anything else (logged).
+// unavailable or the write queue is full (Options.MaxQueuedOps; the error
+// is then a *syncengine.RetryAfterError saying when to come back; nothing
+// was applied: resend the batch) and EINTERNAL for anything else (logged).
 func (c *Core) Push(ctx context.Context, caller Caller, batch []syncengine.WireOp) (PushResult, error) {
 	return c.PushSigned(ctx, caller, batch, nil)
 }
@@ -72,6 +73,10 @@ func (c *Core) PushSigned(ctx context.Context, caller Caller, batch []syncengine
 	if len(batch) > syncengine.MaxPushOps {
 		return PushResult{}, syncengine.Errorf(syncengine.ETOOLARGE, "a push holds at most %d ops, got %d", syncengine.MaxPushOps, len(batch))
 	}
+	if err := c.queue.enter(len(batch)); err != nil {
+		return PushResult{}, err
+	}
+	defer c.queue.leave(len(batch))
 	now := c.opts.Now()
 	if err := c.store.View(func(tx Tx) error { return c.verifyBatch(tx, caller, env) }); err != nil {
 		return PushResult{}, c.storeErr(ctx, "push: verify signature", err)

@@ -23,7 +23,7 @@ func BenchmarkPushBatch1000(b *testing.B) {
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if err := e.push("solo", bodies[i], syncengine.MaxPushOps); err != nil {
+		if err := e.push("solo", bodies[i], syncengine.MaxPushOps, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -39,7 +39,7 @@ func BenchmarkPull2000(b *testing.B) {
 	var seq atomic.Int64
 	bodies, _ := encodeBatches(visitOps("solo", e.device["solo"], 10000, &seq), syncengine.MaxPushOps)
 	for _, body := range bodies {
-		if err := e.push("solo", body, syncengine.MaxPushOps); err != nil {
+		if err := e.push("solo", body, syncengine.MaxPushOps, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
