@@ -2,7 +2,9 @@ package rules
 
 import "time"
 
-// Status is a household's poverty status. The values are stable codes.
+// Status is a household's poverty status. The values are stable codes
+// (the households schema's status.value); this is their one home, with
+// their Chinese labels, for the server, the importer, the SDK and the CLI.
 type Status string
 
 // Household statuses (DOMAIN.md "Records").
@@ -11,10 +13,11 @@ const (
 	StatusExited    Status = "exited"    // 已脱贫
 	StatusMonitored Status = "monitored" // 监测户
 	StatusFellBack  Status = "fellback"  // 返贫
-	StatusRemoved   Status = "removed"   // 销号 (no longer followed)
+	StatusRemoved   Status = "removed"   // 已销号 (no longer followed)
 )
 
-// Label returns the status in Chinese.
+// Label returns the status in Chinese; an unknown code is returned as it
+// is.
 func (s Status) Label() string {
 	switch s {
 	case StatusPoor:
@@ -26,7 +29,7 @@ func (s Status) Label() string {
 	case StatusFellBack:
 		return "返贫"
 	case StatusRemoved:
-		return "销号"
+		return "已销号"
 	}
 	return string(s)
 }

@@ -250,10 +250,6 @@ func (t *tabletCLI) enroll(ctx context.Context, args []string) error {
 	return nil
 }
 
-var householdStatus = map[string]string{
-	"poor": "未脱贫", "exited": "已脱贫", "monitored": "监测户", "fellback": "返贫", "removed": "已销号",
-}
-
 // householdStatusLabel is a household's status in Chinese, with its year.
 func householdStatusLabel(h *client.RecordView) string {
 	var st struct {
@@ -261,10 +257,7 @@ func householdStatusLabel(h *client.RecordView) string {
 		Year  int    `json:"year"`
 	}
 	_ = json.Unmarshal(h.Values["status"], &st)
-	status := householdStatus[st.Value]
-	if status == "" {
-		status = st.Value
-	}
+	status := rules.Status(st.Value).Label()
 	if st.Year != 0 {
 		status += fmt.Sprintf("(%d)", st.Year)
 	}

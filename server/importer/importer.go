@@ -11,6 +11,8 @@ import (
 	"unicode"
 
 	"github.com/xuri/excelize/v2"
+
+	"github.com/ruhu-dev/ruhu/rules"
 )
 
 // Register column headers.
@@ -36,18 +38,6 @@ func Columns() []string {
 // RequiredColumns returns the columns a register must have.
 func RequiredColumns() []string { return []string{ColHeadName, ColIDNumber, ColVillage} }
 
-// Status is a household's poverty status; the values are the same stable
-// codes as the rules package's (poor, exited, monitored, fellback).
-type Status string
-
-// Household statuses.
-const (
-	StatusPoor      Status = "poor"
-	StatusExited    Status = "exited"
-	StatusMonitored Status = "monitored"
-	StatusFellBack  Status = "fellback"
-)
-
 // Member is a registered member of a household. The register lists heads
 // only, so an imported household has its head as its one member.
 type Member struct {
@@ -65,8 +55,8 @@ type Household struct {
 	HeadName string   `json:"head_name"`
 	HeadID   IDNumber `json:"head_id"`
 	// HeadIDMasked is HeadID masked for display.
-	HeadIDMasked string `json:"head_id_masked"`
-	Status       Status `json:"status"`
+	HeadIDMasked string       `json:"head_id_masked"`
+	Status       rules.Status `json:"status"`
 	// ExitYear is the 脱贫年度, 0 when none.
 	ExitYear int `json:"exit_year"`
 	// Type is 户类型 as written; LowIncome (低保) and FiveGuarantees (五保)
@@ -276,7 +266,7 @@ func (p *parser) cell(cells []string, col string) string {
 
 type householdType struct {
 	lowIncome, fiveGuarantees bool
-	status                    Status
+	status                    rules.Status
 }
 
 // householdTypeOf maps 户类型 to the flags and status it implies.
@@ -289,24 +279,24 @@ func householdTypeOf(t string) (householdType, bool) {
 	case "五保贫困户", "五保户", "特困供养户":
 		return householdType{fiveGuarantees: true}, true
 	case "脱贫不稳定户", "边缘易致贫户", "突发严重困难户":
-		return householdType{status: StatusMonitored}, true
+		return householdType{status: rules.StatusMonitored}, true
 	case "返贫户":
-		return householdType{status: StatusFellBack}, true
+		return householdType{status: rules.StatusFellBack}, true
 	}
 	return householdType{}, false
 }
 
 // statusOf maps 户状态 words to a status.
-func statusOf(s string) (Status, bool) {
+func statusOf(s string) (rules.Status, bool) {
 	switch s {
 	case "未脱贫", "贫困":
-		return StatusPoor, true
+		return rules.StatusPoor, true
 	case "已脱贫", "脱贫":
-		return StatusExited, true
+		return rules.StatusExited, true
 	case "监测户", "监测对象":
-		return StatusMonitored, true
+		return rules.StatusMonitored, true
 	case "返贫", "返贫户":
-		return StatusFellBack, true
+		return rules.StatusFellBack, true
 	}
 	return "", false
 }
@@ -365,11 +355,11 @@ func (p *parser) row(n int, cells []string) (Household, []RowError) {
 	case kind.status != "":
 		h.Status = kind.status
 	case h.ExitYear != 0:
-		h.Status = StatusExited
+		h.Status = rules.StatusExited
 	default:
-		h.Status = StatusPoor
+		h.Status = rules.StatusPoor
 	}
-	if h.Status == StatusPoor && h.ExitYear != 0 {
+	if h.Status == rules.StatusPoor && h.ExitYear != 0 {
 		bad(ColStatus, CodeBadStatus, "户状态为未脱贫，却填写了脱贫年度")
 	}
 	if s := p.cell(cells, ColSize); s != "" {

@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/ruhu-dev/ruhu/server/importer"
+
+	"github.com/ruhu-dev/ruhu/rules"
 )
 
 const village = "340102001001"
@@ -84,7 +86,7 @@ func TestRoundTripAndReimport(t *testing.T) {
 			fmt.Sprint(h.Size) != r.Size || h.Cause != r.Cause || h.Phone != r.Phone {
 			t.Fatalf("row %d: %+v from %+v", i, h, r)
 		}
-		if (r.ExitYear != "") != (h.Status == importer.StatusExited || (h.ExitYear != 0)) {
+		if (r.ExitYear != "") != (h.Status == rules.StatusExited || (h.ExitYear != 0)) {
 			t.Fatalf("row %d status %s exit %d from %q", i, h.Status, h.ExitYear, r.ExitYear)
 		}
 	}
@@ -188,7 +190,7 @@ func TestHeaderOrderNotesAndUnknownColumns(t *testing.T) {
 		t.Fatalf("result %+v", res)
 	}
 	h := res.Households[0]
-	if h.ID != "H-001" || h.HeadName != row.HeadName || !h.FiveGuarantees || h.LowIncome || h.Status != importer.StatusExited ||
+	if h.ID != "H-001" || h.HeadName != row.HeadName || !h.FiveGuarantees || h.LowIncome || h.Status != rules.StatusExited ||
 		h.ExitYear != 2019 || h.Size != 2 || h.Members[0].Name != row.HeadName || h.Members[0].Relation != "户主" {
 		t.Fatalf("household %+v", h)
 	}
@@ -198,15 +200,15 @@ func TestTypesAndStatuses(t *testing.T) {
 	row := importer.ExampleRows(village, 1)[0]
 	tests := []struct {
 		typ, status, exit string
-		want              importer.Status
+		want              rules.Status
 		low, five         bool
 		code              string
 	}{
-		{"一般贫困户", "", "", importer.StatusPoor, false, false, ""},
-		{"低保贫困户", "", "", importer.StatusPoor, true, false, ""},
-		{"边缘易致贫户", "", "", importer.StatusMonitored, false, false, ""},
-		{"返贫户", "", "", importer.StatusFellBack, false, false, ""},
-		{"一般贫困户", "已脱贫", "", importer.StatusExited, false, false, ""},
+		{"一般贫困户", "", "", rules.StatusPoor, false, false, ""},
+		{"低保贫困户", "", "", rules.StatusPoor, true, false, ""},
+		{"边缘易致贫户", "", "", rules.StatusMonitored, false, false, ""},
+		{"返贫户", "", "", rules.StatusFellBack, false, false, ""},
+		{"一般贫困户", "已脱贫", "", rules.StatusExited, false, false, ""},
 		{"一般贫困户", "未脱贫", "2019", "", false, false, importer.CodeBadStatus},
 		{"富裕户", "", "", "", false, false, importer.CodeBadType},
 		{"", "", "2013", "", false, false, importer.CodeBadExitYear},

@@ -140,22 +140,8 @@ func RowsFromHouseholds(hh []Household) []Row {
 		if h.ExitYear > 0 {
 			r.ExitYear = strconv.Itoa(h.ExitYear)
 		}
-		r.Status = statusWord(h.Status)
+		r.Status = h.Status.Label()
 		rows[i] = r
 	}
 	return rows
-}
-
-func statusWord(s Status) string {
-	switch s {
-	case StatusPoor:
-		return "未脱贫"
-	case StatusExited:
-		return "已脱贫"
-	case StatusMonitored:
-		return "监测户"
-	case StatusFellBack:
-		return "返贫"
-	}
-	return ""
 }
