@@ -265,7 +265,11 @@ func (c *Console) ledgerAction(w http.ResponseWriter, r *http.Request, rq *reque
 		back.Set("done", id)
 	case syncengine.EINVALID, syncengine.EFORBIDDEN, syncengine.ECONFLICT:
 		code, reason, ok := strings.Cut(syncengine.ErrorMessage(err), ": ")
-		if !ok || !strings.HasPrefix(code, "ledger_") {
+		switch {
+		case ok && strings.HasPrefix(code, "ledger_"):
+		case syncengine.ErrorCode(err) == syncengine.EFORBIDDEN:
+			code, reason = "", "您的角色或管辖范围不允许修改问题台账。"
+		default:
 			code, reason = "", syncengine.ErrorMessage(err)
 		}
 		back.Set("error", reason)
