@@ -2,11 +2,6 @@ package client
 
 import (
 	"bytes"
-	"crypto/pbkdf2"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -21,27 +16,24 @@ import (
 )
 
 // bucketApp holds what a field app keeps between launches beside the
-// records: drafts of forms being filled ("draft/<id>") and the lock PIN's
-// verifier ("pin"). It lives in the tablet file, so a draft survives the
-// app being killed mid-form, and a revocation wipes it with the rest.
+// records: drafts of forms being filled ("draft/<id>"), sealed like the
+// PII fields since they hold what was typed of them. It lives in the
+// tablet file, so a draft survives the app being killed mid-form, and a
+// revocation wipes it with the rest. The PIN is in tabletkeys.go.
 var bucketApp = []byte("app")
 
 const (
 	appDraftPrefix = "draft/"
-	appPIN         = "pin"
 	// maxDraft bounds one draft (form values, signature strokes and the
 	// photos chosen so far).
 	maxDraft = 64 << 20
-	// pinIterations is the PBKDF2 work per PIN check. The PIN only gates
-	// the screen here; the key derivation that protects PII at rest
-	// belongs to the hardening of pii.go.
-	pinIterations = 100_000
 )
 
 // SaveDraft stores (or replaces) the draft id: opaque bytes the app reads
 // back with Draft after a restart.
 //
-// Codes: EINVALID (empty id or over 64 MiB), EREVOKED.
+// Codes: EINVALID (empty id or over 64 MiB), ELOCKED and ELEASE (the key
+// is locked: drafts are sealed), EREVOKED.
 func (c *Client) SaveDraft(id string, data []byte) error {
 	if id == "" || len(id) > 200 || !utf8.ValidString(id) {
 		return syncengine.Errorf(syncengine.EINVALID, "草稿编号无效")
@@ -49,8 +41,12 @@ func (c *Client) SaveDraft(id string, data []byte) error {
 	if len(data) > maxDraft {
 		return syncengine.Errorf(syncengine.EINVALID, "草稿过大（%d 字节，最多 %d）", len(data), maxDraft)
 	}
-	return c.update(func(tx *bolt.Tx, _ codec) error {
-		if err := tx.Bucket(bucketApp).Put([]byte(appDraftPrefix+id), data); err != nil {
+	return c.update(func(tx *bolt.Tx, cd codec) error {
+		sealed, err := cd.pii.sealBlob(appDraftPrefix+id, data)
+		if err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketApp).Put([]byte(appDraftPrefix+id), sealed); err != nil {
 			return fmt.Errorf("save draft %s: %w", id, err)
 		}
 		return nil
@@ -59,15 +55,19 @@ func (c *Client) SaveDraft(id string, data []byte) error {
 
 // Draft returns the draft id.
 //
-// Codes: ENOTFOUND, EREVOKED.
+// Codes: ENOTFOUND, ELOCKED, ELEASE, EREVOKED.
 func (c *Client) Draft(id string) ([]byte, error) {
 	var out []byte
-	err := c.view(func(tx *bolt.Tx, _ codec) error {
+	err := c.view(func(tx *bolt.Tx, cd codec) error {
 		v := tx.Bucket(bucketApp).Get([]byte(appDraftPrefix + id))
 		if v == nil {
 			return syncengine.Errorf(syncengine.ENOTFOUND, "没有草稿 %s", id)
 		}
-		out = bytes.Clone(v)
+		plain, err := cd.pii.openBlob(appDraftPrefix+id, v)
+		if err != nil {
+			return err
+		}
+		out = bytes.Clone(plain)
 		return nil
 	})
 	return out, err
@@ -98,70 +98,8 @@ func (c *Client) DeleteDraft(id string) error {
 	})
 }
 
-type pinVerifier struct {
-	Salt []byte `json:"salt"`
-	Hash []byte `json:"hash"`
-	Iter int    `json:"iter"`
-}
-
-// SetPIN sets the PIN that unlocks the app (4 to 12 digits).
-//
-// Codes: EINVALID, EREVOKED.
-func (c *Client) SetPIN(pin string) error {
-	if !validPIN(pin) {
-		return syncengine.Errorf(syncengine.EINVALID, "PIN 须为 4 到 12 位数字")
-	}
-	v := pinVerifier{Salt: make([]byte, 16), Iter: pinIterations}
-	if _, err := rand.Read(v.Salt); err != nil {
-		return fmt.Errorf("pin salt: %w", err)
-	}
-	var err error
-	if v.Hash, err = pbkdf2.Key(sha256.New, pin, v.Salt, v.Iter, 32); err != nil {
-		return fmt.Errorf("pin hash: %w", err)
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return c.update(func(tx *bolt.Tx, _ codec) error {
-		return tx.Bucket(bucketApp).Put([]byte(appPIN), b)
-	})
-}
-
-// HasPIN reports whether a PIN is set.
-//
-// Codes: EREVOKED.
-func (c *Client) HasPIN() (bool, error) {
-	var ok bool
-	err := c.view(func(tx *bolt.Tx, _ codec) error {
-		ok = tx.Bucket(bucketApp).Get([]byte(appPIN)) != nil
-		return nil
-	})
-	return ok, err
-}
-
-// CheckPIN reports whether pin is the PIN set (false when none is set).
-//
-// Codes: EREVOKED.
-func (c *Client) CheckPIN(pin string) (bool, error) {
-	var raw []byte
-	err := c.view(func(tx *bolt.Tx, _ codec) error {
-		raw = bytes.Clone(tx.Bucket(bucketApp).Get([]byte(appPIN)))
-		return nil
-	})
-	if err != nil || raw == nil {
-		return false, err
-	}
-	var v pinVerifier
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return false, fmt.Errorf("pin verifier: %w", err)
-	}
-	got, err := pbkdf2.Key(sha256.New, pin, v.Salt, v.Iter, len(v.Hash))
-	if err != nil {
-		return false, fmt.Errorf("pin hash: %w", err)
-	}
-	return subtle.ConstantTimeCompare(got, v.Hash) == 1, nil
-}
+// ValidPIN reports whether pin has the form of a PIN: 4 to 12 digits.
+func ValidPIN(pin string) bool { return validPIN(pin) }
 
 func validPIN(pin string) bool {
 	if len(pin) < 4 || len(pin) > 12 {

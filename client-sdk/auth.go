@@ -271,7 +271,7 @@ func (c *Client) refresh(ctx context.Context, tr *HTTPTransport) error {
 // afterAuthError wipes the store when the server says the device is revoked.
 func (c *Client) afterAuthError(err error) error {
 	if isCode(err, syncengine.EREVOKED) {
-		if werr := c.wipe(); werr != nil {
+		if werr := c.wipe(wipeRevoked); werr != nil {
 			return fmt.Errorf("%w; wipe failed: %v", err, werr)
 		}
 	}

@@ -38,6 +38,9 @@ type Client struct {
 	blobs blobDir
 
 	clock *syncengine.Clock
+	// keys holds the key of the PII fields while it may be used
+	// (tabletkeys.go); it outlives reopenings of the file.
+	keys *keySlot
 	// offsetMs is server time − device time, valid when offsetKnown.
 	offsetMs    atomic.Int64
 	offsetKnown atomic.Bool
@@ -49,6 +52,7 @@ func Open(path string, opts Options) (*Client, error) {
 	c := &Client{path: path, opts: opts.withDefaults(), blobs: blobDirFor(path)}
 	c.log = c.opts.Logger
 	c.clock = syncengine.NewClock(c.physicalNow)
+	c.keys = newKeySlot(c.physicalNow)
 	if err := c.openFile(); err != nil {
 		return nil, err
 	}
@@ -69,8 +73,9 @@ func (c *Client) Close() error {
 	return nil
 }
 
-// openFile opens the bbolt file, creates missing buckets and the PII key,
-// and restores the clock state. Called with c.mu held or before sharing.
+// openFile opens the bbolt file, creates missing buckets and the PII key
+// (or loads the state of a PIN-protected one, tabletkeys.go), and restores
+// the clock state. Called with c.mu held or before sharing.
 func (c *Client) openFile() error {
 	db, err := bolt.Open(c.path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
 	if err != nil {
@@ -78,12 +83,15 @@ func (c *Client) openFile() error {
 	}
 	var (
 		key      []byte
+		ks       keyState
+		wiped    bool
 		lastHLC  int64
 		offset   int64
 		offsetOK bool
 	)
 	err = db.Update(func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketWiped) != nil {
+			wiped = true
 			return nil // a wiped file stays empty until the next login
 		}
 		for _, name := range dataBuckets() {
@@ -92,8 +100,9 @@ func (c *Client) openFile() error {
 			}
 		}
 		m := meta{tx.Bucket(bucketMeta)}
+		ks = readKeyState(m)
 		key = m.bytes(metaPIIKey)
-		if key == nil {
+		if key == nil && !ks.protected() {
 			key = make([]byte, 32)
 			if _, err := rand.Read(key); err != nil {
 				return fmt.Errorf("make pii key: %w", err)
@@ -111,11 +120,12 @@ func (c *Client) openFile() error {
 		return fmt.Errorf("initialise tablet store %s: %w", c.path, err)
 	}
 	var pii *piiCipher
-	if key != nil {
-		if pii, err = newPIICipher(key, c.opts.PIIFields); err != nil {
+	if !wiped {
+		if err := c.keys.load(ks, key); err != nil {
 			db.Close()
 			return err
 		}
+		pii = &piiCipher{keys: c.keys, fields: c.opts.PIIFields}
 	}
 	c.db = db
 	c.codec = codec{pii: pii}
@@ -125,10 +135,20 @@ func (c *Client) openFile() error {
 	return nil
 }
 
-// errRevoked is returned by every call on a wiped store.
-func errRevoked() error {
+// errRevoked is returned by every call on a wiped store; the wipe marker
+// says why it was wiped (wipeRevoked or wipePIN).
+func errRevoked(marker *bolt.Bucket) error {
+	if string(marker.Get([]byte("reason"))) == wipePIN {
+		return ErrPINWiped
+	}
 	return syncengine.Errorf(syncengine.EREVOKED, "此设备已被停用，本地数据已清除；请重新登录并登记设备")
 }
+
+// Why a store was wiped.
+const (
+	wipeRevoked = "revoked" // the server revoked the device
+	wipePIN     = "pin"     // too many wrong PINs in a row
+)
 
 // handle returns the open database and codec, or the reason there is none.
 func (c *Client) handle() (*bolt.DB, codec, error) {
@@ -147,8 +167,8 @@ func (c *Client) view(fn func(tx *bolt.Tx, cd codec) error) error {
 		return err
 	}
 	return db.View(func(tx *bolt.Tx) error {
-		if tx.Bucket(bucketWiped) != nil {
-			return errRevoked()
+		if b := tx.Bucket(bucketWiped); b != nil {
+			return errRevoked(b)
 		}
 		return fn(tx, cd)
 	})
@@ -161,18 +181,19 @@ func (c *Client) update(fn func(tx *bolt.Tx, cd codec) error) error {
 		return err
 	}
 	return db.Update(func(tx *bolt.Tx) error {
-		if tx.Bucket(bucketWiped) != nil {
-			return errRevoked()
+		if b := tx.Bucket(bucketWiped); b != nil {
+			return errRevoked(b)
 		}
 		return fn(tx, cd)
 	})
 }
 
-// wipe destroys the local data after the server revoked the device. The
-// file is removed and recreated rather than emptied, because bbolt leaves
-// deleted values in free pages. Only a marker remains, so the next Open
-// still knows why the tablet is empty. The evidence files go too.
-func (c *Client) wipe() error {
+// wipe destroys the local data after the server revoked the device, or
+// too many wrong PINs (reason wipeRevoked, wipePIN). The file is removed
+// and recreated rather than emptied, because bbolt leaves deleted values
+// in free pages. Only a marker remains, so the next Open still knows why
+// the tablet is empty. The evidence files and the key in memory go too.
+func (c *Client) wipe(reason string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -194,6 +215,9 @@ func (c *Client) wipe() error {
 		if err != nil {
 			return err
 		}
+		if err := b.Put([]byte("reason"), []byte(reason)); err != nil {
+			return err
+		}
 		return b.Put([]byte("at"), []byte(time.Now().UTC().Format(time.RFC3339)))
 	})
 	if err != nil {
@@ -203,13 +227,14 @@ func (c *Client) wipe() error {
 	}
 	c.db = db
 	c.codec = codec{}
+	c.keys.forget()
 	c.offsetMs.Store(0)
 	c.offsetKnown.Store(false)
 	c.clock.Reset(0)
 	if err := c.blobs.removeAll(); err != nil {
 		return fmt.Errorf("wipe: %w", err)
 	}
-	c.log.Warn("device revoked: local data wiped", "path", c.path)
+	c.log.Warn("local data wiped", "reason", reason, "path", c.path)
 	return nil
 }
 

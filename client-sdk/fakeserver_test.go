@@ -3,6 +3,7 @@ package client_test
 import (
 	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -57,6 +58,14 @@ type fakeServer struct {
 
 	// tus serves /v1/uploads when set (tusserver_test.go).
 	tus http.Handler
+
+	// Key shares (tabletkeys_test.go): the lease handed out, the wrong
+	// PINs that wipe, how many shares were asked, and whether the server
+	// has the endpoint at all.
+	keyLease       time.Duration
+	maxPINFailures int
+	keyShares      int
+	noKeyShare     bool
 }
 
 const (
@@ -77,6 +86,9 @@ func newFakeServer(t testing.TB) *fakeServer {
 		access:     map[string]string{},
 		revoked:    map[string]bool{},
 		publicKeys: map[string]string{},
+
+		keyLease:       14 * 24 * time.Hour,
+		maxPINFailures: 10,
 	}
 	f.clock = syncengine.NewClock(func() time.Time { return f.now })
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
@@ -259,6 +271,18 @@ func (f *fakeServer) route(r *http.Request) (any, *apiError, bool) {
 			return nil, nil, true
 		}
 		return resp, nil, false
+	case "/v1/device/key-share":
+		dev, e := f.authDevice(r)
+		if e != nil {
+			return nil, e, false
+		}
+		if f.noKeyShare {
+			break
+		}
+		f.keyShares++
+		share := sha256.Sum256([]byte("key share of " + dev))
+		return map[string]any{"share": share[:], "lease_until": f.now.Add(f.keyLease), "lease_seconds": int64(f.keyLease.Seconds()),
+			"max_pin_failures": f.maxPINFailures}, nil, false
 	case "/v1/sync/pull":
 		if _, e := f.authDevice(r); e != nil {
 			return nil, e, false

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
@@ -12,25 +13,31 @@ import (
 
 // PII at rest.
 //
-// The values of PII fields (Options.PIIFields; by default members.id_number,
-// the 身份证号) are
-// stored in the tablet file sealed with AES-256-GCM, bound to their record
-// and field (the additional data), so they do not show up in a copy of the
-// file, a backup or a grep of the storage.
+// The values of PII fields (Options.PIIFields; by default the fields the
+// shipped schemas mark: households' head_name, address and phone, members'
+// name and id_number (the 身份证号), visits' answered_by_name) are stored in
+// the tablet file sealed with AES-256-GCM, bound to their record and field
+// (the additional data), so they do not show up in a copy of the file, a
+// backup or a grep of the storage.
 //
-// Limitation, stated plainly: the key lives in the same file (meta
-// "pii_key"). This protects against casual reading of the file, file
-// carving and logs, not against someone who has the whole file and reads
-// this source. Real protection needs the key outside the file (Android
-// Keystore, or derived from a PIN the officer types); the cipher is isolated
-// here so that change touches only where the key comes from. The values are
-// sent to the server in clear inside the TLS connection, and records pulled
-// from the server are sealed before they are stored.
+// Where the key comes from is tabletkeys.go: until a PIN is set it lives in
+// the same file (meta "pii_key"), which only keeps values out of casual
+// reading, carving and logs; once a PIN is set it is kept only wrapped
+// under a key derived from the PIN (argon2id) and the server's key share,
+// whose lease ends without a sync. The values are sent to the server in
+// clear inside the TLS connection, and records pulled from the server are
+// sealed before they are stored.
 
-// defaultPIIFields is used when Options.PIIFields is nil.
+// defaultPIIFields is used when Options.PIIFields is nil: what the
+// shipped schemas mark (x-ruhu pii).
 func defaultPIIFields(collection string) []string {
-	if collection == CollectionMembers {
-		return []string{"id_number"}
+	switch collection {
+	case CollectionHouseholds:
+		return []string{"head_name", "address", "phone"}
+	case CollectionMembers:
+		return []string{"name", "id_number"}
+	case CollectionVisits:
+		return []string{"answered_by_name"}
 	}
 	return nil
 }
@@ -41,7 +48,7 @@ type sealedValue struct {
 }
 
 type piiCipher struct {
-	aead   cipher.AEAD
+	keys   *keySlot
 	fields func(collection string) []string
 }
 
@@ -55,7 +62,7 @@ func (p *piiCipher) isPII(collection, field string) bool {
 	return p != nil && slices.Contains(p.fields(collection), field)
 }
 
-func newPIICipher(key []byte, fields func(string) []string) (*piiCipher, error) {
+func newAEAD(key []byte) (cipher.AEAD, error) {
 	block, err := aes.NewCipher(key)
 	if err != nil {
 		return nil, fmt.Errorf("pii key: %w", err)
@@ -64,7 +71,7 @@ func newPIICipher(key []byte, fields func(string) []string) (*piiCipher, error) 
 	if err != nil {
 		return nil, fmt.Errorf("pii key: %w", err)
 	}
-	return &piiCipher{aead: aead, fields: fields}, nil
+	return aead, nil
 }
 
 func piiAD(collection, id, field string) []byte {
@@ -75,11 +82,15 @@ func (p *piiCipher) seal(collection, id, field string, v json.RawMessage) (json.
 	if !p.isPII(collection, field) || len(v) == 0 || string(v) == "null" {
 		return v, nil
 	}
-	nonce := make([]byte, p.aead.NonceSize(), p.aead.NonceSize()+len(v)+p.aead.Overhead())
+	aead, err := p.keys.current()
+	if err != nil {
+		return nil, fmt.Errorf("seal %s/%s.%s: %w", collection, id, field, err)
+	}
+	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(v)+aead.Overhead())
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, fmt.Errorf("seal %s.%s: %w", collection, field, err)
 	}
-	ct := p.aead.Seal(nonce, nonce, v, piiAD(collection, id, field))
+	ct := aead.Seal(nonce, nonce, v, piiAD(collection, id, field))
 	return json.Marshal(sealedValue{Sealed: base64.StdEncoding.EncodeToString(ct)})
 }
 
@@ -91,12 +102,16 @@ func (p *piiCipher) open(collection, id, field string, v json.RawMessage) (json.
 	if err := json.Unmarshal(v, &s); err != nil || s.Sealed == "" {
 		return v, nil // not sealed: a value stored before sealing existed
 	}
+	aead, err := p.keys.current()
+	if err != nil {
+		return nil, fmt.Errorf("open %s/%s.%s: %w", collection, id, field, err)
+	}
 	ct, err := base64.StdEncoding.DecodeString(s.Sealed)
-	if err != nil || len(ct) < p.aead.NonceSize() {
+	if err != nil || len(ct) < aead.NonceSize() {
 		return nil, fmt.Errorf("open %s/%s.%s: sealed value is corrupt", collection, id, field)
 	}
-	n := p.aead.NonceSize()
-	pt, err := p.aead.Open(nil, ct[:n], ct[n:], piiAD(collection, id, field))
+	n := aead.NonceSize()
+	pt, err := aead.Open(nil, ct[:n], ct[n:], piiAD(collection, id, field))
 	if err != nil {
 		return nil, fmt.Errorf("open %s/%s.%s: %w", collection, id, field, err)
 	}
@@ -124,4 +139,48 @@ func (p *piiCipher) mapFields(collection, id string, set map[string]json.RawMess
 		out[name] = nv
 	}
 	return out, nil
+}
+
+// blobMagic starts a sealed blob (a draft); one stored before drafts were
+// sealed lacks it and reads as it is.
+var blobMagic = []byte("RSB1")
+
+// sealBlob seals a whole value (a form draft, which holds what was typed
+// of personal fields) bound to ad, its key in the store.
+func (p *piiCipher) sealBlob(ad string, data []byte) ([]byte, error) {
+	if p == nil {
+		return data, nil
+	}
+	aead, err := p.keys.current()
+	if err != nil {
+		return nil, fmt.Errorf("seal %s: %w", ad, err)
+	}
+	out := make([]byte, len(blobMagic)+aead.NonceSize(), len(blobMagic)+aead.NonceSize()+len(data)+aead.Overhead())
+	copy(out, blobMagic)
+	nonce := out[len(blobMagic):]
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, fmt.Errorf("seal %s: %w", ad, err)
+	}
+	return aead.Seal(out, nonce, data, []byte(ad)), nil
+}
+
+// openBlob opens what sealBlob sealed under ad.
+func (p *piiCipher) openBlob(ad string, b []byte) ([]byte, error) {
+	if p == nil || !bytes.HasPrefix(b, blobMagic) {
+		return b, nil
+	}
+	aead, err := p.keys.current()
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", ad, err)
+	}
+	b = b[len(blobMagic):]
+	if len(b) < aead.NonceSize() {
+		return nil, fmt.Errorf("open %s: sealed value is corrupt", ad)
+	}
+	n := aead.NonceSize()
+	pt, err := aead.Open(nil, b[:n], b[n:], []byte(ad))
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", ad, err)
+	}
+	return pt, nil
 }

@@ -59,8 +59,9 @@ func (r SyncReport) WireBytesPerOp() float64 {
 	return float64(r.WireOut) / float64(r.Pushed)
 }
 
-// Sync pushes the outbox in batches, then pulls the server's changes page
-// by page until there are no more. Each acknowledged batch and each page is
+// Sync renews the key share (RenewKeyShare), pushes the outbox in
+// batches, then pulls the server's changes page by page until there are
+// no more. Each acknowledged batch and each page is
 // applied in one transaction with its effect on the cursor, so Sync can be
 // cut at any point and simply run again. Transient failures are retried
 // with exponential backoff; an expired access token is refreshed once.
@@ -68,7 +69,8 @@ func (r SyncReport) WireBytesPerOp() float64 {
 // Codes: EUNAUTHORIZED (not enrolled, or the refresh token was refused:
 // log in and enroll again), EREVOKED (the device was revoked: the local
 // data has been wiped), ETRANSIENT (still failing after the retries),
-// EINVALID (the server refused a whole request).
+// EINVALID (the server refused a whole request), ELOCKED and ELEASE (an
+// op or record with personal fields while the key is locked).
 func (c *Client) Sync(ctx context.Context, progress func(Progress)) (SyncReport, error) {
 	c.syncMu.Lock()
 	defer c.syncMu.Unlock()
@@ -108,6 +110,13 @@ func (s *syncRun) run(ctx context.Context) error {
 		return err
 	}
 	s.tr = s.c.transport(server, s.onExchange)
+	// The key share first: a key unlocked before its lease ran out is
+	// usable again for the personal fields of the push (tabletkeys.go).
+	if err := s.c.renewKeyShare(ctx, s.tr, func(ctx context.Context, fn func(context.Context) error) error {
+		return s.retry(ctx, true, fn)
+	}); err != nil {
+		return err
+	}
 	// A reset re-queues sent ops: push them, then pull again. Two rounds
 	// suffice; a third is a server that keeps forgetting.
 	for round := 0; round < 3; round++ {

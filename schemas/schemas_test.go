@@ -294,13 +294,13 @@ func TestPolicies(t *testing.T) {
 		collection string
 		want       schemas.CollectionPolicy
 	}{
-		{"visits", schemas.CollectionPolicy{AppendOnly: true, Annotations: []string{"review_status", "review_note", "review_state", "review_comment", "reviewed_by", "reviewed_at"}, CitesBlobs: []string{"photo_sha256s"}}},
+		{"visits", schemas.CollectionPolicy{AppendOnly: true, Annotations: []string{"review_status", "review_note", "review_state", "review_comment", "reviewed_by", "reviewed_at"}, CitesBlobs: []string{"photo_sha256s"}, PII: []string{"answered_by_name"}}},
 		{"checkins", schemas.CollectionPolicy{AppendOnly: true, Annotations: []string{"review_note", "review_state", "review_comment", "reviewed_by", "reviewed_at"}}},
 		{"photos", schemas.CollectionPolicy{AppendOnly: true, Annotations: []string{"review_note", "review_state", "review_comment", "reviewed_by", "reviewed_at"}, CitesBlobs: []string{"blob_sha256"}}},
 		{"signatures", schemas.CollectionPolicy{AppendOnly: true, CitesBlobs: []string{"image_sha256"}}},
 		{"housing_cases", schemas.CollectionPolicy{CitesBlobs: []string{"photo_sha256s"}}},
-		{"members", schemas.CollectionPolicy{PII: []string{"id_number"}}},
-		{"households", schemas.CollectionPolicy{}},
+		{"members", schemas.CollectionPolicy{PII: []string{"name", "id_number"}}},
+		{"households", schemas.CollectionPolicy{PII: []string{"head_name", "address", "phone"}}},
 		{"assignments", schemas.CollectionPolicy{}},
 		{"villages", schemas.CollectionPolicy{}},
 		{"teams", schemas.CollectionPolicy{}},

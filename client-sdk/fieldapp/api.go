@@ -23,6 +23,7 @@ func (a *App) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/lock/unlock", a.unlock)
 	mux.HandleFunc("POST /api/lock/lock", a.lockNow)
 	mux.HandleFunc("POST /api/lock/pin", a.setPIN)
+	mux.HandleFunc("POST /api/lock/renew", a.renewAndUnlock)
 	mux.HandleFunc("GET /api/me", a.me)
 	mux.HandleFunc("POST /api/setup", a.setup)
 	mux.HandleFunc("GET /api/households", a.households)
@@ -50,14 +51,23 @@ func (a *App) routes(mux *http.ServeMux) {
 // ---- lock ----
 
 func (a *App) lockState(w http.ResponseWriter, r *http.Request) {
-	has, err := a.c.HasPIN()
+	ks, err := a.c.KeyState()
 	if err != nil {
 		a.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"locked": a.isLocked(), "has_pin": has, "idle_seconds": int(a.opts.IdleLock / time.Second)})
+	out := map[string]any{"locked": a.isLocked(), "has_pin": ks.Protected, "idle_seconds": int(a.opts.IdleLock / time.Second),
+		"lease_valid": ks.LeaseValid, "pin_failures": ks.PINFailures, "max_pin_failures": ks.MaxPINFailures}
+	if !ks.LeaseUntil.IsZero() {
+		out["lease_until"] = ks.LeaseUntil.Format(time.RFC3339)
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
+// unlock derives the key of the personal fields from the PIN
+// (client.Unlock): a wrong PIN is EPIN (401), a try too soon EPINWAIT
+// (429), a lease that ran out ELEASE (423: sync with /api/lock/renew),
+// and the last wrong PIN wipes the tablet (EREVOKED, 410).
 func (a *App) unlock(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		PIN string `json:"pin"`
@@ -66,31 +76,55 @@ func (a *App) unlock(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, err)
 		return
 	}
-	ok, err := a.c.CheckPIN(req.PIN)
-	if err != nil {
+	if err := a.c.Unlock(req.PIN); err != nil {
 		a.fail(w, err)
 		return
 	}
-	if !ok {
-		writeError(w, http.StatusUnauthorized, "EUNAUTHORIZED", "PIN 不正确")
+	a.unlocked()
+	writeJSON(w, http.StatusOK, map[string]any{"locked": false})
+}
+
+// renewAndUnlock is the lock screen's way past a lease that ran out: ask
+// the server for the key share (the only step that needs a network), then
+// unlock with the PIN.
+func (a *App) renewAndUnlock(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		PIN string `json:"pin"`
+	}
+	if err := readJSON(r, &req); err != nil {
+		a.fail(w, err)
 		return
 	}
+	if err := a.c.RenewKeyShare(r.Context()); err != nil {
+		a.fail(w, err)
+		return
+	}
+	if err := a.c.Unlock(req.PIN); err != nil {
+		a.fail(w, err)
+		return
+	}
+	a.unlocked()
+	writeJSON(w, http.StatusOK, map[string]any{"locked": false})
+}
+
+func (a *App) unlocked() {
 	a.mu.Lock()
 	a.locked = false
 	a.lastActive = a.opts.Now()
 	a.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{"locked": false})
 }
 
 func (a *App) lockNow(w http.ResponseWriter, r *http.Request) {
 	a.mu.Lock()
 	a.locked = true
+	a.c.Lock()
 	a.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{"locked": a.isLocked()})
 }
 
-// setPIN sets the PIN; changing one needs the current PIN and an
-// unlocked app.
+// setPIN sets the PIN; changing one needs the current PIN (counted as an
+// unlock try) and an unlocked app. The first PIN needs a key share: the
+// tablet must have synced within the lease.
 func (a *App) setPIN(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		PIN     string `json:"pin"`
@@ -106,13 +140,12 @@ func (a *App) setPIN(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if has {
-		ok, err := a.c.CheckPIN(req.Current)
-		if err != nil {
-			a.fail(w, err)
+		if a.isLocked() {
+			writeError(w, http.StatusLocked, client.CodeLocked, "已锁定：请先输入 PIN 解锁")
 			return
 		}
-		if !ok || a.isLocked() {
-			writeError(w, http.StatusUnauthorized, "EUNAUTHORIZED", "当前 PIN 不正确")
+		if err := a.c.Unlock(req.Current); err != nil {
+			a.fail(w, err)
 			return
 		}
 	}
@@ -139,8 +172,9 @@ func (a *App) me(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// setup is the first run: log in to the server and enrol this tablet
-// (the only step that needs a network), and set the PIN.
+// setup is the first run: log in to the server, enrol this tablet and
+// fetch its key share (the only steps that need a network), and set the
+// PIN, which with the share unlocks the personal fields.
 func (a *App) setup(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Server, User, Password string
@@ -156,11 +190,9 @@ func (a *App) setup(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "EINVALID", "请填写服务器地址、用户名、密码和设备名")
 		return
 	}
-	if req.PIN != "" {
-		if err := a.c.SetPIN(req.PIN); err != nil {
-			a.fail(w, err)
-			return
-		}
+	if req.PIN != "" && !client.ValidPIN(req.PIN) {
+		writeError(w, http.StatusBadRequest, "EINVALID", "PIN 须为 4 到 12 位数字")
+		return
 	}
 	if err := a.c.Login(r.Context(), req.Server, req.User, req.Password); err != nil {
 		a.fail(w, err)
@@ -169,6 +201,17 @@ func (a *App) setup(w http.ResponseWriter, r *http.Request) {
 	if err := a.c.Enroll(r.Context(), req.DeviceName); err != nil {
 		a.fail(w, err)
 		return
+	}
+	if req.PIN != "" {
+		if err := a.c.RenewKeyShare(r.Context()); err != nil {
+			a.fail(w, err)
+			return
+		}
+		if err := a.c.SetPIN(req.PIN); err != nil {
+			a.fail(w, err)
+			return
+		}
+		a.unlocked()
 	}
 	a.me(w, r)
 }

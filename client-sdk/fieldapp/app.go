@@ -13,8 +13,9 @@
 // whose Host is a loopback address, and only with the per-launch secret —
 // given once in the URL the launcher prints (/open?k=SECRET), exchanged
 // for an HttpOnly SameSite=Strict cookie — every other request is refused.
-// A PIN locks the API after a period without activity (the lock screen
-// and its API; deriving keys from the PIN belongs to pii.go's hardening).
+// A PIN locks the API after a period without activity, and at launch:
+// unlocking derives the key of the personal fields from the PIN and the
+// server's key share (client-sdk tabletkeys.go), and locking forgets it.
 package fieldapp
 
 import (
@@ -228,16 +229,18 @@ func loopbackHost(hostport string) bool {
 }
 
 // isLocked reports whether the lock is on: a PIN is set and the app was
-// locked, or idle for IdleLock. Going idle locks it until unlocked.
+// locked, idle for IdleLock, or the key is sealed (since launch, or its
+// lease ran out). Locking forgets the key in memory until unlocked.
 func (a *App) isLocked() bool {
-	has, _ := a.c.HasPIN()
-	if !has {
+	ks, err := a.c.KeyState()
+	if err != nil || !ks.Protected {
 		return false
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if !a.locked && a.opts.Now().Sub(a.lastActive) >= a.opts.IdleLock {
+	if !a.locked && (!ks.Unlocked || a.opts.Now().Sub(a.lastActive) >= a.opts.IdleLock) {
 		a.locked = true
+		a.c.Lock()
 	}
 	return a.locked
 }
@@ -285,6 +288,12 @@ func (a *App) fail(w http.ResponseWriter, err error) {
 		status = http.StatusForbidden
 	case syncengine.EREVOKED:
 		status = http.StatusGone
+	case client.CodeWrongPIN:
+		status = http.StatusUnauthorized
+	case client.CodePINWait:
+		status = http.StatusTooManyRequests
+	case client.CodeLocked, client.CodeLeaseExpired:
+		status = http.StatusLocked
 	case syncengine.ETRANSIENT:
 		status = http.StatusServiceUnavailable
 	default:

@@ -1,6 +1,7 @@
 package fieldapp_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"io/fs"
@@ -134,6 +135,16 @@ func TestPINLockAfterIdle(t *testing.T) {
 	clk.Advance(time.Hour)
 	if code, _ := do(t, hc, "GET", srv.URL+"/api/me", ""); code != 200 {
 		t.Fatalf("no PIN set: locked anyway (%d)", code)
+	}
+	// The first PIN needs the server's key share (lock_test.go).
+	if err := c.Login(context.Background(), newKeyServer(t, &clock{now: time.Now()}).URL, "wang", "pw"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Enroll(context.Background(), "平板"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.RenewKeyShare(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 	if err := c.SetPIN("2468"); err != nil {
 		t.Fatal(err)

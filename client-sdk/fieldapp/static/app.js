@@ -44,17 +44,29 @@
   // ---- lock ----
   const lock = document.getElementById("lock");
   function showLock() { lock.hidden = false; document.getElementById("lock-pin").focus(); }
-  document.getElementById("lock-form").addEventListener("submit", async (ev) => {
-    ev.preventDefault();
+  // Unlocking derives the key of the personal fields from the PIN; past the
+  // key share's lease (ELEASE) the tablet must sync first: "renew" asks the
+  // server for the share, then unlocks with the same PIN.
+  async function unlockWith(path) {
     const pin = document.getElementById("lock-pin");
     const errp = document.getElementById("lock-error");
+    const renew = document.getElementById("lock-renew");
     try {
-      await api("POST", "/api/lock/unlock", { pin: pin.value });
-      pin.value = ""; errp.hidden = true; lock.hidden = true; render();
-    } catch (e) { errp.textContent = e.message; errp.hidden = false; }
-  });
+      await api("POST", path, { pin: pin.value });
+      pin.value = ""; errp.hidden = true; renew.hidden = true; lock.hidden = true; render();
+    } catch (e) {
+      errp.textContent = e.message; errp.hidden = false;
+      renew.hidden = e.code !== "ELEASE";
+      if (e.code === "EREVOKED") { pin.value = ""; }
+    }
+  }
+  document.getElementById("lock-form").addEventListener("submit", (ev) => { ev.preventDefault(); unlockWith("/api/lock/unlock"); });
+  document.getElementById("lock-renew").addEventListener("click", () => unlockWith("/api/lock/renew"));
   async function checkLock() {
-    try { const s = await api("GET", "/api/lock"); if (s.locked) showLock(); } catch (e) { /* offline page state */ }
+    try {
+      const s = await api("GET", "/api/lock");
+      if (s.locked) { document.getElementById("lock-renew").hidden = s.lease_valid !== false; showLock(); }
+    } catch (e) { /* offline page state */ }
   }
   setInterval(checkLock, 15000);
   document.addEventListener("visibilitychange", () => { if (!document.hidden) checkLock(); });
