@@ -250,8 +250,8 @@ func TestMobileFacadeAgainstTheServer(t *testing.T) {
 	if got.Pending || jsonStr(got.Values["answered_by_member_id"]) != head.ID {
 		t.Fatalf("visit after reopening: %s", out)
 	}
-	if out, err = s2.Sync(false, nil); err != nil {
-		t.Fatalf("sync after reopening, no progress callback: %v", err)
+	if out, err = s2.Sync(false, nil); err != nil || !strings.Contains(out, "pushed") {
+		t.Fatalf("sync after reopening, no progress callback: %s, %v", out, err)
 	}
 	if _, err := s2.Get("visits", "no-such-visit"); err == nil || !strings.HasPrefix(err.Error(), "ENOTFOUND: ") {
 		t.Fatalf("get of an absent record: %v", err)
