@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,9 +32,13 @@ var (
 	keyReportRows      = []byte("reportrows")   // in meta: the layout version the buckets hold
 )
 
+// reportBuckets are the buckets RebuildReportRows recomputes: the
+// projection and the visit indexes (visitindex.go).
+var reportBuckets = [][]byte{bucketReportRows, bucketReportCounts, bucketVisitsByHousehold, bucketVisitPhotos}
+
 // reportRowsVersion is the layout of the rows and the field list below.
 // Change it with either: Open then rebuilds the projection.
-const reportRowsVersion = 2
+const reportRowsVersion = 3
 
 // ReportField is core.ReportField: a field the projection keeps.
 type ReportField = core.ReportField
@@ -56,8 +61,23 @@ func (t *Tx) projectRecord(key []byte, rec *syncengine.Record, op *syncengine.Op
 	if rows == nil {
 		return nil // a file opened before the projection existed; Open rebuilds it
 	}
-	existed := rows.Get(key) != nil
-	if deleted, _ := rec.Deleted(); deleted {
+	old := rows.Get(key)
+	existed := old != nil
+	deleted, _ := rec.Deleted()
+	if rec.Collection == "visits" {
+		value := func(name string) []byte {
+			if fs, ok := rec.Fields[name]; ok {
+				return fs.Value
+			}
+			return nil
+		}
+		f := visitFields{visitedAt: value("visited_at"), household: value("household_id"),
+			answeredBy: value("answered_by_member_id"), gps: value("gps"), photos: value("photo_sha256s")}
+		if err := t.indexVisit(key[len("visits/"):], old, rec.Area, f, !deleted); err != nil {
+			return err
+		}
+	}
+	if deleted {
 		if !existed {
 			return nil
 		}
@@ -312,7 +332,10 @@ func (s *Store) ensureReportRows() error {
 	current := false
 	err := s.db.View(func(btx *bolt.Tx) error {
 		v := btx.Bucket(bucketMeta).Get(keyReportRows)
-		current = len(v) == 1 && v[0] == reportRowsVersion && btx.Bucket(bucketReportRows) != nil && btx.Bucket(bucketReportCounts) != nil
+		current = len(v) == 1 && v[0] == reportRowsVersion
+		for _, name := range reportBuckets {
+			current = current && btx.Bucket(name) != nil
+		}
 		return nil
 	})
 	if err != nil || current {
@@ -337,7 +360,7 @@ func (s *Store) RebuildReportRows() error {
 		if err := btx.Bucket(bucketMeta).Delete(keyReportRows); err != nil {
 			return err
 		}
-		for _, name := range [][]byte{bucketReportRows, bucketReportCounts} {
+		for _, name := range reportBuckets {
 			if btx.Bucket(name) != nil {
 				if err := btx.DeleteBucket(name); err != nil {
 					return err
@@ -401,11 +424,14 @@ func (t *Tx) rebuildRow(rows *bolt.Bucket, key, raw []byte) error {
 	if !ok || spec == nil {
 		return nil
 	}
-	want := make([]string, len(spec))
+	want := make([]string, len(spec), len(spec)+len(visitIndexExtra))
 	for i, f := range spec {
 		want[i] = f.Name
 	}
-	views := make([]FieldView, len(spec))
+	if col == "visits" {
+		want = append(want, visitIndexExtra...)
+	}
+	views := make([]FieldView, len(want))
 	_, area, deleted, ok := scanStored(raw, want, views)
 	if !ok {
 		rec, err := decodeStored(key, raw)
@@ -424,7 +450,15 @@ func (t *Tx) rebuildRow(rows *bolt.Bucket, key, raw []byte) error {
 	if deleted {
 		return nil
 	}
-	row, err := t.encodeReportRow(nil, area, spec, views)
+	if col == "visits" {
+		value := func(name string) []byte { return views[slices.Index(want, name)].Value }
+		f := visitFields{visitedAt: value("visited_at"), household: value("household_id"),
+			answeredBy: value("answered_by_member_id"), gps: value("gps"), photos: value("photo_sha256s")}
+		if err := t.indexVisit(key[len("visits/"):], nil, area, f, true); err != nil {
+			return err
+		}
+	}
+	row, err := t.encodeReportRow(nil, area, spec, views[:len(spec)])
 	if err != nil {
 		return fmt.Errorf("report row of %s: %w", key, err)
 	}
@@ -433,3 +467,7 @@ func (t *Tx) rebuildRow(rows *bolt.Bucket, key, raw []byte) error {
 	}
 	return t.countRow(col, area, 1)
 }
+
+// visitIndexExtra are the fields of a visit the visit indexes read beyond
+// its report row's.
+var visitIndexExtra = []string{"gps", "photo_sha256s"}

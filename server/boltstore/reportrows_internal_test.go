@@ -2,11 +2,13 @@ package boltstore
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -53,6 +55,9 @@ func randomOps(rng *rand.Rand, n int) []*syncengine.Op {
 			if col == "notes" {
 				names = append(names, "at", "visited_at")
 			}
+			if col == "visits" {
+				names = append(names, visitIndexExtra...)
+			}
 			for _, name := range names {
 				if rng.IntN(2) == 0 {
 					op.Set[name] = json.RawMessage(values[rng.IntN(len(values))])
@@ -80,10 +85,16 @@ func reportRows(t *testing.T, s *Store) map[string]string {
 		if err != nil {
 			return err
 		}
-		return tx.tx.Bucket(bucketReportCounts).ForEach(func(k, v []byte) error {
-			rows["count "+string(k)] = string(v)
-			return nil
-		})
+		for _, b := range [][]byte{bucketReportCounts, bucketVisitsByHousehold, bucketVisitPhotos} {
+			err := tx.tx.Bucket(b).ForEach(func(k, v []byte) error {
+				rows[string(b)+" "+string(k)] = string(v)
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -147,6 +158,9 @@ func TestReportRowsEqualRecomputation(t *testing.T) {
 			for _, prefix := range []string{"", "340199", "340199001002", "35"} {
 				compareScans(t, s, col, prefix, fmt.Sprintf("seed %d round %d %s under %q", seed, round, col, prefix))
 			}
+		}
+		for _, prefix := range []string{"", "340199", "340199001002", "35"} {
+			compareVisitIndexes(t, s, prefix, fmt.Sprintf("seed %d round %d visit indexes under %q", seed, round, prefix))
 		}
 		s.Close()
 	}
@@ -297,5 +311,64 @@ func TestScanReportRowsRefusesUnprojected(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "not projected") {
 			t.Errorf("%s %v: got %v, want a not projected error", tc.col, tc.want, err)
 		}
+	}
+}
+
+// compareVisitIndexes holds ScanVisitsByHousehold and ScanVisitPhotos
+// equal to what they stand for, read from the records with ScanRecordsIn:
+// every live visit with a household and an RFC 3339 visited_at, grouped
+// by area and household, and every live visit whose photo_sha256s may
+// name a photo, with its fields.
+func compareVisitIndexes(t *testing.T, s *Store, prefix, what string) {
+	t.Helper()
+	var wantHH, gotHH, wantPhotos, gotPhotos []string
+	err := s.View(func(tx *Tx) error {
+		type entry struct{ area, household, id, line string }
+		var entries []entry
+		err := tx.ScanRecordsIn("visits", prefix, []string{"visited_at", "household_id", "answered_by_member_id", "gps", "photo_sha256s"},
+			func(id, area string, f []FieldView) error {
+				hh, _ := jsonText(f[1].Value)
+				at, _ := jsonText(f[0].Value)
+				if ts, err := time.Parse(time.RFC3339, at); err == nil && hh != "" {
+					entries = append(entries, entry{area, hh, id, fmt.Sprintf("%s|%s|%s|%d|%s", area, hh, id, ts.Unix(), f[2].Value)})
+				}
+				if citesPhotos(f[4].Value) {
+					wantPhotos = append(wantPhotos, fmt.Sprintf("%s|%s|%s|%s|%s|%s", area, id, f[1].Value, f[0].Value, f[3].Value, f[4].Value))
+				}
+				return nil
+			})
+		if err != nil {
+			return err
+		}
+		slices.SortFunc(entries, func(a, b entry) int {
+			return cmp.Or(cmp.Compare(a.area, b.area), cmp.Compare(len(a.household), len(b.household)), cmp.Compare(a.household, b.household), cmp.Compare(a.id, b.id))
+		})
+		for _, e := range entries {
+			wantHH = append(wantHH, e.line)
+		}
+		slices.Sort(wantPhotos)
+		err = tx.ScanVisitsByHousehold(prefix, func(area, household []byte, visits []VisitEntry) error {
+			for _, v := range visits {
+				gotHH = append(gotHH, fmt.Sprintf("%s|%s|%s|%d|%s", area, household, v.ID, v.Unix, v.AnsweredByMemberID))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return tx.ScanVisitPhotos(prefix, func(id, area string, f []FieldView) error {
+			gotPhotos = append(gotPhotos, fmt.Sprintf("%s|%s|%s|%s|%s|%s", area, id, f[0].Value, f[1].Value, f[2].Value, f[3].Value))
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	slices.Sort(gotPhotos)
+	if fmt.Sprint(wantHH) != fmt.Sprint(gotHH) {
+		t.Errorf("%s: by household\nrecords %v\nindex   %v", what, wantHH, gotHH)
+	}
+	if fmt.Sprint(wantPhotos) != fmt.Sprint(gotPhotos) {
+		t.Errorf("%s: photos\nrecords %v\nindex   %v", what, wantPhotos, gotPhotos)
 	}
 }

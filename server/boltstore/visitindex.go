@@ -1,0 +1,284 @@
+package boltstore
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/ruhu-dev/ruhu/server/core"
+)
+
+// Two indexes of visits beside the report projection, kept by PutRecord
+// in the same transaction as the visit and rebuilt with the projection
+// (RebuildReportRows):
+//
+//   - visits by household: one small entry per live visit with a
+//     household and a readable visited_at, keyed by the visit's area, its
+//     household and its id, holding the visit time and who answered. The
+//     compliance report counts a county's million visits per household
+//     from these (ScanVisitsByHousehold): a household's visits are
+//     adjacent, so counting them needs no lookup per visit, and an entry
+//     is a third of a report row.
+//   - visits with photos: for each live visit citing photos, the fields
+//     the photo checks read, keyed by area and id (ScanVisitPhotos). The
+//     photo checks then read only the visits that cite photos, not every
+//     visit record of the area.
+//
+// Both hold stored facts only: no rule or policy figure.
+var (
+	bucketVisitsByHousehold = []byte("visitsbyhh")  // area 0x00 uvarint len(household) household id -> varint unix, answered_by_member_id
+	bucketVisitPhotos       = []byte("visitphotos") // area 0x00 id -> row of visitPhotoFields
+)
+
+// visitPhotoFields are the fields ScanVisitPhotos shows, in order.
+var visitPhotoFields = []ReportField{{Name: "household_id"}, {Name: "visited_at"}, {Name: "gps"}, {Name: "photo_sha256s"}}
+
+// VisitPhotoFields returns the names of the fields ScanVisitPhotos shows,
+// in the order it shows them.
+func VisitPhotoFields() []string {
+	names := make([]string, len(visitPhotoFields))
+	for i, f := range visitPhotoFields {
+		names[i] = f.Name
+	}
+	return names
+}
+
+// VisitEntry is one visit as the by-household index keeps it.
+type VisitEntry struct {
+	ID []byte
+	// Unix is visited_at in Unix seconds (read as RFC 3339, as the report
+	// reads it).
+	Unix int64
+	// AnsweredByMemberID is the stored JSON value of
+	// answered_by_member_id; nil when the visit has none.
+	AnsweredByMemberID []byte
+}
+
+// jsonText reads a JSON string value; false when raw is not a string.
+func jsonText(raw []byte) (string, bool) {
+	if len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' && !slices.Contains(raw, '\\') {
+		return string(raw[1 : len(raw)-1]), true
+	}
+	var s string
+	if len(raw) == 0 || json.Unmarshal(raw, &s) != nil {
+		return "", false
+	}
+	return s, true
+}
+
+// visitEntryKey returns the by-household key and value of a visit with
+// the given area, id and field values; nil when the visit has no
+// household or no readable visited_at (the report leaves such visits
+// out).
+func visitEntryKey(area string, id []byte, visitedAt, household, answeredBy []byte) (key, value []byte) {
+	hh, _ := jsonText(household)
+	at, ok := jsonText(visitedAt)
+	if hh == "" || !ok {
+		return nil, nil
+	}
+	t, err := time.Parse(time.RFC3339, at)
+	if err != nil {
+		return nil, nil
+	}
+	key = make([]byte, 0, len(area)+len(hh)+len(id)+4)
+	key = append(append(key, area...), 0)
+	key = binary.AppendUvarint(key, uint64(len(hh)))
+	key = append(append(key, hh...), id...)
+	value = binary.AppendVarint(make([]byte, 0, 8+len(answeredBy)), t.Unix())
+	return key, append(value, answeredBy...)
+}
+
+// citesPhotos reports whether a photo_sha256s value may name a photo:
+// present and not null or empty. The photo checks read the value itself.
+func citesPhotos(raw []byte) bool {
+	raw = bytes.TrimSpace(raw)
+	return len(raw) > 0 && !bytes.Equal(raw, []byte("null")) && !bytes.Equal(bytes.ReplaceAll(raw, []byte(" "), nil), []byte("[]"))
+}
+
+// visitFields are the fields of a visit the indexes read.
+type visitFields struct {
+	visitedAt, household, answeredBy, gps, photos []byte
+}
+
+// indexVisit moves a visit's entries in both indexes from what its old
+// report row says (nil when it had none) to its new state: area and
+// fields, or gone when live is false. Called before the report row
+// changes, since old is borrowed from it.
+func (t *Tx) indexVisit(id []byte, old []byte, area string, f visitFields, live bool) error {
+	byHousehold := t.tx.Bucket(bucketVisitsByHousehold)
+	photos := t.tx.Bucket(bucketVisitPhotos)
+	if byHousehold == nil || photos == nil {
+		return nil // a file opened before the indexes existed; Open rebuilds them
+	}
+	var oldKey, oldPhotoKey []byte
+	if old != nil {
+		spec := core.ReportFields("visits")
+		views := make([]FieldView, len(spec))
+		oldArea, ok := decodeReportRow(old, spec, views)
+		if !ok {
+			return fmt.Errorf("visit index: malformed report row of visits/%s", id)
+		}
+		var ov visitFields
+		for i, s := range spec {
+			switch s.Name {
+			case "visited_at":
+				ov.visitedAt = views[i].Value
+			case "household_id":
+				ov.household = views[i].Value
+			}
+		}
+		oldKey, _ = visitEntryKey(string(oldArea), id, ov.visitedAt, ov.household, nil)
+		oldPhotoKey = append(append(append([]byte(nil), oldArea...), 0), id...)
+	}
+	var newKey, newValue []byte
+	if live {
+		newKey, newValue = visitEntryKey(area, id, f.visitedAt, f.household, f.answeredBy)
+	}
+	if oldKey != nil && !bytes.Equal(oldKey, newKey) {
+		if err := byHousehold.Delete(oldKey); err != nil {
+			return err
+		}
+	}
+	if newKey != nil && !bytes.Equal(byHousehold.Get(newKey), newValue) {
+		if err := byHousehold.Put(newKey, newValue); err != nil {
+			return err
+		}
+	}
+	if oldPhotoKey != nil {
+		if err := photos.Delete(oldPhotoKey); err != nil {
+			return err
+		}
+	}
+	if live && citesPhotos(f.photos) {
+		views := []FieldView{{Value: f.household}, {Value: f.visitedAt}, {Value: f.gps}, {Value: f.photos}}
+		row, err := t.encodeReportRow(nil, area, visitPhotoFields, views)
+		if err != nil {
+			return err
+		}
+		if err := photos.Put(append(append([]byte(area), 0), id...), row); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ScanVisitsByHousehold calls fn for each household with live visits
+// whose area code starts with areaPrefix, with the visits' area, the
+// household id and its visits in id order (visits of one household in
+// two areas come in two calls, in area order). Only visits with a household and a
+// readable visited_at are indexed. fn's arguments are borrowed from the
+// transaction and reused between calls.
+func (t *Tx) ScanVisitsByHousehold(areaPrefix string, fn func(area, household []byte, visits []VisitEntry) error) error {
+	b := t.tx.Bucket(bucketVisitsByHousehold)
+	if b == nil {
+		return fmt.Errorf("visit index: the store has none (open it writable once to build it)")
+	}
+	const releaseEvery = 16 << 20 // as ScanReportRows: pages read leave the resident set
+	read := 0
+	defer t.releaseMapped()
+	var area, household []byte
+	var visits []VisitEntry
+	flush := func() error {
+		if len(visits) == 0 {
+			return nil
+		}
+		err := fn(area, household, visits)
+		visits = visits[:0]
+		return err
+	}
+	prefix := []byte(areaPrefix)
+	c := b.Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		if read += len(k) + len(v); read >= releaseEvery {
+			read = 0
+			t.releaseMapped() // released pages read back from the file: the entries stay good
+		}
+		end := bytes.IndexByte(k, 0)
+		if end < 0 {
+			return fmt.Errorf("visit index: malformed key %q", k)
+		}
+		a := k[:end]
+		hh, n, ok := readBytes(k[end+1:])
+		if !ok {
+			return fmt.Errorf("visit index: malformed key %q", k)
+		}
+		id := k[end+1+n:]
+		unix, m := binary.Varint(v)
+		if m <= 0 {
+			return fmt.Errorf("visit index: malformed entry %q", k)
+		}
+		if !bytes.Equal(a, area) || !bytes.Equal(hh, household) {
+			if err := flush(); err != nil {
+				return err
+			}
+			area, household = a, hh
+		}
+		e := VisitEntry{ID: id, Unix: unix}
+		if len(v) > m {
+			e.AnsweredByMemberID = v[m:]
+		}
+		visits = append(visits, e)
+	}
+	return flush()
+}
+
+// ScanVisitPhotos calls fn for every live visit whose area code starts
+// with areaPrefix and that may cite photos (photo_sha256s present and not
+// empty), in area then id order, with the fields VisitPhotoFields names
+// (reused between calls, borrowed from the transaction).
+func (t *Tx) ScanVisitPhotos(areaPrefix string, fn func(id, area string, fields []FieldView) error) error {
+	b := t.tx.Bucket(bucketVisitPhotos)
+	if b == nil {
+		return fmt.Errorf("visit photos: the store has no index (open it writable once to build it)")
+	}
+	views := make([]FieldView, len(visitPhotoFields))
+	prefix := []byte(areaPrefix)
+	c := b.Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		end := bytes.IndexByte(k, 0)
+		area, ok := decodeReportRow(v, visitPhotoFields, views)
+		if end < 0 || !ok {
+			return fmt.Errorf("visit photos: malformed entry %q", k)
+		}
+		if err := fn(string(k[end+1:]), string(area), views); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ReportRow reads the report row of one record: its area and the fields
+// named in want (fields[i] is want[i], borrowed from the transaction);
+// ok is false when the record has no row (absent or deleted). It fails
+// as ScanReportRows does for a collection or field not projected.
+func (t *Tx) ReportRow(collection, id string, want []string) (area string, fields []FieldView, ok bool, err error) {
+	spec := core.ReportFields(collection)
+	if spec == nil {
+		return "", nil, false, fmt.Errorf("report rows: collection %s is not projected", collection)
+	}
+	rows := t.tx.Bucket(bucketReportRows)
+	if rows == nil {
+		return "", nil, false, fmt.Errorf("report rows: the store has no projection (open it writable once to build it)")
+	}
+	row := rows.Get(recordKey(collection, id))
+	if row == nil {
+		return "", nil, false, nil
+	}
+	views := make([]FieldView, len(spec))
+	a, good := decodeReportRow(row, spec, views)
+	if !good {
+		return "", nil, false, fmt.Errorf("report rows: malformed row %s/%s", collection, id)
+	}
+	fields = make([]FieldView, len(want))
+	for i, name := range want {
+		j := slices.IndexFunc(spec, func(f ReportField) bool { return f.Name == name })
+		if j < 0 {
+			return "", nil, false, fmt.Errorf("report rows: %s.%s is not projected", collection, name)
+		}
+		fields[i] = views[j]
+	}
+	return string(a), fields, true, nil
+}
