@@ -101,10 +101,10 @@ const (
 	metaKeySeen     = "key_seen_ms"      // the latest clock reading seen
 )
 
-// Argon2id cost of a PIN (RFC 9106's second recommended option scaled to
-// a tablet: OWASP's minimum of 19 MiB, 2 passes): about 50 ms on a phone
-// core per try, so guessing every 6-digit PIN offline costs ~14 hours on
-// one core, and nothing without the share.
+// Argon2id cost of a PIN (OWASP's minimum for argon2id: 19 MiB, 2
+// passes, 1 lane): 191 ms a try on one core of the shared test machine,
+// so guessing every 6-digit PIN offline costs about two days of a core —
+// and is impossible without the share.
 const (
 	pinArgonTime    = 2
 	pinArgonMemory  = 19 * 1024
