@@ -145,6 +145,8 @@ func openAPISchemas() map[string]any {
 			"status": str("ok when the store answers"),
 			"epoch":  str("random id of the store's lineage; a restored store has a new one and tablets pull everything again"),
 			"seq":    integer("sequence number of the last change in the change feed"),
+			"store":  enum("the storage engine the server runs on", "bbolt", "postgres"),
+			"schema": integer("version of the store's layout (for postgres, the last migration applied; a server refuses a database migrated past what it knows)"),
 		}),
 		"LoginRequest": obj(map[string]any{"username": str("account name"), "password": str("the account's password")}, "username", "password"),
 		"RefreshRequest": obj(map[string]any{

@@ -88,5 +88,6 @@ func (s *Server) handleHealth(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"status": "ok", "epoch": s.core.Epoch(), "seq": seq})
+	return c.JSON(fiber.Map{"status": "ok", "epoch": s.core.Epoch(), "seq": seq,
+		"store": s.store.Kind(), "schema": s.store.SchemaVersion()})
 }

@@ -12,6 +12,11 @@ import (
 // server/pgstore's Store).
 type Store interface {
 	core.Store
+	// Kind names the storage engine ("bbolt", "postgres") for /healthz.
+	Kind() string
+	// SchemaVersion is the version of the store's layout the server runs
+	// on (for PostgreSQL, the last migration applied), for /healthz.
+	SchemaVersion() int
 }
 
 // Tx is what the server's own readers (reports, evidence, the web

@@ -47,8 +47,12 @@ type serverProcess struct {
 	t    *testing.T
 	addr string
 	data string
-	cmd  *exec.Cmd
-	log  *os.File
+	// store is --store: "" for the bbolt file in data, or a postgres:// URL.
+	store string
+	// blobs is --blobs: "" for the folder in data.
+	blobs string
+	cmd   *exec.Cmd
+	log   *os.File
 }
 
 func freeAddr(t *testing.T) string {
@@ -63,7 +67,14 @@ func freeAddr(t *testing.T) string {
 func (p *serverProcess) start() {
 	p.t.Helper()
 	p.cmd = exec.Command(os.Args[0], "-test.run=^$")
-	p.cmd.Env = append(os.Environ(), "RUHU_TEST_RUN_ARGS=serve --seed-demo --listen "+p.addr+" --data "+p.data)
+	args := "serve --seed-demo --listen " + p.addr + " --data " + p.data
+	if p.store != "" {
+		args += " --store " + p.store
+	}
+	if p.blobs != "" {
+		args += " --blobs " + p.blobs
+	}
+	p.cmd.Env = append(os.Environ(), "RUHU_TEST_RUN_ARGS="+args)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	if err := p.cmd.Start(); err != nil {
 		p.t.Fatal(err)

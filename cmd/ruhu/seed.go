@@ -50,12 +50,17 @@ var demoUsers = []core.UserInput{
 // restarting the demo keeps its data. Every id and stamp is fixed, so two
 // seeded stores are identical.
 func seedDemo(store *boltstore.Store, now time.Time) error {
+	return seedDemoInto(store.Core(), now)
+}
+
+// seedDemoInto is seedDemo into any store (bbolt or PostgreSQL).
+func seedDemoInto(store core.Store, now time.Time) error {
 	ctx := context.Background()
 	reg, err := schemas.New()
 	if err != nil {
 		return err
 	}
-	app := core.New(slog.New(slog.DiscardHandler), store.Core(), reg, core.Options{Now: func() time.Time { return now }})
+	app := core.New(slog.New(slog.DiscardHandler), store, reg, core.Options{Now: func() time.Time { return now }})
 	users, err := app.Users(ctx, core.Operator())
 	if err != nil {
 		return err

@@ -19,12 +19,14 @@ import (
 	"github.com/ruhu-dev/ruhu/schemas"
 	"github.com/ruhu-dev/ruhu/server"
 	"github.com/ruhu-dev/ruhu/server/boltstore"
+	"github.com/ruhu-dev/ruhu/server/pgstore"
 )
 
 // serveConfig is what `ruhu serve` is told by flags and environment.
 type serveConfig struct {
 	listen        string
 	dataDir       string
+	store         string
 	maxClockAhead time.Duration
 	bodyLimit     int
 	seedDemo      bool
@@ -45,6 +47,7 @@ func parseServeFlags(fs *flag.FlagSet, args []string, getenv func(string) string
 	var c serveConfig
 	fs.StringVar(&c.listen, "listen", envOr(getenv, "RUHU_LISTEN", ":8080"), "listen address (env RUHU_LISTEN)")
 	fs.StringVar(&c.dataDir, "data", envOr(getenv, "RUHU_DATA", "./data"), "data directory (env RUHU_DATA)")
+	fs.StringVar(&c.store, "store", getenv("RUHU_STORE"), "record store: empty for the bbolt file <data>/ruhu.db, or a postgres:// URL (migrated at start; several servers may share one database; env RUHU_STORE)")
 	skew, err := time.ParseDuration(envOr(getenv, "RUHU_MAX_CLOCK_AHEAD", "5m"))
 	if err != nil {
 		return c, fmt.Errorf("RUHU_MAX_CLOCK_AHEAD: %w", err)
@@ -65,6 +68,28 @@ func openStore(dataDir string) (*boltstore.Store, error) {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
 	return boltstore.Open(filepath.Join(dataDir, "ruhu.db"), boltstore.Options{})
+}
+
+// openServeStore opens the store a server runs on: PostgreSQL when spec
+// is a postgres:// URL (its migrations applied; a database migrated past
+// what this build knows is refused), else the bbolt file in dataDir. It
+// returns the store and how to close it.
+func openServeStore(ctx context.Context, spec, dataDir string) (server.Store, func(), error) {
+	if strings.HasPrefix(spec, "postgres://") || strings.HasPrefix(spec, "postgresql://") {
+		pg, err := pgstore.Open(ctx, spec)
+		if err != nil {
+			return nil, nil, fmt.Errorf("store: %w", err)
+		}
+		return pg.Core(), pg.Close, nil
+	}
+	if spec != "" {
+		return nil, nil, fmt.Errorf("--store %q: want a postgres:// URL, or nothing for the bbolt file in --data", spec)
+	}
+	bolt, err := openStore(dataDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	return bolt.Core(), func() { bolt.Close() }, nil
 }
 
 // openBlobs opens the blob store named by spec: an s3:// URL (credentials
@@ -100,13 +125,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	store, err := openStore(cfg.dataDir)
+	store, closeStore, err := openServeStore(ctx, cfg.store, cfg.dataDir)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer closeStore()
 	if cfg.seedDemo {
-		if err := seedDemo(store, time.Now()); err != nil {
+		if err := seedDemoInto(store, time.Now()); err != nil {
 			return fmt.Errorf("seed demo: %w", err)
 		}
 	}
@@ -123,13 +148,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("blob store: %w", err)
 	}
 	srv := server.New(log, server.Config{MaxClockAhead: cfg.maxClockAhead, BodyLimit: cfg.bodyLimit,
-		Blobs: blobs, MaxUploadSize: cfg.maxUpload, Policies: policies, RequireSignedPush: cfg.signedPush}, store.Core(), reg)
+		Blobs: blobs, MaxUploadSize: cfg.maxUpload, Policies: policies, RequireSignedPush: cfg.signedPush}, store, reg)
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	url := "http://" + hostPort(ln.Addr())
-	fmt.Fprintf(stdout, "ruhu server listening on %s (data %s)\n", url, cfg.dataDir)
+	fmt.Fprintf(stdout, "ruhu server listening on %s (data %s, store %s schema %d)\n", url, cfg.dataDir, store.Kind(), store.SchemaVersion())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	if ready != nil {

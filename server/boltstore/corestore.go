@@ -10,16 +10,18 @@ import (
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
 
-// Core returns the store as the application core sees it (core.Store).
-func (s *Store) Core() core.Store { return coreStore{s} }
+// Core returns the store as the application core and the HTTP server see
+// it (core.Store, server.Store).
+func (s *Store) Core() CoreStore { return CoreStore{s} }
 
-// coreStore adapts Store to core.Store: the same transactions, with
+// CoreStore adapts Store to core.Store: the same transactions, with
 // accounts in the core's types and failures of the store itself that pass
-// (a closing file, a full disk) marked ETRANSIENT.
-type coreStore struct{ s *Store }
+// (a closing file, a full disk) marked ETRANSIENT. Its transactions also
+// keep blobs, uploads, web sessions and the audit chain, and scan areas.
+type CoreStore struct{ s *Store }
 
 var (
-	_ core.Store        = coreStore{}
+	_ core.Store        = CoreStore{}
 	_ core.Tx           = coreTx{}
 	_ core.AuditTx      = coreTx{}
 	_ core.BlobTx       = coreTx{}
@@ -28,25 +30,37 @@ var (
 	_ core.ScanTx       = coreTx{}
 )
 
-func (c coreStore) View(fn func(core.Tx) error) error {
+func (c CoreStore) View(fn func(core.Tx) error) error {
 	return c.run(c.s.View, fn)
 }
 
-func (c coreStore) Update(fn func(core.Tx) error) error {
+func (c CoreStore) Update(fn func(core.Tx) error) error {
 	return c.run(c.s.Update, fn)
 }
 
-func (c coreStore) UpdateSolo(fn func(core.Tx) error) error {
+func (c CoreStore) UpdateSolo(fn func(core.Tx) error) error {
 	return c.run(c.s.UpdateSolo, fn)
 }
 
-func (c coreStore) Epoch() string  { return c.s.Epoch() }
-func (c coreStore) Secret() []byte { return c.s.Secret() }
+func (c CoreStore) Epoch() string  { return c.s.Epoch() }
+func (c CoreStore) Secret() []byte { return c.s.Secret() }
+
+// SchemaVersion is the layout of the store file: its buckets are created
+// and its report projection rebuilt on open, so a file of any earlier
+// build opens as this one. A change that needs a conversion raises it.
+const SchemaVersion = 1
+
+// Kind names the engine for health reports.
+func (c CoreStore) Kind() string { return "bbolt" }
+
+// SchemaVersion returns the file layout version (the constant
+// SchemaVersion).
+func (c CoreStore) SchemaVersion() int { return SchemaVersion }
 
 // run runs fn through one of the store's transaction kinds. An error fn
 // returned is the use case's and passes as it is; an error of bbolt itself
 // is marked ETRANSIENT when waiting can cure it.
-func (c coreStore) run(txn func(func(*Tx) error) error, fn func(core.Tx) error) error {
+func (c CoreStore) run(txn func(func(*Tx) error) error, fn func(core.Tx) error) error {
 	var fnErr error
 	err := txn(func(tx *Tx) error {
 		fnErr = fn(coreTx{tx})

@@ -233,34 +233,39 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// Core returns the store as the application core sees it.
-func (s *Store) Core() core.Store { return coreStore{s} }
+// Core returns the store as the application core and the HTTP server see
+// it (core.Store, server.Store).
+func (s *Store) Core() CoreStore { return CoreStore{s} }
 
-type coreStore struct{ s *Store }
+// CoreStore is the Store as a core.Store whose transactions (*Tx) also
+// keep blobs, uploads, web sessions and the audit chain, and scan areas.
+type CoreStore struct{ s *Store }
 
 var (
-	_ core.Store           = coreStore{}
+	_ core.Store           = CoreStore{}
 	_ core.Tx              = (*Tx)(nil)
 	_ syncengine.OpDigests = (*Tx)(nil)
 )
 
-func (c coreStore) Epoch() string  { return c.s.epoch }
-func (c coreStore) Secret() []byte { return c.s.secret }
+func (c CoreStore) Epoch() string      { return c.s.epoch }
+func (c CoreStore) Secret() []byte     { return c.s.secret }
+func (c CoreStore) Kind() string       { return c.s.Kind() }
+func (c CoreStore) SchemaVersion() int { return c.s.version }
 
 // View runs fn in a read-only REPEATABLE READ transaction: one snapshot
 // for the whole use case, so a pull's last sequence and its pages agree.
-func (c coreStore) View(fn func(core.Tx) error) error {
+func (c CoreStore) View(fn func(core.Tx) error) error {
 	return c.s.run(pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, false, fn)
 }
 
 // Update runs fn in a write transaction holding the sequencer. Writers are
 // not coalesced as bbolt's are; each commits on its own.
-func (c coreStore) Update(fn func(core.Tx) error) error {
+func (c CoreStore) Update(fn func(core.Tx) error) error {
 	return c.s.run(pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, true, fn)
 }
 
 // UpdateSolo is Update: every write transaction here runs exactly once.
-func (c coreStore) UpdateSolo(fn func(core.Tx) error) error {
+func (c CoreStore) UpdateSolo(fn func(core.Tx) error) error {
 	return c.s.run(pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, true, fn)
 }
 
