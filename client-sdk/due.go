@@ -7,6 +7,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/ruhu-dev/ruhu/chinatime"
 	"github.com/ruhu-dev/ruhu/rules"
 )
 
@@ -130,7 +131,7 @@ func (c *Client) HouseholdsDue(now time.Time, policies *rules.PolicySet) ([]Hous
 			}
 			_ = json.Unmarshal(h.Values["status"], &st)
 			times := visits[h.ID]
-			state, cad, end := VisitStateOf(policies.For(h.Area, now.In(chinaZone).Year()).Visits, st.Value, times, now)
+			state, cad, end := VisitStateOf(policies.For(h.Area, now.In(chinatime.Zone()).Year()).Visits, st.Value, times, now)
 			d := HouseholdDue{Household: h, Status: st.Value, State: state, Cadence: cad, WindowEnd: end}
 			for _, t := range times {
 				if t.After(d.LastVisit) {
@@ -149,10 +150,6 @@ func (c *Client) HouseholdsDue(now time.Time, policies *rules.PolicySet) ([]Hous
 	})
 	return out, err
 }
-
-// chinaZone is China Standard Time, the zone the policies' calendar
-// windows are cut in.
-var chinaZone = time.FixedZone("CST", 8*3600)
 
 // LastVisits returns, for every household with a visit on this tablet, the
 // latest visited_at (visits with an unreadable time are ignored).

@@ -6,14 +6,16 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ruhu-dev/ruhu/chinatime"
 )
 
-// shanghai is China Standard Time. It is never modified after package
-// initialisation; see the package doc for why it is a fixed zone.
-var shanghai = time.FixedZone("CST", 8*60*60)
+// shanghai is China Standard Time (package chinatime).
+var shanghai = chinatime.Zone()
 
 // Shanghai returns the zone used for every local date and period in ruhu:
-// UTC+08:00 with no daylight saving time (the Asia/Shanghai rules since 1991).
+// chinatime.Zone(), UTC+08:00 with no daylight saving time (the
+// Asia/Shanghai rules since 1991).
 func Shanghai() *time.Location { return shanghai }
 
 // Date is a calendar date in China Standard Time, without a time of day.

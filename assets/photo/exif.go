@@ -5,6 +5,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/ruhu-dev/ruhu/chinatime"
 )
 
 // Metadata is what the evidence checks need from a photo's EXIF. Absent
@@ -67,7 +69,7 @@ var typeSize = map[uint16]uint32{
 // an error: a photo without EXIF is still evidence, just weaker.
 func ReadMetadata(data []byte, loc *time.Location) Metadata {
 	if loc == nil {
-		loc = chinaStandardTime
+		loc = chinatime.Zone()
 	}
 	md := Metadata{Orientation: 1}
 	var tiff []byte

@@ -10,12 +10,9 @@ import (
 	"time"
 
 	"github.com/disintegration/imaging"
-)
 
-// chinaStandardTime is UTC+8. Asia/Shanghai has had no daylight saving
-// since 1991, so a fixed zone equals it for any photo a tablet takes, and
-// the server needs no tzdata.
-var chinaStandardTime = time.FixedZone("CST", 8*60*60)
+	"github.com/ruhu-dev/ruhu/chinatime"
+)
 
 // Options bound and shape processing. The zero value is the documented
 // default for every field.
@@ -60,7 +57,7 @@ func (o Options) withDefaults() Options {
 		o.Quality = 82
 	}
 	if o.Location == nil {
-		o.Location = chinaStandardTime
+		o.Location = chinatime.Zone()
 	}
 	if o.MemoryBudget <= 0 {
 		o.MemoryBudget = 160 << 20

@@ -15,6 +15,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/ruhu-dev/ruhu/chinatime"
 	client "github.com/ruhu-dev/ruhu/client-sdk"
 	"github.com/ruhu-dev/ruhu/rules"
 	"github.com/ruhu-dev/ruhu/schemas"
@@ -47,8 +48,8 @@ const tabletUsage = `用法: ruhu tablet [--data 目录] [--schemas 表单目录
 每个命令都接受 --json：输出一个 JSON 对象（编号、数量；出错时 {"ok":false,"code":...,"message":...}）。
 `
 
-// chinaTime is the zone visited_at is written in (UTC+8, no DST).
-var chinaTime = time.FixedZone("CST", 8*3600)
+// chinaTime is the zone visited_at is written in (package chinatime).
+var chinaTime = chinatime.Zone()
 
 // runTablet is the tablet CLI: the same library a tablet app uses, driven
 // from a terminal, with output in Chinese for field officers.
