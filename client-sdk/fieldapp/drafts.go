@@ -18,7 +18,7 @@ import (
 // stored as drafts of their own, "<id>/photo/<n>".
 type draft struct {
 	ID          string                     `json:"id"`
-	Kind        string                     `json:"kind"` // visit or fix
+	Kind        string                     `json:"kind"` // visit, fix or record
 	Collection  string                     `json:"collection"`
 	RecordID    string                     `json:"record_id,omitempty"`
 	Area        string                     `json:"area,omitempty"`
@@ -88,6 +88,11 @@ func (a *App) getDraft(w http.ResponseWriter, r *http.Request) {
 		d, err = &draft{ID: id, Kind: "visit", Collection: client.CollectionVisits, HouseholdID: hh, Area: h.Area,
 			Values: map[string]string{}}, nil
 	}
+	if syncengine.ErrorCode(err) == syncengine.ENOTFOUND {
+		if nd, ok, nerr := a.newRecordDraft(id); ok {
+			d, err = nd, nerr
+		}
+	}
 	if err != nil {
 		a.fail(w, err)
 		return
@@ -140,6 +145,11 @@ func (a *App) draftForWrite(id string) (*draft, error) {
 		}
 		return &draft{ID: id, Kind: "visit", Collection: client.CollectionVisits, HouseholdID: hh, Area: h.Area,
 			Values: map[string]string{}}, nil
+	}
+	if syncengine.ErrorCode(err) == syncengine.ENOTFOUND {
+		if nd, ok, nerr := a.newRecordDraft(id); ok {
+			return nd, nerr
+		}
 	}
 	return d, err
 }
@@ -282,6 +292,8 @@ func (a *App) saveDraft(w http.ResponseWriter, r *http.Request) {
 		saved, err = a.saveVisit(r, d)
 	case "fix":
 		saved, err = a.saveFix(r, d)
+	case draftRecord:
+		saved, err = a.saveRecord(r, d)
 	default:
 		err = syncengine.Errorf(syncengine.EINVALID, "未知的草稿类型 %q", d.Kind)
 	}

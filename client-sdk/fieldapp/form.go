@@ -95,6 +95,8 @@ func widgetsFor(collection string) map[string]string {
 		return checkinWidgets
 	case "duty_days":
 		return dutyDayWidgets
+	case "income_surveys":
+		return incomeWidgets
 	}
 	return nil
 }

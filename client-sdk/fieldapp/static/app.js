@@ -157,7 +157,8 @@
       el("div", { class: "muted", text: [h.village, h.address].filter(Boolean).join(" · ") }),
       el("div", { class: "muted", text: [h.status_label + (h.status_year ? "（" + h.status_year + "）" : ""), h.cadence ? "走访要求：" + h.cadence : "", h.window_end ? "本期截止 " + h.window_end : ""].filter(Boolean).join(" · ") }),
       h.phone ? el("div", { class: "muted", text: "电话 " + h.phone }) : null,
-      el("div", { class: "actions" }, el("a", { class: "button primary", id: "new-visit", href: "#/visit/" + encodeURIComponent(h.id), text: h.has_draft ? "继续填写走访" : "新建走访" })));
+      el("div", { class: "actions" }, el("a", { class: "button primary", id: "new-visit", href: "#/visit/" + encodeURIComponent(h.id), text: h.has_draft ? "继续填写走访" : "新建走访" }),
+        el("a", { class: "button", id: "new-income", href: "#/draft/" + encodeURIComponent("income-" + h.id), text: "收入调查" })));
     const members = el("div", { class: "card" }, el("h2", { text: "家庭成员" }),
       h.members.length ? el("table", {}, el("tbody", {}, h.members.map((m) => el("tr", {}, el("td", { text: m.name }), el("td", { text: m.relation_label || m.relation }), el("td", { class: "idno", text: m.id_number }))))) : el("p", { class: "muted", text: "本机没有成员记录" }));
     const open = el("div", { class: "card" }, el("h2", { text: "待办事项" }),
@@ -183,7 +184,8 @@
     const isVisit = d.kind === "visit";
     let household = null;
     if (d.household_id) { try { household = await api("GET", "/api/households/" + encodeURIComponent(d.household_id)); } catch (e) { household = null; } }
-    setTitle(isVisit ? "走访：" + (household ? household.head : d.household_id) : "修改后重新保存");
+    const isRecord = d.kind === "record";
+    setTitle(isVisit ? "走访：" + (household ? household.head : d.household_id) : isRecord ? form.title : "修改后重新保存");
     let strokes = d.strokes || [];
     let gps = d.gps || null;
     const f = el("form", { id: "record-form", novalidate: true, "data-collection": form.collection });
@@ -300,7 +302,7 @@
     f.addEventListener("input", changed);
     f.addEventListener("change", changed);
     const saveBtn = el("button", { type: "submit", class: "primary big", id: "save", text: "保存" });
-    f.append(isVisit ? signatureWidget() : null, msg, el("div", { class: "actions" },
+    f.append(...[isVisit ? signatureWidget() : null].filter(Boolean), msg, el("div", { class: "actions" },
       el("button", { type: "button", id: "discard", text: "放弃草稿", onclick: async () => { await api("DELETE", "/api/drafts/" + encodeURIComponent(d.id)); go(d.household_id ? "#/h/" + encodeURIComponent(d.household_id) : "#/sync"); } }),
       saveBtn));
     f.addEventListener("submit", async (ev) => {
@@ -312,7 +314,7 @@
         const r = await api("POST", "/api/drafts/" + encodeURIComponent(d.id) + "/save");
         msg.replaceChildren(el("p", { class: "ok", id: "saved", "data-id": r.id, text: "已保存，待同步" }));
         document.body.dataset.saved = r.id;
-        setTimeout(() => go(d.household_id && isVisit ? "#/h/" + encodeURIComponent(d.household_id) : "#/sync"), 600);
+        setTimeout(() => go(d.household_id && (isVisit || isRecord) ? "#/h/" + encodeURIComponent(d.household_id) : "#/sync"), 600);
       } catch (e) {
         msg.replaceChildren(errorBox(e));
         if (e.field) { const x = f.querySelector('[data-field="' + CSS.escape(e.field) + '"]'); if (x) { x.classList.add("invalid"); x.scrollIntoView(); } }
