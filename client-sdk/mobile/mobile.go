@@ -13,7 +13,8 @@
 // EINTERNAL) and the message in Chinese where the SDK gives one.
 //
 // Every call blocks; an Android app calls them off the main thread. A
-// Sync in flight ends early with Cancel or Close.
+// Sync in flight ends early with Cancel or Close. With a PIN set
+// (SetPIN), the personal fields stay sealed until Unlock.
 package mobile
 
 import (
@@ -148,6 +149,79 @@ func (s *Store) Enroll(deviceName string) error {
 		return fail(err)
 	}
 	return fail(s.c.Enroll(ctx, deviceName))
+}
+
+// SetPIN sets or changes the PIN (4 to 12 digits) that, with the
+// server's key share, unlocks the personal fields (names, addresses, ID
+// numbers). The first PIN needs a sync within the share's lease; changing
+// it needs the key unlocked.
+func (s *Store) SetPIN(pin string) error {
+	if _, err := s.context(); err != nil {
+		return fail(err)
+	}
+	return fail(s.c.SetPIN(pin))
+}
+
+// Unlock unseals the personal fields with the PIN. A wrong PIN is EPIN
+// and counts (EPINWAIT after three in a row; the policy's count wipes the
+// store, EREVOKED); past the share's lease it is ELEASE: call RenewKeyShare
+// (or Sync) first. Without a PIN set it does nothing.
+func (s *Store) Unlock(pin string) error {
+	if _, err := s.context(); err != nil {
+		return fail(err)
+	}
+	return fail(s.c.Unlock(pin))
+}
+
+// Lock forgets the key in memory: personal fields read as sealed (ELOCKED)
+// until Unlock. An app calls it when it goes to the background.
+func (s *Store) Lock() {
+	if _, err := s.context(); err == nil {
+		s.c.Lock()
+	}
+}
+
+// RenewKeyShare asks the server for this device's key share and a fresh
+// lease (Sync does it first), so that Unlock works past an expired lease.
+func (s *Store) RenewKeyShare() error {
+	ctx, err := s.context()
+	if err != nil {
+		return fail(err)
+	}
+	return fail(s.c.RenewKeyShare(ctx))
+}
+
+// keyState is KeyState's answer.
+type keyState struct {
+	Protected      bool   `json:"protected"`
+	Unlocked       bool   `json:"unlocked"`
+	LeaseValid     bool   `json:"lease_valid"`
+	LeaseUntil     string `json:"lease_until,omitempty"`
+	PINFailures    int    `json:"pin_failures"`
+	MaxPINFailures int    `json:"max_pin_failures"`
+	RetryAt        string `json:"retry_at,omitempty"`
+}
+
+// KeyState answers the lock screen's facts: {"protected" (a PIN is set),
+// "unlocked","lease_valid","lease_until","pin_failures",
+// "max_pin_failures","retry_at"}.
+func (s *Store) KeyState() (string, error) {
+	if _, err := s.context(); err != nil {
+		return "", fail(err)
+	}
+	ks, err := s.c.KeyState()
+	if err != nil {
+		return "", fail(err)
+	}
+	out := keyState{Protected: ks.Protected, Unlocked: ks.Unlocked, LeaseValid: ks.LeaseValid,
+		PINFailures: ks.PINFailures, MaxPINFailures: ks.MaxPINFailures}
+	if !ks.LeaseUntil.IsZero() {
+		out.LeaseUntil = ks.LeaseUntil.UTC().Format(time.RFC3339)
+	}
+	if !ks.RetryAt.IsZero() {
+		out.RetryAt = ks.RetryAt.UTC().Format(time.RFC3339)
+	}
+	return encode(out)
 }
 
 // saveResult is Save's answer.

@@ -79,6 +79,28 @@ func TestMobileFacadeAgainstTheServer(t *testing.T) {
 		t.Fatalf("first sync %s; pull progress %v (heard %v)", out, pulled, ok)
 	}
 
+	// A PIN seals the personal fields: locked, the household's head name
+	// cannot be read; a wrong PIN is refused, the right one unseals.
+	if err := s.SetPIN("2468"); err != nil {
+		t.Fatal(err)
+	}
+	s.Lock()
+	if out, err = s.KeyState(); err != nil || !strings.Contains(out, `"protected":true,"unlocked":false,"lease_valid":true`) {
+		t.Fatalf("key state after Lock: %s, %v", out, err)
+	}
+	if out, err := s.Query("households", `{"head_name":"周桂芳"}`); err == nil && strings.Contains(out, appHousehold) {
+		t.Fatalf("a locked store found the household by its sealed head name: %s", out)
+	}
+	if err := s.Unlock("1357"); err == nil || !strings.HasPrefix(err.Error(), "EPIN: ") {
+		t.Fatalf("unlock with a wrong PIN: %v", err)
+	}
+	if err := s.Unlock("2468"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RenewKeyShare(); err != nil {
+		t.Fatal(err)
+	}
+
 	// The assigned household and its members, found by JSON filters.
 	out, err = s.Query("households", `{"head_name":"周桂芳"}`)
 	if err != nil {

@@ -12,6 +12,10 @@ final class LinkCheck {
 		try {
 			store.login("https://ruhu.example.gov.cn", "wang", password);
 			store.enroll("平板-王");
+			store.setPIN("2468");
+			store.lock();
+			store.unlock("2468");
+			store.renewKeyShare();
 			String visit = store.save("visits", "", "340199001001", "{\"household_id\":\"h1\"}");
 			String members = store.query("members", "{\"household_id\":\"h1\"}");
 			byte[] jpeg = new byte[0];
@@ -23,7 +27,7 @@ final class LinkCheck {
 				}
 			});
 			store.cancel();
-			return visit + members + photo + signature + report + store.status() + store.rejected() + store.get("visits", "v1")
+			return visit + members + photo + signature + report + store.status() + store.rejected() + store.keyState() + store.get("visits", "v1")
 				+ Mobile.PhasePush + Mobile.PhasePull + Mobile.PhaseFiles;
 		} finally {
 			store.close();
