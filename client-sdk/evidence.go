@@ -12,14 +12,15 @@ import (
 
 	"github.com/ruhu-dev/ruhu/assets/photo"
 	"github.com/ruhu-dev/ruhu/assets/signature"
+	"github.com/ruhu-dev/ruhu/collection"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
 
 // Collections the evidence calls write or read.
 const (
-	CollectionPhotos       = "photos"
-	CollectionSignatures   = "signatures"
-	CollectionHousingCases = "housing_cases"
+	CollectionPhotos       = collection.Photos
+	CollectionSignatures   = collection.Signatures
+	CollectionHousingCases = collection.HousingCases
 )
 
 // Limits of a signature's strokes (signatures.v1.json).

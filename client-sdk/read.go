@@ -9,16 +9,17 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/ruhu-dev/ruhu/collection"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
 
 // Collections and fields the tablet's own queries read. They follow the
 // schemas package; they are named once here so a rename is one change.
 const (
-	CollectionHouseholds  = "households"
-	CollectionAssignments = "assignments"
-	CollectionVisits      = "visits"
-	CollectionMembers     = "members"
+	CollectionHouseholds  = collection.Households
+	CollectionAssignments = collection.Assignments
+	CollectionVisits      = collection.Visits
+	CollectionMembers     = collection.Members
 
 	FieldOfficer   = "officer"      // assignments, visits: username of the officer
 	FieldHousehold = "household_id" // assignments, visits, members: household record id

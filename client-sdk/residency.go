@@ -13,16 +13,17 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"gopkg.in/yaml.v3"
 
+	"github.com/ruhu-dev/ruhu/collection"
 	"github.com/ruhu-dev/ruhu/rules"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
 
 // Collections of the work team's records.
 const (
-	CollectionCheckins = "checkins"
-	CollectionDutyDays = "duty_days"
-	CollectionTeams    = "teams"
-	CollectionVillages = "villages"
+	CollectionCheckins = collection.Checkins
+	CollectionDutyDays = collection.DutyDays
+	CollectionTeams    = collection.Teams
+	CollectionVillages = collection.Villages
 )
 
 // ResidencyMonth is a work-team member's residency in one month as this
@@ -62,7 +63,7 @@ func (c *Client) Residency(member string, now time.Time, policyFiles fs.FS) (Res
 		}
 		for _, t := range teams {
 			var members []string
-			_ = json.Unmarshal(t.Values["members"], &members)
+			_ = json.Unmarshal(t.Values[collection.Members], &members)
 			first := t.String("first_secretary")
 			if first == member || slices.Contains(members, member) {
 				team = &rules.Team{VillageCode: t.String("village_code"), Members: members, FirstSecretary: first}

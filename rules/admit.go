@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"maps"
 	"time"
+
+	"github.com/ruhu-dev/ruhu/collection"
 )
 
 // Values are a record's or an op's fields as the sync layer carries them
@@ -13,14 +15,14 @@ type Values = map[string]json.RawMessage
 
 // Collections whose ops CheckOp judges; every other collection passes.
 const (
-	CollectionExitSteps   = "exit_steps"
-	CollectionLedgerItems = "ledger_items"
+	CollectionExitSteps   = collection.ExitSteps
+	CollectionLedgerItems = collection.LedgerItems
 )
 
 // isReviewed reports whether a collection's records carry review states.
-func isReviewed(collection string) bool {
-	switch collection {
-	case "visits", "checkins", "photos":
+func isReviewed(col string) bool {
+	switch col {
+	case collection.Visits, collection.Checkins, collection.Photos:
 		return true
 	}
 	return false

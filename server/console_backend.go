@@ -17,6 +17,7 @@ import (
 
 	"github.com/ruhu-dev/ruhu/assets"
 	"github.com/ruhu-dev/ruhu/assets/findings"
+	"github.com/ruhu-dev/ruhu/collection"
 	"github.com/ruhu-dev/ruhu/rules"
 	"github.com/ruhu-dev/ruhu/server/auth"
 	"github.com/ruhu-dev/ruhu/server/console"
@@ -200,7 +201,7 @@ func listPrefixes(scopes []string, area string) []string {
 func assignedTo(tx Tx, scopes []string, officer string) (map[string]bool, error) {
 	out := map[string]bool{}
 	for _, p := range scopes {
-		err := tx.ScanRecordsIn("assignments", p, []string{"officer", "household_id", "active"}, func(_, _ string, f []core.FieldView) error {
+		err := tx.ScanRecordsIn(collection.Assignments, p, []string{"officer", "household_id", "active"}, func(_, _ string, f []core.FieldView) error {
 			if jsonString(f[0].Value) == officer && string(f[2].Value) != "false" {
 				out[jsonString(f[1].Value)] = true
 			}
@@ -234,13 +235,13 @@ func (b *consoleBackend) Households(ctx context.Context, u console.User, q conso
 		lastVisit := map[string]time.Time{}
 		cited := map[string][]string{}
 		for _, p := range prefixes {
-			if err := tx.ScanRecordsIn("villages", p, []string{"name"}, func(_, area string, f []core.FieldView) error {
+			if err := tx.ScanRecordsIn(collection.Villages, p, []string{"name"}, func(_, area string, f []core.FieldView) error {
 				villages[area] = jsonString(f[0].Value)
 				return nil
 			}); err != nil {
 				return fmt.Errorf("read villages: %w", err)
 			}
-			if err := tx.ScanRecordsIn(collectionVisits, p, []string{"household_id", "visited_at", "photo_sha256s"}, func(_, _ string, f []core.FieldView) error {
+			if err := tx.ScanRecordsIn(collection.Visits, p, []string{"household_id", "visited_at", "photo_sha256s"}, func(_, _ string, f []core.FieldView) error {
 				h := jsonString(f[0].Value)
 				if at, ok := jsonTime(f[1].Value); ok && at.After(lastVisit[h]) {
 					lastVisit[h] = at
@@ -252,7 +253,7 @@ func (b *consoleBackend) Households(ctx context.Context, u console.User, q conso
 			}); err != nil {
 				return fmt.Errorf("read visits: %w", err)
 			}
-			if err := tx.ScanRecordsIn(collectionPhotos, p, []string{"household_id", "blob_sha256"}, func(_, _ string, f []core.FieldView) error {
+			if err := tx.ScanRecordsIn(collection.Photos, p, []string{"household_id", "blob_sha256"}, func(_, _ string, f []core.FieldView) error {
 				h := jsonString(f[0].Value)
 				cited[h] = append(cited[h], jsonString(f[1].Value))
 				return nil
@@ -262,7 +263,7 @@ func (b *consoleBackend) Households(ctx context.Context, u console.User, q conso
 		}
 		text := strings.ToLower(q.Text)
 		for _, p := range prefixes {
-			err := tx.ScanRecordsIn("households", p, []string{"head_name", "status", "address"}, func(id, area string, f []core.FieldView) error {
+			err := tx.ScanRecordsIn(collection.Households, p, []string{"head_name", "status", "address"}, func(id, area string, f []core.FieldView) error {
 				if mine != nil && !mine[id] {
 					return nil
 				}
@@ -359,7 +360,7 @@ func (b *consoleBackend) Household(ctx context.Context, u console.User, id strin
 	if u.Role == auth.RoleTeamMember {
 		return nil, notFound
 	}
-	rec, hist, err := b.s.core.Record(ctx, callerFor(u), "households", id, true)
+	rec, hist, err := b.s.core.Record(ctx, callerFor(u), collection.Households, id, true)
 	if err != nil {
 		return nil, err
 	}
@@ -440,7 +441,7 @@ func (b *consoleBackend) Household(ctx context.Context, u console.User, id strin
 		return nil, err
 	}
 	for _, cf := range cfs {
-		if cf.Collection == "households" && cf.RecordID == id {
+		if cf.Collection == collection.Households && cf.RecordID == id {
 			f.Conflicts = append(f.Conflicts, cf)
 		}
 	}
@@ -451,13 +452,13 @@ func (b *consoleBackend) Household(ctx context.Context, u console.User, id strin
 // signatures of a household and returns its housing cases.
 func (b *consoleBackend) readHouseholdFile(tx Tx, f *console.HouseholdFile) ([]*syncengine.Record, error) {
 	id, area := f.ID, f.Area
-	if err := tx.ScanRecordsIn("villages", area, []string{"name"}, func(_, _ string, fv []core.FieldView) error {
+	if err := tx.ScanRecordsIn(collection.Villages, area, []string{"name"}, func(_, _ string, fv []core.FieldView) error {
 		f.VillageName = jsonString(fv[0].Value)
 		return nil
 	}); err != nil {
 		return nil, fmt.Errorf("read village: %w", err)
 	}
-	if err := tx.ScanRecordsIn("members", area, []string{"household_id", "name", "relation", "id_number"}, func(_, _ string, fv []core.FieldView) error {
+	if err := tx.ScanRecordsIn(collection.Members, area, []string{"household_id", "name", "relation", "id_number"}, func(_, _ string, fv []core.FieldView) error {
 		if jsonString(fv[0].Value) != id {
 			return nil
 		}
@@ -472,7 +473,7 @@ func (b *consoleBackend) readHouseholdFile(tx Tx, f *console.HouseholdFile) ([]*
 	}
 	signed := map[string]bool{"households/" + id: true}
 	visitFields := []string{"household_id", "visited_at", "officer", "answered_by_name", "answered_by_relation", "notes", "checklist", "photo_sha256s"}
-	if err := tx.ScanRecordsIn(collectionVisits, area, visitFields, func(vid, _ string, fv []core.FieldView) error {
+	if err := tx.ScanRecordsIn(collection.Visits, area, visitFields, func(vid, _ string, fv []core.FieldView) error {
 		if jsonString(fv[0].Value) != id {
 			return nil
 		}
@@ -503,7 +504,7 @@ func (b *consoleBackend) readHouseholdFile(tx Tx, f *console.HouseholdFile) ([]*
 	slices.SortFunc(f.Visits, func(a, b console.Visit) int { return b.At.Compare(a.At) })
 	var cases []*syncengine.Record
 	caseIDs := map[string]bool{}
-	if err := tx.ScanRecordsIn(collectionHousingCases, area, []string{"household_id"}, func(cid, _ string, fv []core.FieldView) error {
+	if err := tx.ScanRecordsIn(collection.HousingCases, area, []string{"household_id"}, func(cid, _ string, fv []core.FieldView) error {
 		if jsonString(fv[0].Value) == id {
 			caseIDs[cid] = true
 			signed["housing_cases/"+cid] = true
@@ -513,7 +514,7 @@ func (b *consoleBackend) readHouseholdFile(tx Tx, f *console.HouseholdFile) ([]*
 		return nil, fmt.Errorf("read housing cases: %w", err)
 	}
 	for cid := range caseIDs {
-		rec, err := tx.Record(collectionHousingCases, cid)
+		rec, err := tx.Record(collection.HousingCases, cid)
 		if err != nil {
 			return nil, fmt.Errorf("housing case %s: %w", cid, err)
 		}
@@ -523,7 +524,7 @@ func (b *consoleBackend) readHouseholdFile(tx Tx, f *console.HouseholdFile) ([]*
 	}
 	slices.SortFunc(cases, func(a, b *syncengine.Record) int { return cmp.Compare(a.ID, b.ID) })
 	photoFields := []string{"blob_sha256", "household_id", "case_id", "stage", "captured_at"}
-	if err := tx.ScanRecordsIn(collectionPhotos, area, photoFields, func(pid, _ string, fv []core.FieldView) error {
+	if err := tx.ScanRecordsIn(collection.Photos, area, photoFields, func(pid, _ string, fv []core.FieldView) error {
 		if jsonString(fv[1].Value) != id && !caseIDs[jsonString(fv[2].Value)] {
 			return nil
 		}
@@ -554,7 +555,7 @@ func (b *consoleBackend) readHouseholdFile(tx Tx, f *console.HouseholdFile) ([]*
 		}
 	}
 	var sigIDs []string
-	if err := tx.ScanRecordsIn(collectionSignatures, area, []string{"signed_collection", "signed_record_id"}, func(sid, _ string, fv []core.FieldView) error {
+	if err := tx.ScanRecordsIn(collection.Signatures, area, []string{"signed_collection", "signed_record_id"}, func(sid, _ string, fv []core.FieldView) error {
 		if signed[jsonString(fv[0].Value)+"/"+jsonString(fv[1].Value)] {
 			sigIDs = append(sigIDs, sid)
 		}
@@ -563,7 +564,7 @@ func (b *consoleBackend) readHouseholdFile(tx Tx, f *console.HouseholdFile) ([]*
 		return nil, fmt.Errorf("read signatures: %w", err)
 	}
 	for _, sid := range sigIDs {
-		rec, err := tx.Record(collectionSignatures, sid)
+		rec, err := tx.Record(collection.Signatures, sid)
 		if err != nil || rec == nil {
 			return nil, err
 		}
@@ -937,14 +938,14 @@ const consoleDevice = "console"
 // the core's secret, 15 minutes) for a signed-in console user whose role
 // may write photos, so the browser's tus client can call /v1/uploads.
 func (b *consoleBackend) UploadToken(ctx context.Context, u console.User, householdID string) (string, string, error) {
-	if !auth.CanWrite(u.Role, "photos") {
+	if !auth.CanWrite(u.Role, collection.Photos) {
 		return "", "", errForbidden("role %s may not upload photos", u.Role)
 	}
 	cur, err := b.User(ctx, u.Username)
 	if err != nil {
 		return "", "", err
 	}
-	hh, _, err := b.s.core.Record(ctx, callerFor(cur), "households", householdID, false)
+	hh, _, err := b.s.core.Record(ctx, callerFor(cur), collection.Households, householdID, false)
 	if err != nil {
 		return "", "", err
 	}
@@ -966,7 +967,7 @@ func (b *consoleBackend) UploadToken(ctx context.Context, u console.User, househ
 func (b *consoleBackend) AddPhoto(ctx context.Context, u console.User, in console.NewPhoto) (string, error) {
 	caller := callerFor(u)
 	caller.Device = consoleDevice
-	hh, _, err := b.s.core.Record(ctx, caller, "households", in.HouseholdID, false)
+	hh, _, err := b.s.core.Record(ctx, caller, collection.Households, in.HouseholdID, false)
 	if err != nil {
 		return "", err
 	}
@@ -987,7 +988,7 @@ func (b *consoleBackend) AddPhoto(ctx context.Context, u console.User, in consol
 	}
 	id := "ph-" + in.SHA256[:16] + "-" + in.HouseholdID
 	now := b.s.cfg.Now()
-	op := syncengine.WireOp{ID: "console-" + id + "-" + in.Stage, RecordID: id, Collection: "photos", Area: hh.Area,
+	op := syncengine.WireOp{ID: "console-" + id + "-" + in.Stage, RecordID: id, Collection: collection.Photos, Area: hh.Area,
 		Author: u.Username, Device: consoleDevice, HLC: uint64(syncengine.MakeHLC(now.UnixMilli(), 0)), Set: set, DeviceTime: now.UnixMilli()}
 	res, err := b.s.core.Push(ctx, caller, []syncengine.WireOp{op})
 	if err != nil {

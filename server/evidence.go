@@ -8,6 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/ruhu-dev/ruhu/assets/findings"
+	"github.com/ruhu-dev/ruhu/collection"
 	"github.com/ruhu-dev/ruhu/server/core"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
@@ -140,7 +141,7 @@ func (s *Server) addEvidenceViews(ctx context.Context, rec *syncengine.Record, o
 		out["evidence"] = ev
 	}
 	switch rec.Collection {
-	case collectionSignatures:
+	case collection.Signatures:
 		var st string
 		err := view(s.store, func(tx Tx) (err error) {
 			st, err = signatureStatus(tx, rec, s.annotations)
@@ -150,7 +151,7 @@ func (s *Server) addEvidenceViews(ctx context.Context, rec *syncengine.Record, o
 			return storeErr("signature status", err)
 		}
 		out["signature_status"] = st
-	case collectionHousingCases:
+	case collection.HousingCases:
 		v, err := s.housingEvidence(rec)
 		if err != nil {
 			return err

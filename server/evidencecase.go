@@ -9,6 +9,7 @@ import (
 
 	"github.com/ruhu-dev/ruhu/assets/findings"
 	"github.com/ruhu-dev/ruhu/assets/signature"
+	"github.com/ruhu-dev/ruhu/collection"
 	"github.com/ruhu-dev/ruhu/server/auth"
 	"github.com/ruhu-dev/ruhu/server/core"
 	"github.com/ruhu-dev/ruhu/syncengine"
@@ -96,11 +97,11 @@ var caseSignatureFields = []string{"signed_collection", "signed_record_id", "sig
 // it. A housing case is a mutable collection, which has no annotation
 // fields: its whole content is signed.
 func (r *caseEvidenceReader) signature(id, _ string, f []core.FieldView) error {
-	if jsonString(f[0].Value) != collectionHousingCases || jsonString(f[2].Value) != "household_head" || jsonString(f[3].Value) != "acceptance" {
+	if jsonString(f[0].Value) != collection.HousingCases || jsonString(f[2].Value) != "household_head" || jsonString(f[3].Value) != "acceptance" {
 		return nil
 	}
 	caseID := jsonString(f[1].Value)
-	rec, err := r.tx.Record(collectionSignatures, id)
+	rec, err := r.tx.Record(collection.Signatures, id)
 	if err != nil || rec == nil {
 		return err
 	}
@@ -232,10 +233,10 @@ func (s *Server) housingEvidence(rec *syncengine.Record) (caseEvidence, error) {
 	var v caseEvidence
 	err := view(s.store, func(tx Tx) error {
 		r := newCaseEvidenceReader(tx, s.cfg.Evidence)
-		if err := tx.ScanRecordsIn(collectionPhotos, rec.Area, casePhotoFields, r.photo); err != nil {
+		if err := tx.ScanRecordsIn(collection.Photos, rec.Area, casePhotoFields, r.photo); err != nil {
 			return fmt.Errorf("photos of case %s: %w", rec.ID, err)
 		}
-		if err := tx.ScanRecordsIn(collectionSignatures, rec.Area, caseSignatureFields, r.signature); err != nil {
+		if err := tx.ScanRecordsIn(collection.Signatures, rec.Area, caseSignatureFields, r.signature); err != nil {
 			return fmt.Errorf("signatures of case %s: %w", rec.ID, err)
 		}
 		var blobs []string
@@ -261,7 +262,7 @@ func (s *Server) handleHousingEvidence(c *fiber.Ctx) error {
 		return err
 	}
 	var rec *syncengine.Record
-	if err := view(s.store, func(tx Tx) (err error) { rec, err = tx.Record(collectionHousingCases, id); return err }); err != nil {
+	if err := view(s.store, func(tx Tx) (err error) { rec, err = tx.Record(collection.HousingCases, id); return err }); err != nil {
 		return storeErr("housing case", err)
 	}
 	if rec == nil || !auth.InScope(cl.Scopes, rec.Area) {

@@ -8,6 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/ruhu-dev/ruhu/assets/findings"
+	"github.com/ruhu-dev/ruhu/collection"
 	"github.com/ruhu-dev/ruhu/server/auth"
 	"github.com/ruhu-dev/ruhu/server/core"
 )
@@ -91,7 +92,7 @@ func recordGPS(raw []byte) *findings.LatLon {
 func gatherPhotos(tx Tx, area string) (*photoGatherer, error) {
 	g := &photoGatherer{tx: tx, refs: map[string]photoRef{}, caseHousehold: map[string]string{},
 		caseBlobs: map[string][]string{}, covered: map[string]bool{}, blobs: map[string]*core.Blob{}}
-	err := tx.ScanRecordsIn(collectionHousingCases, area, []string{"household_id", "photo_sha256s"}, func(id, _ string, f []core.FieldView) error {
+	err := tx.ScanRecordsIn(collection.HousingCases, area, []string{"household_id", "photo_sha256s"}, func(id, _ string, f []core.FieldView) error {
 		g.caseHousehold[id] = jsonString(f[0].Value)
 		var blobs []string
 		jsonValue(f[1].Value, &blobs)
@@ -101,12 +102,12 @@ func gatherPhotos(tx Tx, area string) (*photoGatherer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read housing cases: %w", err)
 	}
-	err = tx.ScanRecordsIn(collectionPhotos, area, []string{"blob_sha256", "household_id", "case_id", "stage", "captured_at", "gps"}, func(id, _ string, f []core.FieldView) error {
+	err = tx.ScanRecordsIn(collection.Photos, area, []string{"blob_sha256", "household_id", "case_id", "stage", "captured_at", "gps"}, func(id, _ string, f []core.FieldView) error {
 		sha := jsonString(f[0].Value)
 		if sha == "" {
 			return nil
 		}
-		p := findings.Photo{ID: collectionPhotos + "/" + id, HouseholdID: jsonString(f[1].Value), CaseID: jsonString(f[2].Value),
+		p := findings.Photo{ID: collection.Photos + "/" + id, HouseholdID: jsonString(f[1].Value), CaseID: jsonString(f[2].Value),
 			Stage: findings.Stage(jsonString(f[3].Value)), RecordGPS: recordGPS(f[5].Value)}
 		if at, ok := jsonTime(f[4].Value); ok {
 			p.RecordTime = at
@@ -122,18 +123,18 @@ func gatherPhotos(tx Tx, area string) (*photoGatherer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read photos: %w", err)
 	}
-	err = tx.ScanRecordsIn(collectionVisits, area, []string{"household_id", "visited_at", "gps", "photo_sha256s"}, func(id, _ string, f []core.FieldView) error {
+	err = tx.ScanRecordsIn(collection.Visits, area, []string{"household_id", "visited_at", "gps", "photo_sha256s"}, func(id, _ string, f []core.FieldView) error {
 		if len(f[3].Value) == 0 {
 			return nil
 		}
 		var blobs []string
 		jsonValue(f[3].Value, &blobs)
 		for _, sha := range blobs {
-			p := findings.Photo{ID: collectionVisits + "/" + id + "/" + sha, HouseholdID: jsonString(f[0].Value), RecordGPS: recordGPS(f[2].Value)}
+			p := findings.Photo{ID: collection.Visits + "/" + id + "/" + sha, HouseholdID: jsonString(f[0].Value), RecordGPS: recordGPS(f[2].Value)}
 			if at, ok := jsonTime(f[1].Value); ok {
 				p.RecordTime = at
 			}
-			if err := g.add(p, photoRef{Record: collectionVisits + "/" + id, SHA256: sha}); err != nil {
+			if err := g.add(p, photoRef{Record: collection.Visits + "/" + id, SHA256: sha}); err != nil {
 				return err
 			}
 		}
@@ -147,8 +148,8 @@ func gatherPhotos(tx Tx, area string) (*photoGatherer, error) {
 			if g.covered[caseID+"/"+sha] {
 				continue
 			}
-			p := findings.Photo{ID: collectionHousingCases + "/" + caseID + "/" + sha, HouseholdID: g.caseHousehold[caseID], CaseID: caseID}
-			if err := g.add(p, photoRef{Record: collectionHousingCases + "/" + caseID, SHA256: sha}); err != nil {
+			p := findings.Photo{ID: collection.HousingCases + "/" + caseID + "/" + sha, HouseholdID: g.caseHousehold[caseID], CaseID: caseID}
+			if err := g.add(p, photoRef{Record: collection.HousingCases + "/" + caseID, SHA256: sha}); err != nil {
 				return nil, err
 			}
 		}

@@ -11,17 +11,10 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/ruhu-dev/ruhu/assets/signature"
+	"github.com/ruhu-dev/ruhu/collection"
 	"github.com/ruhu-dev/ruhu/server/auth"
 	"github.com/ruhu-dev/ruhu/server/core"
 	"github.com/ruhu-dev/ruhu/syncengine"
-)
-
-// Collections the evidence checks read.
-const (
-	collectionPhotos       = "photos"
-	collectionSignatures   = "signatures"
-	collectionHousingCases = "housing_cases"
-	collectionVisits       = "visits"
 )
 
 // SignatureStatusTitle is the zh-CN label field staff see for a
@@ -107,7 +100,7 @@ func (s *Server) handleListSignatures(c *fiber.Ctx) error {
 		}
 		// A tablet files a signature under the signed record's area.
 		var ids []string
-		err = tx.ScanRecordsIn(collectionSignatures, signed.Area, []string{"signed_collection", "signed_record_id"},
+		err = tx.ScanRecordsIn(collection.Signatures, signed.Area, []string{"signed_collection", "signed_record_id"},
 			func(sigID, _ string, f []core.FieldView) error {
 				if jsonString(f[0].Value) == col && jsonString(f[1].Value) == id {
 					ids = append(ids, sigID)
@@ -118,7 +111,7 @@ func (s *Server) handleListSignatures(c *fiber.Ctx) error {
 			return err
 		}
 		for _, sigID := range ids {
-			rec, err := tx.Record(collectionSignatures, sigID)
+			rec, err := tx.Record(collection.Signatures, sigID)
 			if err != nil || rec == nil {
 				return err
 			}
