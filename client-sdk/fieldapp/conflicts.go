@@ -19,6 +19,23 @@ import (
 // after this long; the screen is drawn meanwhile).
 const conflictFetchTimeout = 5 * time.Second
 
+// resolvedShownFor is how long a decided conflict stays on the sync
+// screen after the decision; open ones stay until decided.
+const resolvedShownFor = 30 * 24 * time.Hour
+
+// shownConflicts keeps the open conflicts and those decided within
+// resolvedShownFor of now.
+func shownConflicts(list []client.Conflict, now time.Time) []client.Conflict {
+	var out []client.Conflict
+	for _, cf := range list {
+		if cf.Status == syncengine.ConflictResolved && cf.Resolution != nil && now.Sub(cf.Resolution.At) > resolvedShownFor {
+			continue
+		}
+		out = append(out, cf)
+	}
+	return out
+}
+
 // conflictState is the last list of the server's conflicts that involve
 // this tablet's edits: fetched by every sync after its records phase, or
 // by the sync screen when no sync has run since the app started.
@@ -69,8 +86,9 @@ type candidateView struct {
 	Winner bool   `json:"winner"`
 }
 
-// conflictsList answers the conflicts that involve this tablet's edits:
-// the field, my value against the other's, and where the decision stands.
+// conflictsList answers the conflicts that involve this tablet's edits
+// (open ones, and those decided in the last 30 days): the field, my value
+// against the other's, and where the decision stands.
 func (a *App) conflictsList(w http.ResponseWriter, r *http.Request) {
 	a.conflicts.mu.Lock()
 	fetched := a.conflicts.fetched
@@ -86,7 +104,7 @@ func (a *App) conflictsList(w http.ResponseWriter, r *http.Request) {
 	list, at, fetched, errText := a.conflicts.list, a.conflicts.at, a.conflicts.fetched, a.conflicts.err
 	a.conflicts.mu.Unlock()
 	out := []conflictView{}
-	for _, cf := range list {
+	for _, cf := range shownConflicts(list, a.opts.Now()) {
 		out = append(out, a.viewConflict(cf))
 	}
 	resp := map[string]any{"conflicts": out, "fetched": fetched, "error": errText}

@@ -2,10 +2,35 @@ package fieldapp
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
+	"time"
 
+	client "github.com/ruhu-dev/ruhu/client-sdk"
 	"github.com/ruhu-dev/ruhu/schemas"
 )
+
+// The sync screen keeps open conflicts however old, and decided ones for
+// 30 days after the decision.
+func TestShownConflicts(t *testing.T) {
+	now := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	decided := func(ago time.Duration) *client.ConflictResolution {
+		return &client.ConflictResolution{At: now.Add(-ago)}
+	}
+	list := []client.Conflict{
+		{ID: "open-old", Status: "open", OpenedAt: now.AddDate(-1, 0, 0)},
+		{ID: "decided-yesterday", Status: "resolved", Resolution: decided(24 * time.Hour)},
+		{ID: "decided-30-days-ago", Status: "resolved", Resolution: decided(30 * 24 * time.Hour)},
+		{ID: "decided-31-days-ago", Status: "resolved", Resolution: decided(31 * 24 * time.Hour)},
+	}
+	var got []string
+	for _, cf := range shownConflicts(list, now) {
+		got = append(got, cf.ID)
+	}
+	if want := []string{"open-old", "decided-yesterday", "decided-30-days-ago"}; !slices.Equal(got, want) {
+		t.Fatalf("shown %v, want %v", got, want)
+	}
+}
 
 // valueText shows a conflict's values as an officer reads them.
 func TestValueText(t *testing.T) {
