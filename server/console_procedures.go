@@ -57,7 +57,7 @@ var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
 // refused there (ledger_same_user), whatever the page showed.
 func (b *consoleBackend) LedgerAction(ctx context.Context, u console.User, id string, a console.LedgerAction) error {
 	now := b.s.cfg.Now().In(rules.Shanghai()).Format(time.RFC3339)
-	set := map[string]any{}
+	var set map[string]any
 	switch a.Action {
 	case console.LedgerRectify:
 		var shas, records []string
