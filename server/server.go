@@ -56,6 +56,11 @@ type Config struct {
 	// PhotoWorkers bounds how many photos are processed at once. Zero
 	// means 2.
 	PhotoWorkers int
+	// PhotoLease is how long a server's claim on a photo it processes
+	// lasts without renewal when several servers share the store
+	// (uploads.Options.Lease): a photo whose server died is processed by
+	// another after at most this. Zero means 2 minutes.
+	PhotoLease time.Duration
 
 	// Policies holds the field rules' figures per jurisdiction and year
 	// for reports. Nil means the shipped defaults (rules.DefaultPolicies).
@@ -126,7 +131,8 @@ func New(log *slog.Logger, cfg Config, store Store, reg Validator) *Server {
 		Policies: cfg.Policies, HousingEvidence: s.housingEvidenceComplete})
 	if cfg.Blobs != nil {
 		s.uploads = uploads.New(log, store, cfg.Blobs, s.uploadCaller, uploads.Options{
-			MaxSize: cfg.MaxUploadSize, Expiry: cfg.UploadExpiry, Workers: cfg.PhotoWorkers, Now: cfg.Now})
+			MaxSize: cfg.MaxUploadSize, Expiry: cfg.UploadExpiry, Workers: cfg.PhotoWorkers, Now: cfg.Now,
+			Lease: cfg.PhotoLease})
 	}
 	s.app = fiber.New(fiber.Config{
 		ErrorHandler:          s.handleError,

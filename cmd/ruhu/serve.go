@@ -34,6 +34,7 @@ type serveConfig struct {
 	maxUpload     int64
 	policies      string
 	signedPush    bool
+	photoLease    time.Duration
 }
 
 func envOr(getenv func(string) string, key, def string) string {
@@ -59,6 +60,11 @@ func parseServeFlags(fs *flag.FlagSet, args []string, getenv func(string) string
 	fs.Int64Var(&c.maxUpload, "max-upload", 25<<20, "largest photo or signature upload in bytes")
 	fs.StringVar(&c.policies, "policies", getenv("RUHU_POLICIES"), "folder of policy YAML files (<area-prefix>[-<year>].yaml, default.yaml) layered over the shipped defaults (env RUHU_POLICIES)")
 	fs.BoolVar(&c.signedPush, "require-signed-push", getenv("RUHU_REQUIRE_SIGNED_PUSH") == "1", "refuse push batches without a device signature (turn on once every tablet runs a signing version; env RUHU_REQUIRE_SIGNED_PUSH=1)")
+	lease, err := time.ParseDuration(envOr(getenv, "RUHU_PHOTO_LEASE", "2m"))
+	if err != nil {
+		return c, fmt.Errorf("RUHU_PHOTO_LEASE: %w", err)
+	}
+	fs.DurationVar(&c.photoLease, "photo-lease", lease, "with several servers on one store: how long a server's claim on a photo it processes lasts unrenewed, so another takes it up after a crash (env RUHU_PHOTO_LEASE)")
 	return c, fs.Parse(args)
 }
 
@@ -148,7 +154,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("blob store: %w", err)
 	}
 	srv := server.New(log, server.Config{MaxClockAhead: cfg.maxClockAhead, BodyLimit: cfg.bodyLimit,
-		Blobs: blobs, MaxUploadSize: cfg.maxUpload, Policies: policies, RequireSignedPush: cfg.signedPush}, store, reg)
+		Blobs: blobs, MaxUploadSize: cfg.maxUpload, Policies: policies, RequireSignedPush: cfg.signedPush,
+		PhotoLease: cfg.photoLease}, store, reg)
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)

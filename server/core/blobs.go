@@ -189,3 +189,24 @@ type WebSessionTx interface {
 	// now and returns how many it removed.
 	DeleteExpiredWebSessions(now time.Time) (int, error)
 }
+
+// BlobQueue is the photo processing queue of a store several servers
+// share: a blob in processing is worked on only by the server holding its
+// claim, and a claim whose lease ran out (its server died or hangs) is
+// taken by another. Leases are timed by the store's clock, so the servers'
+// clocks need not agree. server/pgstore implements it; a store only one
+// process opens (bbolt) needs no claims.
+type BlobQueue interface {
+	// ClaimBlob claims a blob in processing for owner for lease, unless
+	// another owner holds an unexpired claim on it or it is locked by a
+	// transaction in flight; it reports whether owner holds it now. A
+	// claim owner already holds is renewed.
+	ClaimBlob(owner, sha string, lease time.Duration) (bool, error)
+	// ClaimBlobs claims up to limit blobs in processing that no unexpired
+	// claim holds, oldest first, skipping those locked by a transaction in
+	// flight, and returns their sha256s.
+	ClaimBlobs(owner string, limit int, lease time.Duration) ([]string, error)
+	// RenewBlobClaim extends owner's claim on a blob still in processing
+	// by lease from now; false when owner no longer holds it.
+	RenewBlobClaim(owner, sha string, lease time.Duration) (bool, error)
+}

@@ -40,6 +40,13 @@ func (q *jobQueue) push(sha string) {
 	}
 }
 
+// empty reports whether no job waits.
+func (q *jobQueue) empty() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.pending) == 0
+}
+
 // pop waits for the next job; "" when ctx ends.
 func (q *jobQueue) pop(ctx context.Context) string {
 	for {
@@ -73,7 +80,75 @@ func (s *Service) work(ctx context.Context) {
 		if sha == "" {
 			return
 		}
-		s.processSafely(ctx, sha)
+		if s.claims == nil {
+			s.processSafely(ctx, sha)
+			continue
+		}
+		s.processClaimed(ctx, sha)
+	}
+}
+
+// processClaimed processes a blob of a shared queue if this server can
+// claim it, renewing the claim while it works; losing the claim (the
+// store judged this server dead) abandons the work to the new holder.
+func (s *Service) processClaimed(ctx context.Context, sha string) {
+	ok, err := s.claims.ClaimBlob(s.opts.Instance, sha, s.opts.Lease)
+	if err != nil {
+		s.log.Warn("claim photo", "sha256", sha, "err", err) // the poll finds it again
+		return
+	}
+	if !ok {
+		return // another server holds it, or it is processed
+	}
+	work, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(s.opts.Lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				held, err := s.claims.RenewBlobClaim(s.opts.Instance, sha, s.opts.Lease)
+				if err != nil {
+					s.log.Warn("renew photo claim", "sha256", sha, "err", err)
+					continue
+				}
+				if !held {
+					s.log.Warn("photo claim lost; leaving it to its new holder", "sha256", sha)
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	s.processSafely(work, sha)
+	close(done)
+	cancel()
+}
+
+// pollClaims claims blobs of the shared queue that nobody holds (new ones,
+// and those whose server died) whenever the local queue is empty: at
+// start, then every ClaimEvery.
+func (s *Service) pollClaims(ctx context.Context) {
+	t := time.NewTicker(s.opts.ClaimEvery)
+	defer t.Stop()
+	for {
+		if s.queue.empty() {
+			shas, err := s.claims.ClaimBlobs(s.opts.Instance, s.opts.Workers, s.opts.Lease)
+			if err != nil {
+				s.log.Warn("poll the photo queue", "err", err)
+			}
+			for _, sha := range shas {
+				s.queue.push(sha)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 	}
 }
 
@@ -168,12 +243,21 @@ func (s *Service) process(ctx context.Context, sha string) error {
 	if err := s.blobs.Put(ctx, assets.ThumbKey(sha), bytes.NewReader(res.Thumb), int64(len(res.Thumb))); err != nil {
 		return fmt.Errorf("store thumbnail of %s: %w", sha, err)
 	}
+	if err := ctx.Err(); err != nil {
+		return err // shut down, or the claim was lost: the blob stays in processing
+	}
 	now := s.opts.Now().UTC()
-	return s.update(func(tx Tx) error {
+	stored := false
+	err = s.update(func(tx Tx) error {
+		stored = false
 		b, err := tx.Blob(sha)
 		if err != nil || b == nil {
 			return err
 		}
+		if b.Status != core.BlobProcessing {
+			return nil // another server finished it first
+		}
+		stored = true
 		b.Status, b.Reason = core.BlobReady, ""
 		b.Type = res.Format.MIME()
 		b.Width, b.Height = res.Width, res.Height
@@ -192,6 +276,10 @@ func (s *Service) process(ctx context.Context, sha string) error {
 		b.ProcessedAt = &now
 		return tx.PutBlob(b)
 	})
+	if err == nil && stored {
+		s.log.Info("photo processed", "sha256", sha, "instance", s.opts.Instance)
+	}
+	return err
 }
 
 func (s *Service) markFailed(sha, reason string) {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -60,6 +61,20 @@ type Options struct {
 	RetryEvery time.Duration
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
+
+	// Instance names this server in the claims of a shared photo queue
+	// (core.BlobQueue) and in its logs. Empty means host, process id and
+	// a random suffix.
+	Instance string
+	// Lease is how long a claim on a blob being processed lasts without
+	// renewal; a server renews its claims every third of it, so a blob
+	// whose server died is taken up by another after at most Lease. Zero
+	// means 2 minutes.
+	Lease time.Duration
+	// ClaimEvery is how often an idle server looks in a shared photo
+	// queue for blobs nobody holds. Zero means 10 seconds or half the
+	// lease, whichever is shorter.
+	ClaimEvery time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -87,6 +102,16 @@ func (o Options) withDefaults() Options {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Instance == "" {
+		host, _ := os.Hostname()
+		o.Instance = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), newUploadID()[:6])
+	}
+	if o.Lease <= 0 {
+		o.Lease = 2 * time.Minute
+	}
+	if o.ClaimEvery <= 0 {
+		o.ClaimEvery = min(10*time.Second, o.Lease/2)
+	}
 	return o
 }
 
@@ -113,6 +138,9 @@ type Service struct {
 	locks uploadLocks
 	proc  *photo.Processor
 	queue jobQueue
+	// claims is the store's shared photo queue; nil when the store is
+	// one process's (the local queue is then the whole queue).
+	claims core.BlobQueue
 
 	stop context.CancelFunc
 	wg   sync.WaitGroup
@@ -120,7 +148,9 @@ type Service struct {
 
 // New starts the service: its processing workers, the expired-upload
 // sweeper, and a rescan that re-queues blobs a previous run left in
-// processing. All of log, store, blobs and identify are required.
+// processing. When the store is shared by several servers (it implements
+// core.BlobQueue), a worker processes only blobs it claimed, and the rescan
+// is a poll of the queue for blobs nobody holds. All of log, store, blobs and identify are required.
 func New(log *slog.Logger, store core.Store, blobs assets.Store, identify Identify, opts Options) *Service {
 	opts = opts.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -130,6 +160,7 @@ func New(log *slog.Logger, store core.Store, blobs assets.Store, identify Identi
 		queue: newJobQueue(),
 		stop:  cancel,
 	}
+	s.claims, _ = store.(core.BlobQueue)
 	for i := 0; i < opts.Workers; i++ {
 		s.wg.Add(1)
 		go func() {
@@ -137,10 +168,19 @@ func New(log *slog.Logger, store core.Store, blobs assets.Store, identify Identi
 			s.work(ctx)
 		}()
 	}
+	if s.claims != nil {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.pollClaims(ctx)
+		}()
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		s.requeueUnfinished()
+		if s.claims == nil {
+			s.requeueUnfinished()
+		}
 		if opts.SweepEvery < 0 {
 			return
 		}
