@@ -32,6 +32,10 @@ const (
 	WidgetGPS = "gps"
 	// WidgetPhotos takes photos by stage from the camera.
 	WidgetPhotos = "photos"
+	// WidgetDateTime is a local date and time (China Standard Time) for a
+	// date-time field the person states, such as when a notice was posted:
+	// the input reads "2006-01-02T15:04", the record holds RFC 3339.
+	WidgetDateTime = "datetime"
 	// widgetAuto fields are filled by the app (ids, times, the officer)
 	// and not shown.
 	widgetAuto = "auto"
@@ -97,6 +101,8 @@ func widgetsFor(collection string) map[string]string {
 		return dutyDayWidgets
 	case "income_surveys":
 		return incomeWidgets
+	case "exit_steps":
+		return exitStepWidgets
 	}
 	return nil
 }
@@ -310,6 +316,13 @@ func (f *Form) Values(inputs map[string]string) (map[string]json.RawMessage, err
 			continue
 		}
 		var v any = text
+		if fd.Widget == WidgetDateTime {
+			t, err := parseLocalDateTime(text)
+			if err != nil {
+				return nil, syncengine.Errorf(syncengine.EINVALID, "%s：%q 不是日期时间", fd.Title, text)
+			}
+			v = t
+		}
 		switch fd.Type {
 		case "number":
 			n, err := strconv.ParseFloat(text, 64)
@@ -382,6 +395,9 @@ func (f *Form) Inputs(fields map[string]json.RawMessage) (inputs map[string]stri
 		switch x := v.(type) {
 		case string:
 			inputs[k] = x
+			if fd.Widget == WidgetDateTime {
+				inputs[k] = localDateTimeInput(x)
+			}
 		case float64:
 			inputs[k] = strconv.FormatFloat(x, 'f', -1, 64)
 		case bool:

@@ -36,11 +36,12 @@ func incomeDraftID(household string) string { return incomePrefix + household }
 // newRecordDraft starts the draft an id names when it does not exist
 // yet: an income survey of the household "income-<household id>", its
 // income year preset to the one in progress (1 Oct – 30 Sep [000]) under
-// the shipped policy of the household's area. ok is false for other ids.
+// the shipped policy of the household's area, or its next exit step
+// "exitstep-<household id>" (newExitStepDraft). ok is false for other ids.
 func (a *App) newRecordDraft(id string) (d *draft, ok bool, err error) {
 	hh, ok := strings.CutPrefix(id, incomePrefix)
 	if !ok {
-		return nil, false, nil
+		return a.newExitStepDraft(id)
 	}
 	h, err := a.c.Get(client.CollectionHouseholds, hh)
 	if err != nil {
@@ -57,7 +58,10 @@ func (a *App) newRecordDraft(id string) (d *draft, ok bool, err error) {
 }
 
 // saveRecord saves a record draft as a new record of its collection, with
-// the fields the app fills: the household, the signed-in user and now.
+// the fields the app fills: the household, the signed-in user and now (and
+// for an exit step its case and photos). The server judges an exit step
+// when it arrives (rules.CheckOp): a refusal comes back to the sync
+// screen's rejected list with its reason, to be fixed there.
 func (a *App) saveRecord(r *http.Request, d *draft) (string, error) {
 	st, err := a.c.Status()
 	if err != nil {
@@ -77,6 +81,10 @@ func (a *App) saveRecord(r *http.Request, d *draft) (string, error) {
 		set(client.FieldHousehold, d.HouseholdID)
 		set("surveyor", st.User)
 		set("surveyed_at", a.c.Now().In(chinaTime).Format(time.RFC3339))
+	case rules.CollectionExitSteps:
+		if err := a.fillExitStep(r.Context(), d, st.User, fields); err != nil {
+			return "", err
+		}
 	default:
 		return "", syncengine.Errorf(syncengine.EINVALID, "不能在本机新建 %s", d.Collection)
 	}

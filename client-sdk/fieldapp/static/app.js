@@ -158,7 +158,8 @@
       el("div", { class: "muted", text: [h.status_label + (h.status_year ? "（" + h.status_year + "）" : ""), h.cadence ? "走访要求：" + h.cadence : "", h.window_end ? "本期截止 " + h.window_end : ""].filter(Boolean).join(" · ") }),
       h.phone ? el("div", { class: "muted", text: "电话 " + h.phone }) : null,
       el("div", { class: "actions" }, el("a", { class: "button primary", id: "new-visit", href: "#/visit/" + encodeURIComponent(h.id), text: h.has_draft ? "继续填写走访" : "新建走访" }),
-        el("a", { class: "button", id: "new-income", href: "#/draft/" + encodeURIComponent("income-" + h.id), text: "收入调查" })));
+        el("a", { class: "button", id: "new-income", href: "#/draft/" + encodeURIComponent("income-" + h.id), text: "收入调查" }),
+        el("a", { class: "button", id: "new-exit-step", href: "#/draft/" + encodeURIComponent("exitstep-" + h.id), text: "退出程序" })));
     const members = el("div", { class: "card" }, el("h2", { text: "家庭成员" }),
       h.members.length ? el("table", {}, el("tbody", {}, h.members.map((m) => el("tr", {}, el("td", { text: m.name }), el("td", { text: m.relation_label || m.relation }), el("td", { class: "idno", text: m.id_number }))))) : el("p", { class: "muted", text: "本机没有成员记录" }));
     const open = el("div", { class: "card" }, el("h2", { text: "待办事项" }),
@@ -230,6 +231,8 @@
           return el("div", { "data-field": fd.name }, el("label", { class: "field" }, el("input", { type: "checkbox", name: fd.name, checked: v === "true" }), " ", fd.title), help);
         case "date":
           return el("div", { "data-field": fd.name }, label, help, el("input", { id: "f-" + fd.name, name: fd.name, type: "date", value: v }));
+        case "datetime":
+          return el("div", { "data-field": fd.name }, label, help, el("input", { id: "f-" + fd.name, name: fd.name, type: "datetime-local", value: v }));
         case "member":
           if (!household) return null;
           return el("div", { "data-field": fd.name }, label, help, el("select", { id: "f-" + fd.name, name: fd.name },
@@ -239,7 +242,7 @@
           if (!isVisit) return null;
           return gpsWidget(fd);
         case "photos":
-          if (!isVisit) return null;
+          if (!isVisit && !isRecord) return null;
           return photosWidget(fd);
         default:
           return el("div", { "data-field": fd.name }, label, help, el("input", { id: "f-" + fd.name, name: fd.name, type: "text", maxlength: fd.max_length || null, value: v }));
@@ -302,7 +305,7 @@
     f.addEventListener("input", changed);
     f.addEventListener("change", changed);
     const saveBtn = el("button", { type: "submit", class: "primary big", id: "save", text: "保存" });
-    f.append(...[isVisit ? signatureWidget() : null].filter(Boolean), msg, el("div", { class: "actions" },
+    f.append(...[isVisit || form.collection === "exit_steps" ? signatureWidget() : null].filter(Boolean), msg, el("div", { class: "actions" },
       el("button", { type: "button", id: "discard", text: "放弃草稿", onclick: async () => { await api("DELETE", "/api/drafts/" + encodeURIComponent(d.id)); go(d.household_id ? "#/h/" + encodeURIComponent(d.household_id) : "#/sync"); } }),
       saveBtn));
     f.addEventListener("submit", async (ev) => {
