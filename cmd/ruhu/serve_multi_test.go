@@ -86,7 +86,8 @@ func twoInstances(t *testing.T, dir string) (url string, procs [2]*serverProcess
 // PostgreSQL database and one MinIO: 20 tablets whose every request goes
 // to either server at random converge with no visit lost or doubled; a
 // tus upload begun on one server is finished on the other; a revoked
-// device is refused by both at once; every photo is processed by exactly
+// device is refused by both at once; a refresh token sent to both at once
+// rotates once; every photo is processed by exactly
 // one server, and a photo whose claim is held by a server that died is
 // processed by a live one once the claim's lease runs out.
 func TestTwoInstancesOnePostgres(t *testing.T) {
@@ -303,6 +304,43 @@ func TestTwoInstancesOnePostgres(t *testing.T) {
 		var out map[string]any
 		if code := (&api{t: t, url: "http://" + h}).do("POST", "/v1/auth/refresh", map[string]string{"refresh_token": enrolled.RefreshToken}, &out); code < 400 {
 			t.Errorf("refresh of a revoked device on %s: %d", h, code)
+		}
+	}
+
+	// A refresh token presented to both servers at once rotates once.
+	var dev struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	pub2, _, _ := ed25519.GenerateKey(rand.Reader)
+	if code := login(t, base[0], "wang").do("POST", "/v1/devices", map[string]string{"name": "王的平板", "public_key": base64.StdEncoding.EncodeToString(pub2)}, &dev); code != 201 {
+		t.Fatalf("enroll: %d", code)
+	}
+	token := dev.RefreshToken
+	for round := range 5 {
+		var codes [2]int
+		var next [2]string
+		var rw sync.WaitGroup
+		for i, h := range hosts {
+			rw.Add(1)
+			go func() {
+				defer rw.Done()
+				var out struct {
+					RefreshToken string `json:"refresh_token"`
+				}
+				codes[i] = (&api{t: t, url: "http://" + h}).do("POST", "/v1/auth/refresh", map[string]string{"refresh_token": token}, &out)
+				next[i] = out.RefreshToken
+			}()
+		}
+		rw.Wait()
+		ok := 0
+		for i, c := range codes {
+			if c == 200 {
+				ok++
+				token = next[i]
+			}
+		}
+		if ok != 1 {
+			t.Fatalf("round %d: one refresh token on both servers at once answered %v, want exactly one 200", round, codes)
 		}
 	}
 
