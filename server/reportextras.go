@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ruhu-dev/ruhu/assets/findings"
+	"github.com/ruhu-dev/ruhu/collection"
 	"github.com/ruhu-dev/ruhu/server/core"
 	"github.com/ruhu-dev/ruhu/server/reports"
 )
@@ -66,7 +67,7 @@ func photoFindingOf(v findingView, scope string, areaOf func(collection, id stri
 	}
 	area := ""
 	for _, h := range v.HouseholdIDs {
-		a := areaOf("households", h)
+		a := areaOf(collection.Households, h)
 		if a != "" && area == "" {
 			area = a
 		}

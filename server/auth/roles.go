@@ -3,6 +3,8 @@ package auth
 import (
 	"fmt"
 	"strings"
+
+	"github.com/ruhu-dev/ruhu/collection"
 )
 
 // Roles.
@@ -31,10 +33,10 @@ func ValidRole(r string) bool {
 // writable lists the collections each role may write. Reads are allowed to
 // every role within its scopes.
 var writable = map[string][]string{
-	RoleOfficer:    {"households", "members", "visits", "photos", "signatures", "housing_cases"},
-	RoleTeamMember: {"checkins", "signatures", "photos"},
-	RoleTownship:   {"households", "members", "assignments", "villages", "teams", "duty_days", "housing_cases", "signatures", "photos"},
-	RoleCounty:     {"households", "members", "assignments", "villages", "teams", "duty_days", "housing_cases"},
+	RoleOfficer:    {collection.Households, collection.Members, collection.Visits, collection.Photos, collection.Signatures, collection.HousingCases},
+	RoleTeamMember: {collection.Checkins, collection.Signatures, collection.Photos},
+	RoleTownship:   {collection.Households, collection.Members, collection.Assignments, collection.Villages, collection.Teams, collection.DutyDays, collection.HousingCases, collection.Signatures, collection.Photos},
+	RoleCounty:     {collection.Households, collection.Members, collection.Assignments, collection.Villages, collection.Teams, collection.DutyDays, collection.HousingCases},
 	RoleAuditor:    nil,
 }
 

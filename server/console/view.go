@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ruhu-dev/ruhu/collection"
 	"github.com/ruhu-dev/ruhu/rules"
 	"github.com/ruhu-dev/ruhu/server/auth"
 )
@@ -40,7 +41,7 @@ var funcs = template.FuncMap{
 	"readsReport": func(u *User) bool { return u != nil && readsReports(u.Role) },
 	"dutyLabel":   dutyLabel,
 	"weekdays":    func() [7]string { return weekdayNames },
-	"canUpload":   func(u *User) bool { return u != nil && auth.CanWrite(u.Role, "photos") },
+	"canUpload":   func(u *User) bool { return u != nil && auth.CanWrite(u.Role, collection.Photos) },
 	"isAdmin":     func(u *User) bool { return u != nil && u.Role == auth.RoleAdmin },
 	"query":       query,
 	"add":         func(a, b int) int { return a + b },

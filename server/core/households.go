@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ruhu-dev/ruhu/collection"
 	"github.com/ruhu-dev/ruhu/server/audit"
 	"github.com/ruhu-dev/ruhu/server/auth"
 	"github.com/ruhu-dev/ruhu/server/importer"
@@ -79,7 +80,7 @@ func (c *Core) ImportHouseholds(ctx context.Context, caller Caller, xlsx io.Read
 	now := c.opts.Now()
 	var known []string
 	err := c.store.View(func(tx Tx) error {
-		return tx.ForEachRecord("villages", func(r *syncengine.Record) error {
+		return tx.ForEachRecord(collection.Villages, func(r *syncengine.Record) error {
 			if del, _ := r.Deleted(); !del && auth.InScope(caller.Scopes, r.Area) {
 				known = append(known, r.Area)
 			}
@@ -141,7 +142,7 @@ func (c *Core) ImportHouseholds(ctx context.Context, caller Caller, xlsx io.Read
 		}
 		out.Imported, out.Unchanged = imported, unchanged
 		out.Problems = append(out.Problems, clashes...)
-		return c.record(tx, caller, audit.KindImport, commonArea(caller.Scopes), map[string]string{"what": "households",
+		return c.record(tx, caller, audit.KindImport, commonArea(caller.Scopes), map[string]string{"what": collection.Households,
 			"imported": strconv.Itoa(imported), "unchanged": strconv.Itoa(unchanged), "problems": strconv.Itoa(len(out.Problems))})
 	})
 	if err != nil {
@@ -201,7 +202,7 @@ func (c *Core) householdOps(caller Caller, h importer.Household) ([]*syncengine.
 	for _, rec := range []struct {
 		col, id string
 		fields  map[string]any
-	}{{"households", h.ID, hh}, {"members", head.ID, member}} {
+	}{{collection.Households, h.ID, hh}, {collection.Members, head.ID, member}} {
 		set := make(map[string]json.RawMessage, len(rec.fields))
 		for k, v := range rec.fields {
 			b, err := json.Marshal(v)

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/ruhu-dev/ruhu/collection"
 	"github.com/ruhu-dev/ruhu/rules"
 	"github.com/ruhu-dev/ruhu/server/auth"
 	"github.com/ruhu-dev/ruhu/syncengine"
@@ -38,7 +39,7 @@ func canWrite(role string, op *syncengine.Op) bool {
 		return false
 	}
 	switch op.Collection {
-	case "visits", "checkins", "photos":
+	case collection.Visits, collection.Checkins, collection.Photos:
 	default:
 		return false
 	}
@@ -69,7 +70,7 @@ func (c *Core) policies() (*rules.PolicySet, error) {
 // (exit_*, ledger_*, review_*) followed by its zh-CN reason.
 func (c *Core) checkProcedure(tx Tx, caller Caller, op *syncengine.Op, cur *syncengine.Record) error {
 	switch op.Collection {
-	case rules.CollectionExitSteps, rules.CollectionLedgerItems, "visits", "checkins", "photos":
+	case rules.CollectionExitSteps, rules.CollectionLedgerItems, collection.Visits, collection.Checkins, collection.Photos:
 	default:
 		return nil
 	}
@@ -196,27 +197,27 @@ func (c *Core) exitRecords(tx Tx, household, area string) (rules.ExitRecords, er
 			return fn(r.ID, v, r)
 		})
 	}
-	err := each("members", func(id string, v rules.Values, _ *syncengine.Record) error {
+	err := each(collection.Members, func(id string, v rules.Values, _ *syncengine.Record) error {
 		m, err := rules.ExitMemberFromValues(id, v)
 		out.Members = append(out.Members, m)
 		return err
 	})
 	if err == nil {
-		err = each("income_surveys", func(id string, v rules.Values, _ *syncengine.Record) error {
+		err = each(collection.IncomeSurveys, func(id string, v rules.Values, _ *syncengine.Record) error {
 			s, err := rules.IncomeSurveyFromValues(id, v)
 			out.Surveys = append(out.Surveys, s)
 			return err
 		})
 	}
 	if err == nil {
-		err = each("visits", func(id string, v rules.Values, _ *syncengine.Record) error {
+		err = each(collection.Visits, func(id string, v rules.Values, _ *syncengine.Record) error {
 			e, err := rules.ExitVisitFromValues(id, v)
 			out.Visits = append(out.Visits, e)
 			return err
 		})
 	}
 	if err == nil {
-		err = each("housing_cases", func(id string, v rules.Values, r *syncengine.Record) error {
+		err = each(collection.HousingCases, func(id string, v rules.Values, r *syncengine.Record) error {
 			complete := false
 			if c.opts.HousingEvidence != nil {
 				var err error

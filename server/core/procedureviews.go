@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ruhu-dev/ruhu/collection"
 	"github.com/ruhu-dev/ruhu/rules"
 	"github.com/ruhu-dev/ruhu/server/auth"
 	"github.com/ruhu-dev/ruhu/syncengine"
@@ -81,7 +82,7 @@ func (c *Core) ExitCases(ctx context.Context, caller Caller, area string) ([]Exi
 func (c *Core) exitCasesIn(tx Tx, area string, ps *rules.PolicySet, now time.Time) ([]ExitCase, error) {
 	var cases []ExitCase
 	index := map[string]int{}
-	err := tx.ForEachRecord("exit_cases", func(r *syncengine.Record) error {
+	err := tx.ForEachRecord(collection.ExitCases, func(r *syncengine.Record) error {
 		if del, _ := r.Deleted(); del || !strings.HasPrefix(r.Area, area) {
 			return nil
 		}
@@ -185,7 +186,7 @@ func (c *Core) exitRecordsOf(tx Tx, households map[string]string) (map[string]*r
 	for id, area := range households {
 		out[id] = &rules.ExitRecords{HouseholdID: id, Area: area}
 	}
-	err := tx.ForEachRecord("households", func(r *syncengine.Record) error {
+	err := tx.ForEachRecord(collection.Households, func(r *syncengine.Record) error {
 		if _, ok := households[r.ID]; ok {
 			heads[r.ID] = viewStr(r.Values()["head_name"])
 		}
@@ -204,22 +205,22 @@ func (c *Core) exitRecordsOf(tx Tx, households map[string]string) (map[string]*r
 			return fn(rec, r.ID, v, r)
 		})
 	}
-	err = each("members", func(rec *rules.ExitRecords, id string, v rules.Values, _ *syncengine.Record) error {
+	err = each(collection.Members, func(rec *rules.ExitRecords, id string, v rules.Values, _ *syncengine.Record) error {
 		m, err := rules.ExitMemberFromValues(id, v)
 		rec.Members = append(rec.Members, m)
 		return err
 	})
-	err = each("income_surveys", func(rec *rules.ExitRecords, id string, v rules.Values, _ *syncengine.Record) error {
+	err = each(collection.IncomeSurveys, func(rec *rules.ExitRecords, id string, v rules.Values, _ *syncengine.Record) error {
 		s, err := rules.IncomeSurveyFromValues(id, v)
 		rec.Surveys = append(rec.Surveys, s)
 		return err
 	})
-	err = each("visits", func(rec *rules.ExitRecords, id string, v rules.Values, _ *syncengine.Record) error {
+	err = each(collection.Visits, func(rec *rules.ExitRecords, id string, v rules.Values, _ *syncengine.Record) error {
 		e, err := rules.ExitVisitFromValues(id, v)
 		rec.Visits = append(rec.Visits, e)
 		return err
 	})
-	err = each("housing_cases", func(rec *rules.ExitRecords, id string, v rules.Values, r *syncengine.Record) error {
+	err = each(collection.HousingCases, func(rec *rules.ExitRecords, id string, v rules.Values, r *syncengine.Record) error {
 		complete := false
 		if c.opts.HousingEvidence != nil {
 			var err error

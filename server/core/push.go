@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ruhu-dev/ruhu/collection"
 	"github.com/ruhu-dev/ruhu/server/audit"
 	"github.com/ruhu-dev/ruhu/server/auth"
 	"github.com/ruhu-dev/ruhu/syncengine"
@@ -286,12 +287,12 @@ func (c *Core) checkOp(caller Caller, op *syncengine.Op) error {
 	if !auth.InScope(caller.Scopes, op.Area) {
 		return errForbidden("area %s is outside your scope", op.Area)
 	}
-	if caller.Role == auth.RoleTeamMember && op.Collection == "checkins" {
+	if caller.Role == auth.RoleTeamMember && op.Collection == collection.Checkins {
 		if v, ok := op.Set["member"]; ok && !jsonStringIs(v, caller.User) {
 			return errForbidden("team members record only their own check-ins")
 		}
 	}
-	if caller.Role == auth.RoleOfficer && op.Collection == "visits" {
+	if caller.Role == auth.RoleOfficer && op.Collection == collection.Visits {
 		if v, ok := op.Set["officer"]; ok && !jsonStringIs(v, caller.User) {
 			return errForbidden("officers record only their own visits")
 		}
@@ -339,14 +340,14 @@ func (c *Core) checkOpInTxOn(tx Tx, caller Caller, op *syncengine.Op, created bo
 			return err
 		}
 	}
-	if caller.Role == auth.RoleOfficer && op.Collection == "visits" {
+	if caller.Role == auth.RoleOfficer && op.Collection == collection.Visits {
 		var hh string
 		_ = json.Unmarshal(fields["household_id"], &hh)
 		if !tx.Assigned(caller.User, hh) {
 			return errForbidden("household %s is not assigned to %s", hh, caller.User)
 		}
 	}
-	if caller.Role == auth.RoleTeamMember && op.Collection == "checkins" && !jsonStringIs(fields["member"], caller.User) {
+	if caller.Role == auth.RoleTeamMember && op.Collection == collection.Checkins && !jsonStringIs(fields["member"], caller.User) {
 		return errForbidden("team members record only their own check-ins")
 	}
 	return c.checkProcedure(tx, caller, op, cur)

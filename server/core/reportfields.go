@@ -1,5 +1,7 @@
 package core
 
+import "github.com/ruhu-dev/ruhu/collection"
+
 // ReportField is a field the projection keeps, and which parts of its
 // version besides the value.
 type ReportField struct {
@@ -18,17 +20,17 @@ type ReportField struct {
 // through ScanReportRows. A store that keeps the projection in its own
 // layout must change that layout's version with this list.
 var reportFields = map[string][]ReportField{
-	"villages":      {{Name: "code"}, {Name: "name"}, {Name: "center"}, {Name: "geofence_m"}},
-	"households":    {{Name: "head_name"}, {Name: "status", HLC: true}},
-	"members":       {{Name: "household_id"}, {Name: "name"}},
-	"assignments":   {{Name: "officer"}, {Name: "household_id"}, {Name: "active"}},
-	"visits":        {{Name: "visited_at"}, {Name: "household_id"}, {Name: "officer"}, {Name: "answered_by_member_id"}, {Name: "answered_by_name"}},
-	"checkins":      {{Name: "at", Received: true}, {Name: "member"}, {Name: "village_code"}, {Name: "gps"}},
-	"teams":         {{Name: "village_code"}, {Name: "first_secretary"}, {Name: "members"}},
-	"duty_days":     {{Name: "date"}, {Name: "member"}, {Name: "kind"}, {Name: "approved_by", Author: true}},
-	"photos":        {{Name: "captured_at"}, {Name: "stage"}, {Name: "case_id"}, {Name: "blob_sha256"}, {Name: "gps"}},
-	"signatures":    {{Name: "signed_collection"}, {Name: "signed_record_id"}, {Name: "signer_role"}, {Name: "purpose"}},
-	"housing_cases": {{Name: "household_id"}, {Name: "grade"}, {Name: "photo_sha256s"}},
+	collection.Villages:     {{Name: "code"}, {Name: "name"}, {Name: "center"}, {Name: "geofence_m"}},
+	collection.Households:   {{Name: "head_name"}, {Name: "status", HLC: true}},
+	collection.Members:      {{Name: "household_id"}, {Name: "name"}},
+	collection.Assignments:  {{Name: "officer"}, {Name: "household_id"}, {Name: "active"}},
+	collection.Visits:       {{Name: "visited_at"}, {Name: "household_id"}, {Name: "officer"}, {Name: "answered_by_member_id"}, {Name: "answered_by_name"}},
+	collection.Checkins:     {{Name: "at", Received: true}, {Name: "member"}, {Name: "village_code"}, {Name: "gps"}},
+	collection.Teams:        {{Name: "village_code"}, {Name: "first_secretary"}, {Name: "members"}},
+	collection.DutyDays:     {{Name: "date"}, {Name: "member"}, {Name: "kind"}, {Name: "approved_by", Author: true}},
+	collection.Photos:       {{Name: "captured_at"}, {Name: "stage"}, {Name: "case_id"}, {Name: "blob_sha256"}, {Name: "gps"}},
+	collection.Signatures:   {{Name: "signed_collection"}, {Name: "signed_record_id"}, {Name: "signer_role"}, {Name: "purpose"}},
+	collection.HousingCases: {{Name: "household_id"}, {Name: "grade"}, {Name: "photo_sha256s"}},
 }
 
 // ReportFields returns the fields the report projection keeps for a
