@@ -23,15 +23,13 @@ var incomeWidgets = map[string]string{
 }
 
 // Record drafts: a form of a procedure collection started for a
-// household, saved as a new record (draft kind "record").
+// household, saved as a new record (draft kind "record"). A household's
+// income survey draft is "income-<household id>": one at a time, so an
+// interrupted survey is continued.
 const (
 	draftRecord  = "record"
 	incomePrefix = "income-"
 )
-
-// incomeDraftID is the draft of a household's income survey: one per
-// household at a time, so an interrupted survey is continued.
-func incomeDraftID(household string) string { return incomePrefix + household }
 
 // newRecordDraft starts the draft an id names when it does not exist
 // yet: an income survey of the household "income-<household id>", its
