@@ -290,11 +290,13 @@ func TestProcedurePagesInBrowser(t *testing.T) {
 		t.Errorf("unmet case: %q", txt)
 	}
 	tab.Screenshot("exits")
+	saveReadmeShot(t, tab, "console-exits.png")
 	tab.Do(chromedp.Navigate(f.url + "/ledger?area=" + township1))
 	if txt := tab.Text("#item-L-br-open"); !strings.Contains(txt, "逾期") {
 		t.Errorf("overdue item: %q", txt)
 	}
 	tab.Screenshot("ledger")
+	saveReadmeShot(t, tab, "console-ledger.png")
 
 	tw := browsers.Tab(t, browsertest.Phone)
 	browserLogin(tw, f, "township1")
