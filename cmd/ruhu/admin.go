@@ -3,18 +3,24 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
 	client "github.com/ruhu-dev/ruhu/client-sdk"
+	"github.com/ruhu-dev/ruhu/schemas"
 	"github.com/ruhu-dev/ruhu/server"
+	"github.com/ruhu-dev/ruhu/server/core"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
 
@@ -147,7 +153,9 @@ func (a *adminClient) call(ctx context.Context, method, path string, body any) e
 	return syncengine.Errorf(e.Code, "%s", e.Message)
 }
 
-func runBackup(_ context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// runBackup copies the store of a stopped server to a file and records the
+// copy in the audit log (an export of everything: its sha256 and size).
+func runBackup(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	data := fs.String("data", envOr(getenv, "RUHU_DATA", "./data"), "data directory of a stopped server")
@@ -166,6 +174,34 @@ func runBackup(_ context.Context, args []string, getenv func(string) string, std
 	if err := store.Backup(*out); err != nil {
 		return err
 	}
+	sum, size, err := fileSHA256(*out)
+	if err != nil {
+		return fmt.Errorf("backup written to %s, but not audited: %w", *out, err)
+	}
+	reg, err := schemas.New()
+	if err != nil {
+		return err
+	}
+	app := core.New(slog.New(slog.NewTextHandler(stderr, nil)), store.Core(), reg, core.Options{})
+	if err := app.RecordExport(ctx, core.Operator(), core.Export{What: "backup", Format: "bbolt", File: *out, Via: "cli", SHA256: sum, Size: size}); err != nil {
+		return fmt.Errorf("backup written to %s, but not audited: %w", *out, err)
+	}
 	fmt.Fprintf(stdout, "backup written to %s\n", *out)
 	return nil
+}
+
+// fileSHA256 returns the hex sha256 and the size of a file, read as a
+// stream.
+func fileSHA256(path string) (string, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return "", 0, err
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
 }

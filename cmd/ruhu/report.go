@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,8 +15,10 @@ import (
 	"time"
 
 	"github.com/ruhu-dev/ruhu/rules"
+	"github.com/ruhu-dev/ruhu/schemas"
 	"github.com/ruhu-dev/ruhu/server"
 	"github.com/ruhu-dev/ruhu/server/boltstore"
+	"github.com/ruhu-dev/ruhu/server/core"
 	"github.com/ruhu-dev/ruhu/server/reports"
 )
 
@@ -50,8 +53,9 @@ func openExistingStore(dataDir string) (*boltstore.Store, error) {
 
 // runReport writes the compliance report of an area for a period from the
 // store of a stopped server: a Chinese summary on stdout, or the report in
-// a file with --out.
-func runReport(_ context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// a file with --out; either is recorded in the audit log as an export by
+// the operator.
+func runReport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	data := fs.String("data", envOr(getenv, "RUHU_DATA", "./data"), "data directory of a stopped server")
@@ -96,9 +100,23 @@ func runReport(_ context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
+	// The lists name households: what is printed or written is recorded
+	// in the audit log first, as the server records its downloads.
+	reg, err := schemas.New()
+	if err != nil {
+		return err
+	}
+	app := core.New(slog.New(slog.NewTextHandler(stderr, nil)), store.Core(), reg, core.Options{})
+	export := core.Export{What: "compliance_report", Area: *area, Format: *format, Period: period.Label, File: *out, Via: "cli"}
 	if *out == "" {
-		printReportSummary(stdout, r)
-		return nil
+		var buf bytes.Buffer
+		printReportSummary(&buf, r)
+		export.Format, export.Body = "text", buf.Bytes()
+		if err := app.RecordExport(ctx, core.Operator(), export); err != nil {
+			return err
+		}
+		_, err := stdout.Write(buf.Bytes())
+		return err
 	}
 	var buf bytes.Buffer
 	switch *format {
@@ -110,6 +128,13 @@ func runReport(_ context.Context, args []string, getenv func(string) string, std
 		err = reports.WriteXLSX(&buf, r)
 	}
 	if err != nil {
+		return err
+	}
+	if *format == "csv" {
+		export.List = *list
+	}
+	export.Body = buf.Bytes()
+	if err := app.RecordExport(ctx, core.Operator(), export); err != nil {
 		return err
 	}
 	if err := os.WriteFile(*out, buf.Bytes(), 0o600); err != nil {

@@ -26,6 +26,10 @@ type Export struct {
 	// Via says where the download was made: "api", "console", "cli".
 	Via  string
 	Body []byte
+	// SHA256 (hex) and Size describe a file too large to hold in Body (a
+	// backup); they are used when Body is nil.
+	SHA256 string
+	Size   int64
 }
 
 // RecordExport appends the audit entry of an export by caller, in a
@@ -37,6 +41,9 @@ func (c *Core) RecordExport(ctx context.Context, caller Caller, e Export) error 
 	}
 	sum := sha256.Sum256(e.Body)
 	detail := map[string]string{"sha256": hex.EncodeToString(sum[:]), "bytes": strconv.Itoa(len(e.Body))}
+	if e.Body == nil && e.SHA256 != "" {
+		detail["sha256"], detail["bytes"] = audit.Clip(e.SHA256), strconv.FormatInt(e.Size, 10)
+	}
 	for k, v := range map[string]string{"what": e.What, "format": e.Format, "period": e.Period, "list": e.List, "file": e.File, "via": e.Via} {
 		if v != "" {
 			detail[k] = audit.Clip(v)
