@@ -99,7 +99,8 @@ func TestAuditPageInBrowser(t *testing.T) {
 	f := demo(t)
 	county := httpClient(t)
 	f.login(t, county, "county")
-	if status, _, _ := get(t, county, f.url+"/reports/download?format=xlsx&area="+township1+"&period="+f.month.Label); status != 200 {
+	// The demo village: TestAuditPageOverHTTP fills another one.
+	if status, _, _ := get(t, county, f.url+"/reports/download?format=xlsx&area="+demoArea+"&period="+f.month.Label); status != 200 {
 		t.Fatalf("download: %d", status)
 	}
 	tab := browsers.Tab(t, browsertest.Desktop)
@@ -108,6 +109,14 @@ func TestAuditPageInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`nav.menu a[href="/audit"]`)),
 		chromedp.WaitVisible(chromedp.CSS("#chain")),
 	)
+	tab.Do(
+		chromedp.SetValue(chromedp.CSS(`form.filters input[name=area]`), demoArea),
+		chromedp.Submit(chromedp.CSS(`form.filters`)),
+		chromedp.WaitVisible(chromedp.CSS(`#audit`)),
+	)
+	if h := tab.Text("h1"); !strings.Contains(h, demoArea) {
+		t.Fatalf("heading after choosing the village: %q", h)
+	}
 	if st := browsertest.Eval[string](tab, `document.querySelector("#chain").dataset.state`); st != "verified" {
 		t.Errorf("chain state %q, want verified (%s)", st, tab.Text("#chain"))
 	}
