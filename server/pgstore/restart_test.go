@@ -21,7 +21,9 @@ func TestServerDownIsTransient(t *testing.T) {
 	defer s.Close()
 	c := s.Core()
 	read := func() error { return c.View(func(tx core.Tx) error { tx.LastSeq(); return nil }) }
-	write := func() error { return c.Update(func(tx core.Tx) error { return tx.PutUser(&core.User{Username: "wang", Role: "officer"}) }) }
+	write := func() error {
+		return c.Update(func(tx core.Tx) error { return tx.PutUser(&core.User{Username: "wang", Role: "officer"}) })
+	}
 	if err := read(); err != nil {
 		t.Fatal(err)
 	}
