@@ -44,7 +44,7 @@ func TestTabletKeyAgainstTheServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	ks, err := tab.KeyState()
-	if err != nil || !ks.LeaseValid || ks.MaxPINFailures != 10 || ks.LeaseUntil.Sub(time.Now()) < 13*24*time.Hour {
+	if err != nil || !ks.LeaseValid || ks.MaxPINFailures != 10 || time.Until(ks.LeaseUntil) < 13*24*time.Hour {
 		t.Fatalf("key state after the sync: %+v, %v", ks, err)
 	}
 	h, err := tab.Get("households", demoHousehold)
