@@ -24,6 +24,7 @@ import (
 
 	client "github.com/ruhu-dev/ruhu/client-sdk"
 	"github.com/ruhu-dev/ruhu/client-sdk/fieldapp"
+	"github.com/ruhu-dev/ruhu/collection"
 	"github.com/ruhu-dev/ruhu/internal/browsertest"
 	"github.com/ruhu-dev/ruhu/schemas"
 )
@@ -176,7 +177,7 @@ func benchAppSeed(ctx context.Context, dir, url string, n int) ([]string, error)
 		for _, w := range []struct {
 			col, id string
 			f       map[string]json.RawMessage
-		}{{"households", id, h}, {"members", "m" + id, m}, {"assignments", "a" + id, a}} {
+		}{{collection.Households, id, h}, {collection.Members, "m" + id, m}, {collection.Assignments, "a" + id, a}} {
 			if _, err := c.Save(ctx, w.col, w.id, area, w.f); err != nil {
 				return nil, fmt.Errorf("bench app: seed %s/%s: %w", w.col, w.id, err)
 			}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ruhu-dev/ruhu/assets/photobench"
 	client "github.com/ruhu-dev/ruhu/client-sdk"
+	"github.com/ruhu-dev/ruhu/collection"
 	"github.com/ruhu-dev/ruhu/schemas"
 	"github.com/ruhu-dev/ruhu/server/uploads/faultproxy"
 )
@@ -341,11 +342,11 @@ func dayCapture(ctx context.Context, c *client.Client, o dayOptions, households 
 			}
 			fields[k] = b
 		}
-		if _, err := c.Save(ctx, "visits", id, hh.Area, fields); err != nil {
+		if _, err := c.Save(ctx, collection.Visits, id, hh.Area, fields); err != nil {
 			return nil, 0, fmt.Errorf("visit %d: %w", i, err)
 		}
 		visits[i] = visit{id: id, household: hh.ID, area: hh.Area}
-		out = append(out, dayRecord{"visits", id})
+		out = append(out, dayRecord{collection.Visits, id})
 	}
 	for i := range o.Photos {
 		v := visits[i*o.Visits/o.Photos]
@@ -368,7 +369,7 @@ func dayCapture(ctx context.Context, c *client.Client, o dayOptions, households 
 			{{X: 70, Y: 20, T: 300}, {X: 120 + float64(i*7), Y: 22, T: 340}, {X: 140, Y: 45, T: 380}},
 		}
 		id, err := c.CaptureSignature(ctx, client.SignatureCapture{SignerName: "张建国", SignerRole: "household_head",
-			SignedCollection: "visits", SignedRecordID: visits[i].id, Purpose: "visit", Strokes: strokes})
+			SignedCollection: collection.Visits, SignedRecordID: visits[i].id, Purpose: "visit", Strokes: strokes})
 		if err != nil {
 			return nil, 0, fmt.Errorf("signature %d: %w", i, err)
 		}

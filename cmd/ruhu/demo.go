@@ -22,6 +22,7 @@ import (
 
 	"github.com/ruhu-dev/ruhu/assets/photobench"
 	client "github.com/ruhu-dev/ruhu/client-sdk"
+	"github.com/ruhu-dev/ruhu/collection"
 	"github.com/ruhu-dev/ruhu/rules"
 	"github.com/ruhu-dev/ruhu/schemas"
 	"github.com/ruhu-dev/ruhu/server/reports"
@@ -151,7 +152,7 @@ func demoTablets(ctx context.Context, url, dataDir string, out io.Writer) error 
 		for k, v := range e.fields {
 			set[k], _ = json.Marshal(v)
 		}
-		if _, err := e.c.Save(ctx, "households", demoHousehold, demoArea, set); err != nil {
+		if _, err := e.c.Save(ctx, collection.Households, demoHousehold, demoArea, set); err != nil {
 			return fmt.Errorf("%s edit: %w", e.who, err)
 		}
 		fmt.Fprintf(out, "%s 修改 %s\n", e.who, strings.Join(slices.Sorted(maps.Keys(set)), ", "))
@@ -164,7 +165,7 @@ func demoTablets(ctx context.Context, url, dataDir string, out io.Writer) error 
 	for k, v := range visit {
 		set[k], _ = json.Marshal(v)
 	}
-	if _, err := a.Save(ctx, "visits", a.NewID(), demoArea, set); err != nil {
+	if _, err := a.Save(ctx, collection.Visits, a.NewID(), demoArea, set); err != nil {
 		return fmt.Errorf("visit: %w", err)
 	}
 	fmt.Fprintln(out, "平板A 新增走访记录 1 条")
@@ -234,7 +235,7 @@ func demoTablets(ctx context.Context, url, dataDir string, out io.Writer) error 
 		}
 	}
 	for _, t := range tablets {
-		got, err := t.c.Get("households", demoHousehold)
+		got, err := t.c.Get(collection.Households, demoHousehold)
 		if err != nil {
 			return err
 		}
@@ -261,7 +262,7 @@ func demoCaptureEvidence(ctx context.Context, a, b *client.Client, out io.Writer
 	now := time.Now()
 	caseFields := map[string]json.RawMessage{"household_id": json.RawMessage(`"` + demoHousehold + `"`),
 		"grade": json.RawMessage(`"D"`), "build_mode": json.RawMessage(`"repair"`)}
-	if _, err := a.Save(ctx, "housing_cases", demoCase, demoArea, caseFields); err != nil {
+	if _, err := a.Save(ctx, collection.HousingCases, demoCase, demoArea, caseFields); err != nil {
 		return fmt.Errorf("housing case: %w", err)
 	}
 	before, err := photobench.JPEG(1600, 1200, 7, 90)
@@ -285,8 +286,8 @@ func demoCaptureEvidence(ctx context.Context, a, b *client.Client, out io.Writer
 	fmt.Fprintf(out, "平板A 危房改造 %s：改造前、竣工后照片各 1 张\n", demoCase)
 	strokes := []client.Stroke{{{X: 10, Y: 40, T: 0}, {X: 30, Y: 10, T: 16}, {X: 50, Y: 42, T: 33}}, {{X: 70, Y: 20, T: 300}, {X: 120, Y: 22, T: 340}}}
 	for _, sc := range []client.SignatureCapture{
-		{SignerName: "张建国", SignerRole: "household_head", SignedCollection: "housing_cases", SignedRecordID: demoCase, Purpose: "acceptance", Strokes: strokes},
-		{SignerName: "张建国", SignerRole: "household_head", SignedCollection: "households", SignedRecordID: demoHousehold, Purpose: "identification", Strokes: strokes},
+		{SignerName: "张建国", SignerRole: "household_head", SignedCollection: collection.HousingCases, SignedRecordID: demoCase, Purpose: "acceptance", Strokes: strokes},
+		{SignerName: "张建国", SignerRole: "household_head", SignedCollection: collection.Households, SignedRecordID: demoHousehold, Purpose: "identification", Strokes: strokes},
 	} {
 		if _, err := a.CaptureSignature(ctx, sc); err != nil {
 			return fmt.Errorf("signature on %s: %w", sc.SignedCollection, err)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	client "github.com/ruhu-dev/ruhu/client-sdk"
+	"github.com/ruhu-dev/ruhu/collection"
 	"github.com/ruhu-dev/ruhu/rules"
 	"github.com/ruhu-dev/ruhu/schemas"
 )
@@ -41,11 +42,11 @@ func seedDemoExit(addBy func(author, col, id, area string, fields map[string]any
 	start := demoExitStart(now)
 	policies, _ := rules.DefaultPolicies() // the shipped files are checked by the rules tests
 	year := rules.IncomeYearKey(start, policies.For(demoArea, start.Year()).Income)
-	addBy("wang", "members", "m"+demoExitHousehold, demoArea, map[string]any{"insured": true})
-	addBy("wang", "income_surveys", "inc-"+demoExitHousehold, demoArea, map[string]any{"household_id": demoExitHousehold,
+	addBy("wang", collection.Members, "m"+demoExitHousehold, demoArea, map[string]any{"insured": true})
+	addBy("wang", collection.IncomeSurveys, "inc-"+demoExitHousehold, demoArea, map[string]any{"household_id": demoExitHousehold,
 		"income_year": year, "surveyed_at": start.AddDate(0, 0, -3).Format(time.RFC3339), "surveyor": "wang", "household_size": 3,
 		"wage_migrant_work_yuan": 18000, "business_farming_yuan": 3500, "transfer_subsidy_yuan": 800, "production_costs_yuan": 1200})
-	addBy("wang", "visits", "vexit-"+demoExitHousehold, demoArea, map[string]any{"household_id": demoExitHousehold, "officer": "wang",
+	addBy("wang", collection.Visits, "vexit-"+demoExitHousehold, demoArea, map[string]any{"household_id": demoExitHousehold, "officer": "wang",
 		"visited_at": start.AddDate(0, 0, -1).Format(time.RFC3339), "answered_by_member_id": "m" + demoExitHousehold, "answered_by_relation": "head",
 		"checklist": map[string]string{"food": "ok", "clothing": "ok", "education": "ok", "medical": "ok", "housing": "ok", "drinking_water": "ok"},
 		"notes":     "收入稳定，两不愁三保障均已落实，拟申请脱贫。"})
@@ -110,7 +111,7 @@ func demoExit(ctx context.Context, url, dataDir string, now time.Time, out io.Wr
 		{short, rules.StepVillageNotice, step(rules.StepVillageNotice, day(3), "zhao", notice(day(3), 4))},
 	}
 	for _, s := range village {
-		if _, err := tab.Save(ctx, "exit_steps", s.id, demoArea, s.set); err != nil {
+		if _, err := tab.Save(ctx, collection.ExitSteps, s.id, demoArea, s.set); err != nil {
 			return fmt.Errorf("tablet step %s: %w", s.kind, err)
 		}
 	}
@@ -139,7 +140,7 @@ func demoExit(ctx context.Context, url, dataDir string, now time.Time, out io.Wr
 	if !refused {
 		return fmt.Errorf("demo exit: the 4-day notice was not refused")
 	}
-	if _, err := tab.Save(ctx, "exit_steps", "step-village-notice", demoArea, step(rules.StepVillageNotice, day(3), "zhao", notice(day(3), 5))); err != nil {
+	if _, err := tab.Save(ctx, collection.ExitSteps, "step-village-notice", demoArea, step(rules.StepVillageNotice, day(3), "zhao", notice(day(3), 5))); err != nil {
 		return fmt.Errorf("tablet notice: %w", err)
 	}
 	if rep, err = tab.Sync(ctx, nil); err != nil || rep.Rejected > 0 {
@@ -167,7 +168,7 @@ func demoExit(ctx context.Context, url, dataDir string, now time.Time, out io.Wr
 		{county, "county", "step-county-registration", rules.StepCountyRegistration, day(17), map[string]any{"registration_ref": "县扶贫办备2026-103"}},
 	}
 	for _, s := range remote {
-		if code, msg, err := demoEditRecord(ctx, url, s.token, "exit_steps", s.id, demoArea, step(s.kind, s.at, s.user, s.extra)); err != nil || code != "" {
+		if code, msg, err := demoEditRecord(ctx, url, s.token, collection.ExitSteps, s.id, demoArea, step(s.kind, s.at, s.user, s.extra)); err != nil || code != "" {
 			return fmt.Errorf("%s by %s: %v %s %s", s.kind, s.user, err, code, msg)
 		}
 		fmt.Fprintf(out, "  %s（%s）：已受理\n", s.kind.Title(), s.user)
@@ -197,7 +198,7 @@ func demoExit(ctx context.Context, url, dataDir string, now time.Time, out io.Wr
 		for k, v := range l.set {
 			set[k], _ = json.Marshal(v)
 		}
-		code, msg, err := demoEditRecord(ctx, url, l.token, "ledger_items", demoLedgerItem, demoArea, set)
+		code, msg, err := demoEditRecord(ctx, url, l.token, collection.LedgerItems, demoLedgerItem, demoArea, set)
 		switch {
 		case err != nil:
 			return fmt.Errorf("ledger %s: %w", l.what, err)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/ruhu-dev/ruhu/collection"
 	"github.com/ruhu-dev/ruhu/rules"
 	"github.com/ruhu-dev/ruhu/schemas"
 	"github.com/ruhu-dev/ruhu/server/boltstore"
@@ -90,7 +91,7 @@ func seedDemoInto(store core.Store, now time.Time) error {
 	add := func(col, id, area string, fields map[string]any) { addBy("seed", col, id, area, fields) }
 	centers := [][2]float64{{31.7051, 117.1402}, {31.7188, 117.1610}, {31.6520, 117.2033}}
 	for vi, v := range demoVillages {
-		add("villages", "v"+v.code, v.code, map[string]any{"code": v.code, "name": v.name, "township_code": v.township,
+		add(collection.Villages, "v"+v.code, v.code, map[string]any{"code": v.code, "name": v.name, "township_code": v.township,
 			"center": map[string]any{"lat": centers[vi][0], "lon": centers[vi][1], "accuracy_m": 10}, "geofence_m": 800})
 		for h := 1; h <= 4; h++ {
 			idx := vi*4 + h - 1
@@ -99,21 +100,21 @@ func seedDemoInto(store core.Store, now time.Time) error {
 			if h == 4 {
 				status = map[string]any{"value": "monitored", "year": 2025}
 			}
-			add("households", hid, v.code, map[string]any{"head_name": demoSurnames[idx] + demoGiven[idx], "status": status,
+			add(collection.Households, hid, v.code, map[string]any{"head_name": demoSurnames[idx] + demoGiven[idx], "status": status,
 				"address": fmt.Sprintf("%s%d组%d号", v.name, h, 10+h), "member_count": 2 + h%3, "primary_cause": "illness",
 				"phone": fmt.Sprintf("1380551%04d", 1000+idx)})
-			add("members", "m"+hid, v.code, map[string]any{"household_id": hid, "name": demoSurnames[idx] + demoGiven[idx], "relation": "head"})
+			add(collection.Members, "m"+hid, v.code, map[string]any{"household_id": hid, "name": demoSurnames[idx] + demoGiven[idx], "relation": "head"})
 		}
 	}
 	team := demoVillages[0].code
-	add("teams", "t"+team, team, map[string]any{"village_code": team, "name": "桃园村驻村工作队", "members": []string{"sun", "zhao"}, "first_secretary": "sun"})
+	add(collection.Teams, "t"+team, team, map[string]any{"village_code": team, "name": "桃园村驻村工作队", "members": []string{"sun", "zhao"}, "first_secretary": "sun"})
 	// wang and li both help the first household of 桃园村: the demo shows
 	// what happens when both edit it offline.
 	for i, a := range []struct{ officer, hh string }{
 		{"wang", "h34019900100101"}, {"wang", "h34019900100102"}, {"wang", "h34019900100103"},
 		{"li", "h34019900100101"}, {"li", "h34019900100201"}, {"li", "h34019900100202"},
 	} {
-		add("assignments", fmt.Sprintf("a%02d", i+1), a.hh[1:13], map[string]any{"officer": a.officer, "household_id": a.hh, "active": true})
+		add(collection.Assignments, fmt.Sprintf("a%02d", i+1), a.hh[1:13], map[string]any{"officer": a.officer, "household_id": a.hh, "active": true})
 	}
 	seedDemoFieldWork(addBy, centers[0], demoReportPeriod(now))
 	seedDemoExit(addBy, now)
@@ -158,14 +159,14 @@ func seedDemoFieldWork(addBy func(author, col, id, area string, fields map[strin
 			if hid == demoOverdueHousehold {
 				continue
 			}
-			addBy(officer, "visits", "vis-"+hid+"-"+month.Label, v.code, map[string]any{"household_id": hid, "officer": officer,
+			addBy(officer, collection.Visits, "vis-"+hid+"-"+month.Label, v.code, map[string]any{"household_id": hid, "officer": officer,
 				"visited_at": day(3+vi*4+h, 10, 0), "checklist": checklist, "answered_by_member_id": "m" + hid, "answered_by_relation": "head",
 				"notes": "例行走访，情况稳定。"})
 		}
 	}
 	village := demoVillages[0].code
 	checkin := func(member string, d int, latOffset float64) {
-		addBy(member, "checkins", fmt.Sprintf("ck-%s-%s-%02d", member, month.Label, d), village, map[string]any{
+		addBy(member, collection.Checkins, fmt.Sprintf("ck-%s-%s-%02d", member, month.Label, d), village, map[string]any{
 			"member": member, "village_code": village, "at": day(d, 8, 10+d),
 			"gps": map[string]any{"lat": center[0] + latOffset, "lon": center[1], "accuracy_m": 12}})
 	}
@@ -178,12 +179,12 @@ func seedDemoFieldWork(addBy func(author, col, id, area string, fields map[strin
 	checkin(demoShortMember, 13, 0.05) // about 5.5 km away: not in the village
 	for i, kind := range []string{"training", "meeting", "other"} {
 		d := 14 + i
-		addBy("township1", "duty_days", fmt.Sprintf("dd-%s-%s-%02d", demoShortMember, month.Label, d), village, map[string]any{
+		addBy("township1", collection.DutyDays, fmt.Sprintf("dd-%s-%s-%02d", demoShortMember, month.Label, d), village, map[string]any{
 			"member": demoShortMember, "date": month.Start.AddDate(0, 0, d-1).Format(time.DateOnly), "kind": kind, "approved_by": "township1"})
 	}
 	caseID, caseArea := "hc"+demoHousingHousehold[1:], demoHousingHousehold[1:13]
-	addBy("li", "housing_cases", caseID, caseArea, map[string]any{"household_id": demoHousingHousehold, "grade": "C", "build_mode": "repair"})
+	addBy("li", collection.HousingCases, caseID, caseArea, map[string]any{"household_id": demoHousingHousehold, "grade": "C", "build_mode": "repair"})
 	sum := sha256.Sum256([]byte("demo photo " + caseID))
-	addBy("li", "photos", "ph-"+caseID+"-before", caseArea, map[string]any{"blob_sha256": hex.EncodeToString(sum[:]),
+	addBy("li", collection.Photos, "ph-"+caseID+"-before", caseArea, map[string]any{"blob_sha256": hex.EncodeToString(sum[:]),
 		"case_id": caseID, "household_id": demoHousingHousehold, "stage": "before", "captured_at": day(2, 15, 0)})
 }

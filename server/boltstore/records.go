@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ruhu-dev/ruhu/collection"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
 
@@ -135,7 +136,7 @@ func (t *Tx) PutRecord(rec *syncengine.Record, op *syncengine.Op) error {
 	if err := t.projectRecord(key, rec, op); err != nil {
 		return err
 	}
-	if rec.Collection == "assignments" {
+	if rec.Collection == collection.Assignments {
 		var prev *syncengine.Record
 		if old != nil {
 			prev = old.rec

@@ -10,6 +10,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/ruhu-dev/ruhu/collection"
 	"github.com/ruhu-dev/ruhu/server/core"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
@@ -38,7 +39,7 @@ var reportBuckets = [][]byte{bucketReportRows, bucketReportCounts, bucketVisitsB
 
 // reportRowsVersion is the layout of the rows and the field list below.
 // Change it with either: Open then rebuilds the projection.
-const reportRowsVersion = 3
+const reportRowsVersion = 4
 
 // ReportField is core.ReportField: a field the projection keeps.
 type ReportField = core.ReportField
@@ -64,7 +65,7 @@ func (t *Tx) projectRecord(key []byte, rec *syncengine.Record, op *syncengine.Op
 	old := rows.Get(key)
 	existed := old != nil
 	deleted, _ := rec.Deleted()
-	if rec.Collection == "visits" {
+	if rec.Collection == collection.Visits {
 		value := func(name string) []byte {
 			if fs, ok := rec.Fields[name]; ok {
 				return fs.Value
@@ -72,7 +73,8 @@ func (t *Tx) projectRecord(key []byte, rec *syncengine.Record, op *syncengine.Op
 			return nil
 		}
 		f := visitFields{visitedAt: value("visited_at"), household: value("household_id"),
-			answeredBy: value("answered_by_member_id"), gps: value("gps"), photos: value("photo_sha256s")}
+			answeredBy: value("answered_by_member_id"), answeredByName: value("answered_by_name"), officer: value("officer"),
+			gps: value("gps"), photos: value("photo_sha256s")}
 		if err := t.indexVisit(key[len("visits/"):], old, rec.Area, f, !deleted); err != nil {
 			return err
 		}
@@ -428,7 +430,7 @@ func (t *Tx) rebuildRow(rows *bolt.Bucket, key, raw []byte) error {
 	for i, f := range spec {
 		want[i] = f.Name
 	}
-	if col == "visits" {
+	if col == collection.Visits {
 		want = append(want, visitIndexExtra...)
 	}
 	views := make([]FieldView, len(want))
@@ -450,10 +452,11 @@ func (t *Tx) rebuildRow(rows *bolt.Bucket, key, raw []byte) error {
 	if deleted {
 		return nil
 	}
-	if col == "visits" {
+	if col == collection.Visits {
 		value := func(name string) []byte { return views[slices.Index(want, name)].Value }
 		f := visitFields{visitedAt: value("visited_at"), household: value("household_id"),
-			answeredBy: value("answered_by_member_id"), gps: value("gps"), photos: value("photo_sha256s")}
+			answeredBy: value("answered_by_member_id"), answeredByName: value("answered_by_name"), officer: value("officer"),
+			gps: value("gps"), photos: value("photo_sha256s")}
 		if err := t.indexVisit(key[len("visits/"):], nil, area, f, true); err != nil {
 			return err
 		}

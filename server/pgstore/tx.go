@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/ruhu-dev/ruhu/collection"
 	"github.com/ruhu-dev/ruhu/server/core"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
@@ -137,7 +138,7 @@ func (t *Tx) PutRecord(rec *syncengine.Record, _ *syncengine.Op) error {
 		return fmt.Errorf("encode record %s/%s: %w", rec.Collection, rec.ID, err)
 	}
 	var prev *syncengine.Record
-	if rec.Collection == "assignments" {
+	if rec.Collection == collection.Assignments {
 		if prev, err = t.Record(rec.Collection, rec.ID); err != nil {
 			return err
 		}
@@ -148,7 +149,7 @@ func (t *Tx) PutRecord(rec *syncengine.Record, _ *syncengine.Op) error {
 		rec.Collection, rec.ID, rec.Area, int64(seq), deleted, body); err != nil {
 		return fmt.Errorf("store record %s/%s: %w", rec.Collection, rec.ID, err)
 	}
-	if rec.Collection == "assignments" {
+	if rec.Collection == collection.Assignments {
 		return t.indexAssignment(prev, rec)
 	}
 	return nil

@@ -29,6 +29,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ruhu-dev/ruhu/collection"
 	"github.com/ruhu-dev/ruhu/schemas"
 	"github.com/ruhu-dev/ruhu/server"
 	"github.com/ruhu-dev/ruhu/server/boltstore"
@@ -155,9 +156,9 @@ func (e *env) enroll(user string) error {
 	}
 	hh := "h-" + user
 	_, err := app.Load(ctx, []*syncengine.Op{
-		{ID: "seed-h-" + user, RecordID: hh, Collection: "households", Area: area, Author: "seed", Device: "seed", HLC: syncengine.MakeHLC(1, 0),
+		{ID: "seed-h-" + user, RecordID: hh, Collection: collection.Households, Area: area, Author: "seed", Device: "seed", HLC: syncengine.MakeHLC(1, 0),
 			Set: map[string]json.RawMessage{"head_name": json.RawMessage(`"张建国"`), "status": json.RawMessage(`{"value":"exited","year":2019}`), "primary_cause": json.RawMessage(`"illness"`)}},
-		{ID: "seed-a-" + user, RecordID: "a-" + user, Collection: "assignments", Area: area, Author: "seed", Device: "seed", HLC: syncengine.MakeHLC(2, 0),
+		{ID: "seed-a-" + user, RecordID: "a-" + user, Collection: collection.Assignments, Area: area, Author: "seed", Device: "seed", HLC: syncengine.MakeHLC(2, 0),
 			Set: map[string]json.RawMessage{"officer": mustJSON(user), "household_id": mustJSON(hh), "active": json.RawMessage(`true`)}},
 	})
 	if err != nil {
@@ -230,7 +231,7 @@ func visitOps(user, device string, n int, seq *atomic.Int64) []syncengine.WireOp
 			"answered_by_relation": mustJSON("head"),
 			"photo_sha256s":        mustJSON(shas),
 		}
-		ops[i] = syncengine.WireOp{ID: fmt.Sprintf("op-%s-%08d", user, k), RecordID: fmt.Sprintf("v-%s-%08d", user, k), Collection: "visits", Area: area,
+		ops[i] = syncengine.WireOp{ID: fmt.Sprintf("op-%s-%08d", user, k), RecordID: fmt.Sprintf("v-%s-%08d", user, k), Collection: collection.Visits, Area: area,
 			Author: user, Device: device, HLC: uint64(syncengine.MakeHLC(at.UnixMilli(), 0)), Set: set,
 			DeviceTime: at.UnixMilli(), ServerTimeEst: at.UnixMilli()}
 	}
@@ -503,7 +504,7 @@ func p99ms(ds []time.Duration) float64 {
 func countVisits(store *boltstore.Store, want int) (lost, doubled int, err error) {
 	err = store.View(func(tx *boltstore.Tx) error {
 		n := 0
-		err := tx.ForEachRecord("visits", func(r *syncengine.Record) error {
+		err := tx.ForEachRecord(collection.Visits, func(r *syncengine.Record) error {
 			n++
 			h, err := tx.History(r.Collection, r.ID)
 			if err != nil {
@@ -540,7 +541,7 @@ func loadBig(path string, n int) error {
 	for i := 0; i < n; i += chunk {
 		ops := make([]*syncengine.Op, 0, chunk)
 		for j := i; j < min(i+chunk, n); j++ {
-			ops = append(ops, &syncengine.Op{ID: fmt.Sprintf("big-%07d", j), RecordID: fmt.Sprintf("hh-%07d", j), Collection: "households",
+			ops = append(ops, &syncengine.Op{ID: fmt.Sprintf("big-%07d", j), RecordID: fmt.Sprintf("hh-%07d", j), Collection: collection.Households,
 				Area: fmt.Sprintf("340199%03d%03d", j%40, j%997%1000), Author: "seed", Device: "seed", HLC: syncengine.MakeHLC(int64(j+1), 0),
 				Set: map[string]json.RawMessage{"head_name": json.RawMessage(`"王秀英"`), "status": json.RawMessage(`{"value":"exited","year":2019}`), "primary_cause": json.RawMessage(`"illness"`)}})
 		}

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/ruhu-dev/ruhu/collection"
 	"github.com/ruhu-dev/ruhu/rules"
 	"github.com/ruhu-dev/ruhu/server"
 	"github.com/ruhu-dev/ruhu/server/auth"
@@ -47,19 +48,19 @@ func WriteStore(store *boltstore.Store, in *rules.Input, receivedAt time.Time) e
 		return fmt.Errorf("write approver: %w", err)
 	}
 	for _, v := range in.Villages {
-		w.add("villages", "v"+v.Code, v.Code, "bench", receivedAt, map[string]any{"code": v.Code, "name": v.Name,
+		w.add(collection.Villages, "v"+v.Code, v.Code, "bench", receivedAt, map[string]any{"code": v.Code, "name": v.Name,
 			"center": map[string]any{"lat": v.Lat, "lon": v.Lon}})
 	}
 	for _, h := range in.Households {
 		w.area[h.ID] = h.Area
-		w.add("households", h.ID, h.Area, "bench", receivedAt, map[string]any{"head_name": h.HeadName,
+		w.add(collection.Households, h.ID, h.Area, "bench", receivedAt, map[string]any{"head_name": h.HeadName,
 			"status": map[string]any{"value": h.Status, "year": h.StatusYear}})
 		for _, m := range h.Members {
-			w.add("members", m.ID, h.Area, "bench", receivedAt, map[string]any{"household_id": h.ID, "name": m.Name})
+			w.add(collection.Members, m.ID, h.Area, "bench", receivedAt, map[string]any{"household_id": h.ID, "name": m.Name})
 		}
 	}
 	for i, a := range in.Assignments {
-		w.add("assignments", "a"+strconv.Itoa(i), w.area[a.HouseholdID], "bench", receivedAt,
+		w.add(collection.Assignments, "a"+strconv.Itoa(i), w.area[a.HouseholdID], "bench", receivedAt,
 			map[string]any{"officer": a.Officer, "household_id": a.HouseholdID, "active": a.Active})
 	}
 	for _, v := range in.Visits {
@@ -70,15 +71,15 @@ func WriteStore(store *boltstore.Store, in *rules.Input, receivedAt time.Time) e
 		if v.AnsweredByName != "" {
 			set["answered_by_name"] = v.AnsweredByName
 		}
-		w.add("visits", v.ID, w.area[v.HouseholdID], v.Officer, receivedAt, set)
+		w.add(collection.Visits, v.ID, w.area[v.HouseholdID], v.Officer, receivedAt, set)
 	}
 	for _, c := range in.Checkins {
-		w.add("checkins", c.ID, c.VillageCode, c.Member, c.ReceivedAt, map[string]any{"member": c.Member,
+		w.add(collection.Checkins, c.ID, c.VillageCode, c.Member, c.ReceivedAt, map[string]any{"member": c.Member,
 			"village_code": c.VillageCode, "at": c.At.Format(time.RFC3339),
 			"gps": map[string]any{"lat": c.Lat, "lon": c.Lon, "accuracy_m": c.AccuracyM}})
 	}
 	for _, t := range in.Teams {
-		w.add("teams", "t"+t.VillageCode, t.VillageCode, "bench", receivedAt, map[string]any{"village_code": t.VillageCode,
+		w.add(collection.Teams, "t"+t.VillageCode, t.VillageCode, "bench", receivedAt, map[string]any{"village_code": t.VillageCode,
 			"members": t.Members, "first_secretary": t.FirstSecretary})
 	}
 	villageOf := map[string]string{}
@@ -94,10 +95,10 @@ func WriteStore(store *boltstore.Store, in *rules.Input, receivedAt time.Time) e
 			set["approved_by"] = Approver
 			author = Approver
 		}
-		w.add("duty_days", "d"+strconv.Itoa(i), villageOf[d.Member], author, receivedAt, set)
+		w.add(collection.DutyDays, "d"+strconv.Itoa(i), villageOf[d.Member], author, receivedAt, set)
 	}
 	for _, c := range in.HousingCases {
-		w.add("housing_cases", c.ID, c.Area, "bench", receivedAt, map[string]any{"household_id": c.HouseholdID, "grade": c.Grade})
+		w.add(collection.HousingCases, c.ID, c.Area, "bench", receivedAt, map[string]any{"household_id": c.HouseholdID, "grade": c.Grade})
 	}
 	return w.flush()
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/ruhu-dev/ruhu/assets/diskstore"
 	"github.com/ruhu-dev/ruhu/assets/photo"
 	"github.com/ruhu-dev/ruhu/assets/photobench"
+	"github.com/ruhu-dev/ruhu/collection"
 	"github.com/ruhu-dev/ruhu/schemas"
 	"github.com/ruhu-dev/ruhu/server"
 	"github.com/ruhu-dev/ruhu/server/boltstore"
@@ -123,7 +124,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	start := time.Now()
 	for i, data := range photos {
 		c := &tusclient.Client{Endpoint: px.URL(), Token: token, ChunkSize: o.ChunkSize, Checksum: o.Checksum, MaxFailures: 100}
-		st, err := c.Upload(ctx, tusclient.File{Data: data, Kind: "photo", Collection: "visits",
+		st, err := c.Upload(ctx, tusclient.File{Data: data, Kind: "photo", Collection: collection.Visits,
 			RecordID: fmt.Sprintf("bench-%d", i), Area: benchArea})
 		if err != nil {
 			return res, fmt.Errorf("upload photo %d: %w", i, err)
