@@ -33,6 +33,12 @@ func (b *consoleBackend) ExportReport(ctx context.Context, u console.User, area 
 	return name, err
 }
 
+// RecordExport records a console download other than the compliance
+// report (the rectification ledger) as an export (core.RecordExport).
+func (b *consoleBackend) RecordExport(ctx context.Context, u console.User, what, area, format, file string, body []byte) error {
+	return b.s.core.RecordExport(ctx, callerFor(u), core.Export{What: what, Area: area, Format: format, File: file, Via: "console", Body: body})
+}
+
 // AuditTrail is one page of an area's audit trail (core.AuditTrail, which
 // checks role and scope) with a check of the whole chain
 // (core.VerifyAuditChain).

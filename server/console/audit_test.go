@@ -1,7 +1,11 @@
 package console_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"html"
+	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
@@ -130,4 +134,44 @@ func TestAuditPageInBrowser(t *testing.T) {
 	saveReadmeShot(t, tab, "console-audit.png")
 	tab.RequireLoopbackOnly()
 	tab.RequireNoProblems()
+}
+
+// TestLedgerDownloadIsAudited: the rectification ledger's workbook
+// leaves the console only with an export entry holding its sha256.
+func TestLedgerDownloadIsAudited(t *testing.T) {
+	t.Parallel()
+	f := demo(t)
+	county := httpClient(t)
+	f.login(t, county, "county")
+	const village = "340199002001"
+	status, _, body := get(t, county, f.url+"/ledger/download?area="+village)
+	if status != 200 || !strings.HasPrefix(body, "PK") {
+		t.Fatalf("ledger download: %d", status)
+	}
+	req, _ := http.NewRequest("GET", f.url+"/v1/audit?area="+village, nil)
+	req.Header.Set("Authorization", "Bearer "+f.apiToken(t, "auditor"))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var trail struct {
+		Entries []struct {
+			Kind, Actor, Area string
+			Detail            map[string]string
+		}
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&trail); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(body))
+	for _, e := range trail.Entries {
+		if e.Kind == "export" && e.Detail["what"] == "ledger" {
+			if e.Actor != "county" || e.Area != village || e.Detail["sha256"] != hex.EncodeToString(sum[:]) || e.Detail["via"] != "console" {
+				t.Errorf("ledger export entry %+v", e)
+			}
+			return
+		}
+	}
+	t.Fatalf("no ledger export entry in %+v", trail.Entries)
 }

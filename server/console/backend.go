@@ -49,6 +49,10 @@ type Backend interface {
 	// state of the whole chain. Auditors, county staff and admins, within
 	// their scopes (EFORBIDDEN otherwise).
 	AuditTrail(ctx context.Context, u User, area string, before uint64) (*AuditPage, error)
+	// RecordExport records a download the console makes of personal data
+	// (what, area, format, file name and the very bytes) in the audit
+	// log; the console hands the file over only when it returns nil.
+	RecordExport(ctx context.Context, u User, what, area, format, file string, body []byte) error
 	// Households lists the households the caller may see that match q.
 	Households(ctx context.Context, u User, q HouseholdQuery) (*HouseholdPage, error)
 	// Household is the one-household file (一户一档).

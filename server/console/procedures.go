@@ -301,6 +301,11 @@ func (c *Console) ledgerDownload(w http.ResponseWriter, r *http.Request, rq *req
 		return
 	}
 	name := "问题台账-" + area + ".xlsx"
+	// The ledger's problems name households: recorded before it leaves.
+	if err := c.backend.RecordExport(r.Context(), rq.User, "ledger", area, "xlsx", name, []byte(buf.String())); err != nil {
+		c.fail(w, r, rq, err)
+		return
+	}
 	w.Header().Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="ledger-%s.xlsx"; filename*=UTF-8''%s`, area, url.PathEscape(name)))
 	_, _ = w.Write([]byte(buf.String()))
