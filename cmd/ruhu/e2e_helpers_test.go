@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 
 	client "github.com/ruhu-dev/ruhu/client-sdk"
 	"github.com/ruhu-dev/ruhu/schemas"
+	"github.com/ruhu-dev/ruhu/server/pgstore/pgtest"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
 
@@ -57,8 +59,9 @@ func startServerAt(t *testing.T, dataDir, addr string) *inProcServer {
 	ready := make(chan string, 1)
 	s := &inProcServer{cancel: cancel, done: make(chan error, 1)}
 	var out syncBuffer
+	args := append([]string{"--listen", addr, "--data", dataDir, "--seed-demo"}, testStoreArgs(t, dataDir)...)
 	go func() {
-		s.done <- runServe(ctx, []string{"--listen", addr, "--data", dataDir, "--seed-demo"}, func(string) string { return "" }, &out, &out, ready)
+		s.done <- runServe(ctx, args, func(string) string { return "" }, &out, &out, ready)
 	}()
 	select {
 	case s.url = <-ready:
@@ -69,6 +72,27 @@ func startServerAt(t *testing.T, dataDir, addr string) *inProcServer {
 	}
 	t.Cleanup(s.stop)
 	return s
+}
+
+// testStores maps a test server's data folder to the PostgreSQL database
+// it runs on, so that a restarted server finds its data again.
+var testStores sync.Map
+
+// testStoreArgs is what startServerAt adds to `ruhu serve`: nothing, so
+// the server runs on the bbolt file in its data folder, or with
+// RUHU_TEST_SERVE_STORE=postgres a --store of its own database on the
+// machine's PostgreSQL (pgtest.Database, dropped when the test ends),
+// which runs the end-to-end tests against PostgreSQL.
+func testStoreArgs(t *testing.T, dataDir string) []string {
+	if os.Getenv("RUHU_TEST_SERVE_STORE") != "postgres" {
+		return nil
+	}
+	url, ok := testStores.Load(dataDir)
+	if !ok {
+		url = pgtest.Database(t)
+		testStores.Store(dataDir, url)
+	}
+	return []string{"--store", url.(string)}
 }
 
 func (s *inProcServer) stop() {

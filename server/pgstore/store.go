@@ -213,8 +213,52 @@ func (s *Store) identity(ctx context.Context) error {
 	if secret, err = get("jwt_secret", secret); err != nil {
 		return err
 	}
+	if epoch, err = s.renewIfRestored(ctx, epoch); err != nil {
+		return err
+	}
 	s.epoch, s.secret = string(epoch), secret
 	return nil
+}
+
+// renewIfRestored gives a restored database a new epoch, as a bbolt
+// backup gets one, so that tablets start their pulls over and send again
+// what the restore lost. A database knows it was restored by its anchor:
+// the object ids of the database and of the ruhu_meta table, kept in
+// ruhu_meta. Restoring a dump (pg_restore, psql) creates the table anew
+// and so changes its id; the anchor restored with the data then names
+// another table. A physical copy (a streaming replica promoted after a
+// failover) keeps both ids and its epoch: it lost nothing a tablet was
+// told. It returns the epoch to use; of several servers starting at once
+// on a restored database, one renews it and the others read it.
+func (s *Store) renewIfRestored(ctx context.Context, epoch []byte) ([]byte, error) {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var here string
+		if err := tx.QueryRow(ctx, `SELECT (SELECT oid FROM pg_database WHERE datname = current_database())::text
+			|| '/' || 'ruhu_meta'::regclass::oid::text`).Scan(&here); err != nil {
+			return fmt.Errorf("read the database's anchor: %w", err)
+		}
+		var anchor []byte
+		err := tx.QueryRow(ctx, "SELECT value FROM ruhu_meta WHERE key = 'epoch_anchor' FOR UPDATE").Scan(&anchor)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			// The first start, or a database from before anchors.
+			_, err = tx.Exec(ctx, "INSERT INTO ruhu_meta (key, value) VALUES ('epoch_anchor', $1) ON CONFLICT (key) DO NOTHING", []byte(here))
+		case err != nil:
+		case string(anchor) == here:
+		default:
+			if _, err = tx.Exec(ctx, "UPDATE ruhu_meta SET value = $1 WHERE key = 'epoch'", []byte(randomHex(16))); err == nil {
+				_, err = tx.Exec(ctx, "UPDATE ruhu_meta SET value = $1 WHERE key = 'epoch_anchor'", []byte(here))
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("check the epoch's anchor: %w", err)
+		}
+		return tx.QueryRow(ctx, "SELECT value FROM ruhu_meta WHERE key = 'epoch'").Scan(&epoch)
+	})
+	if err != nil {
+		return nil, markTransient(err)
+	}
+	return epoch, nil
 }
 
 // NewEpoch gives the store a new lineage id, as a restore from a dump
