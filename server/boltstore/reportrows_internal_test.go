@@ -325,12 +325,16 @@ func compareVisitIndexes(t *testing.T, s *Store, prefix, what string) {
 	err := s.View(func(tx *Tx) error {
 		type entry struct{ area, household, id, line string }
 		var entries []entry
-		err := tx.ScanRecordsIn("visits", prefix, []string{"visited_at", "household_id", "answered_by_member_id", "gps", "photo_sha256s"},
+		err := tx.ScanRecordsIn("visits", prefix, []string{"visited_at", "household_id", "answered_by_member_id", "gps", "photo_sha256s", "answered_by_name", "officer"},
 			func(id, area string, f []FieldView) error {
 				hh, _ := jsonText(f[1].Value)
 				at, _ := jsonText(f[0].Value)
 				if ts, err := time.Parse(time.RFC3339, at); err == nil && hh != "" {
-					entries = append(entries, entry{area, hh, id, fmt.Sprintf("%s|%s|%s|%d|%s", area, hh, id, ts.Unix(), f[2].Value)})
+					line := fmt.Sprintf("%s|%s|%s|%d|%s", area, hh, id, ts.Unix(), f[2].Value)
+					if member, _ := jsonText(f[2].Value); member == "" {
+						line += fmt.Sprintf("|listed %s|%s|%s", f[0].Value, f[6].Value, f[5].Value)
+					}
+					entries = append(entries, entry{area, hh, id, line})
 				}
 				if citesPhotos(f[4].Value) {
 					wantPhotos = append(wantPhotos, fmt.Sprintf("%s|%s|%s|%s|%s|%s", area, id, f[1].Value, f[0].Value, f[3].Value, f[4].Value))
@@ -349,7 +353,11 @@ func compareVisitIndexes(t *testing.T, s *Store, prefix, what string) {
 		slices.Sort(wantPhotos)
 		err = tx.ScanVisitsByHousehold(prefix, func(area, household []byte, visits []VisitEntry) error {
 			for _, v := range visits {
-				gotHH = append(gotHH, fmt.Sprintf("%s|%s|%s|%d|%s", area, household, v.ID, v.Unix, v.AnsweredByMemberID))
+				line := fmt.Sprintf("%s|%s|%s|%d|%s", area, household, v.ID, v.Unix, v.AnsweredByMemberID)
+				if v.Listed != nil {
+					line += fmt.Sprintf("|listed %s|%s|%s", v.Listed.VisitedAt, v.Listed.Officer, v.Listed.AnsweredByName)
+				}
+				gotHH = append(gotHH, line)
 			}
 			return nil
 		})

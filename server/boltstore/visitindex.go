@@ -46,16 +46,9 @@ func VisitPhotoFields() []string {
 	return names
 }
 
-// VisitEntry is one visit as the by-household index keeps it.
-type VisitEntry struct {
-	ID []byte
-	// Unix is visited_at in Unix seconds (read as RFC 3339, as the report
-	// reads it).
-	Unix int64
-	// AnsweredByMemberID is the stored JSON value of
-	// answered_by_member_id; nil when the visit has none.
-	AnsweredByMemberID []byte
-}
+// VisitEntry is core.VisitEntry: one visit as the by-household index
+// keeps it.
+type VisitEntry = core.VisitEntry
 
 // jsonText reads a JSON string value; false when raw is not a string.
 func jsonText(raw []byte) (string, bool) {
@@ -72,8 +65,12 @@ func jsonText(raw []byte) (string, bool) {
 // visitEntryKey returns the by-household key and value of a visit with
 // the given area, id and field values; nil when the visit has no
 // household or no readable visited_at (the report leaves such visits
-// out).
-func visitEntryKey(area string, id []byte, visitedAt, household, answeredBy []byte) (key, value []byte) {
+// out). The value is the visit's Unix second, then answered_by_member_id
+// (length-prefixed, empty when absent), then for a visit without a
+// member id (core.ListedVisit) answered_by_name and officer
+// (length-prefixed) and visited_at.
+func visitEntryKey(area string, id []byte, f *visitFields) (key, value []byte) {
+	visitedAt, household, answeredBy := f.visitedAt, f.household, f.answeredBy
 	hh, _ := jsonText(household)
 	at, ok := jsonText(visitedAt)
 	if hh == "" || !ok {
@@ -87,8 +84,56 @@ func visitEntryKey(area string, id []byte, visitedAt, household, answeredBy []by
 	key = append(append(key, area...), 0)
 	key = binary.AppendUvarint(key, uint64(len(hh)))
 	key = append(append(key, hh...), id...)
-	value = binary.AppendVarint(make([]byte, 0, 8+len(answeredBy)), t.Unix())
-	return key, append(value, answeredBy...)
+	value = binary.AppendVarint(make([]byte, 0, 16+len(answeredBy)), t.Unix())
+	value = appendBytes(value, answeredBy)
+	if member, _ := jsonText(answeredBy); member == "" {
+		value = appendBytes(appendBytes(value, f.answeredByName), f.officer)
+		value = append(value, visitedAt...)
+	}
+	return key, value
+}
+
+// appendBytes appends a length-prefixed byte string.
+func appendBytes(b, s []byte) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
+
+// decodeVisitEntry reads the value of a by-household entry into e.
+func decodeVisitEntry(v []byte, e *VisitEntry, listed *core.ListedVisit) bool {
+	unix, n := binary.Varint(v)
+	if n <= 0 {
+		return false
+	}
+	e.Unix, v = unix, v[n:]
+	member, n, ok := readBytes(v)
+	if !ok {
+		return false
+	}
+	e.AnsweredByMemberID, v = nilIfEmpty(member), v[n:]
+	e.Listed = nil
+	if len(v) == 0 {
+		return true
+	}
+	name, n, ok := readBytes(v)
+	if !ok {
+		return false
+	}
+	v = v[n:]
+	officer, n, ok := readBytes(v)
+	if !ok {
+		return false
+	}
+	*listed = core.ListedVisit{VisitedAt: v[n:], Officer: nilIfEmpty(officer), AnsweredByName: nilIfEmpty(name)}
+	e.Listed = listed
+	return true
+}
+
+// nilIfEmpty returns nil for an empty slice: an absent field.
+func nilIfEmpty(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
 }
 
 // citesPhotos reports whether a photo_sha256s value may name a photo:
@@ -100,7 +145,7 @@ func citesPhotos(raw []byte) bool {
 
 // visitFields are the fields of a visit the indexes read.
 type visitFields struct {
-	visitedAt, household, answeredBy, gps, photos []byte
+	visitedAt, household, answeredBy, answeredByName, officer, gps, photos []byte
 }
 
 // indexVisit moves a visit's entries in both indexes from what its old
@@ -130,12 +175,12 @@ func (t *Tx) indexVisit(id []byte, old []byte, area string, f visitFields, live 
 				ov.household = views[i].Value
 			}
 		}
-		oldKey, _ = visitEntryKey(string(oldArea), id, ov.visitedAt, ov.household, nil)
+		oldKey, _ = visitEntryKey(string(oldArea), id, &ov)
 		oldPhotoKey = append(append(append([]byte(nil), oldArea...), 0), id...)
 	}
 	var newKey, newValue []byte
 	if live {
-		newKey, newValue = visitEntryKey(area, id, f.visitedAt, f.household, f.answeredBy)
+		newKey, newValue = visitEntryKey(area, id, &f)
 	}
 	if oldKey != nil && !bytes.Equal(oldKey, newKey) {
 		if err := byHousehold.Delete(oldKey); err != nil {
@@ -176,14 +221,21 @@ func (t *Tx) ScanVisitsByHousehold(areaPrefix string, fn func(area, household []
 	if b == nil {
 		return fmt.Errorf("visit index: the store has none (open it writable once to build it)")
 	}
-	const releaseEvery = 16 << 20 // as ScanReportRows: pages read leave the resident set
-	read := 0
+	// The pages read leave the resident set at the end (see
+	// releaseMapped): a county's entries are some 60 MB, and released
+	// during the scan the tree's inner pages would be read back again.
 	defer t.releaseMapped()
 	var area, household []byte
 	var visits []VisitEntry
+	var listed []core.ListedVisit // visits[i].Listed points at listed[i] when set
 	flush := func() error {
 		if len(visits) == 0 {
 			return nil
+		}
+		for i := range visits { // listed has settled: point into it
+			if visits[i].Listed != nil {
+				visits[i].Listed = &listed[i]
+			}
 		}
 		err := fn(area, household, visits)
 		visits = visits[:0]
@@ -192,10 +244,6 @@ func (t *Tx) ScanVisitsByHousehold(areaPrefix string, fn func(area, household []
 	prefix := []byte(areaPrefix)
 	c := b.Cursor()
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-		if read += len(k) + len(v); read >= releaseEvery {
-			read = 0
-			t.releaseMapped() // released pages read back from the file: the entries stay good
-		}
 		end := bytes.IndexByte(k, 0)
 		if end < 0 {
 			return fmt.Errorf("visit index: malformed key %q", k)
@@ -206,19 +254,18 @@ func (t *Tx) ScanVisitsByHousehold(areaPrefix string, fn func(area, household []
 			return fmt.Errorf("visit index: malformed key %q", k)
 		}
 		id := k[end+1+n:]
-		unix, m := binary.Varint(v)
-		if m <= 0 {
-			return fmt.Errorf("visit index: malformed entry %q", k)
-		}
 		if !bytes.Equal(a, area) || !bytes.Equal(hh, household) {
 			if err := flush(); err != nil {
 				return err
 			}
 			area, household = a, hh
 		}
-		e := VisitEntry{ID: id, Unix: unix}
-		if len(v) > m {
-			e.AnsweredByMemberID = v[m:]
+		if len(visits) == len(listed) {
+			listed = append(listed, core.ListedVisit{})
+		}
+		e := VisitEntry{ID: id}
+		if !decodeVisitEntry(v, &e, &listed[len(visits)]) {
+			return fmt.Errorf("visit index: malformed entry %q", k)
 		}
 		visits = append(visits, e)
 	}
