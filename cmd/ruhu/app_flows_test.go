@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -324,6 +325,13 @@ func TestFieldAppExtraSchemaFieldAndPINLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	// The PIN set above seals the personal fields of the file.
+	if _, err := c.Get(client.CollectionVisits, visitID); !errors.Is(err, client.ErrLocked) {
+		t.Fatalf("visit read without the PIN: %v", err)
+	}
+	if err := c.Unlock("2468"); err != nil {
+		t.Fatal(err)
+	}
 	v, err := c.Get(client.CollectionVisits, visitID)
 	if err != nil {
 		t.Fatal(err)
