@@ -119,7 +119,7 @@ func (b *consoleBackend) DeleteSession(ctx context.Context, key string) error {
 // supervising role and an area its scope covers. The empty area (all)
 // is allowed to whoever's scope covers everything.
 func reportArea(u console.User, area string) error {
-	if !canReadReports(u.Role) {
+	if !auth.CanReadReports(u.Role) {
 		return errForbidden("role %s may not read reports", u.Role)
 	}
 	if area != "" && !validReportArea(area) {

@@ -200,7 +200,7 @@ func (s *Server) photoFindings(area string) ([]findingView, error) {
 // EFORBIDDEN for another role or an area outside the scope.
 func (s *Server) handleFindings(c *fiber.Ctx) error {
 	cl := claimsOf(c)
-	if !canReadReports(cl.Role) {
+	if !auth.CanReadReports(cl.Role) {
 		return errForbidden("role %s may not read findings", cl.Role)
 	}
 	area := c.Query("area")

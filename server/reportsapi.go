@@ -20,17 +20,6 @@ import (
 // register uploads.
 const MIMEXLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
-// canReadReports reports whether a role may see roll-up reports: the
-// supervising roles. Officers and team members see their own work on
-// their tablets, not their colleagues' shortfalls.
-func canReadReports(role string) bool {
-	switch role {
-	case auth.RoleTownship, auth.RoleCounty, auth.RoleAuditor, auth.RoleAdmin:
-		return true
-	}
-	return false
-}
-
 // handleComplianceReport serves GET /v1/reports/compliance: the roll-up of
 // the field rules under an area for a period, as JSON, one CSV list, or an
 // XLSX workbook, each download recorded in the audit log first
@@ -38,7 +27,7 @@ func canReadReports(role string) bool {
 // the caller's role reads no reports or their scope does not cover the area.
 func (s *Server) handleComplianceReport(c *fiber.Ctx) error {
 	cl := claimsOf(c)
-	if !canReadReports(cl.Role) {
+	if !auth.CanReadReports(cl.Role) {
 		return errForbidden("role %s may not read reports", cl.Role)
 	}
 	area := c.Query("area")

@@ -59,6 +59,36 @@ func CanResolveConflicts(role string) bool {
 	return role == RoleTownship || role == RoleCounty || role == RoleAdmin
 }
 
+// CanReadReports reports whether role reads the roll-ups of its scope:
+// compliance reports, doubtful photo findings, exit and ledger procedures.
+// These are the supervising roles; officers and team members see their
+// own work on their tablets, not their colleagues' shortfalls.
+func CanReadReports(role string) bool {
+	switch role {
+	case RoleTownship, RoleCounty, RoleAuditor, RoleAdmin:
+		return true
+	}
+	return false
+}
+
+// CanReadAudit reports whether role reads and verifies the audit trail of
+// its scope: auditors, county staff and admins.
+func CanReadAudit(role string) bool {
+	return role == RoleAuditor || role == RoleCounty || role == RoleAdmin
+}
+
+// CanImport reports whether role imports household registers into the
+// villages of its scope.
+func CanImport(role string) bool {
+	return role == RoleTownship || role == RoleCounty || role == RoleAdmin
+}
+
+// CanReview reports whether role reviews evidence it does not record:
+// review states of visits, check-ins and photos.
+func CanReview(role string) bool {
+	return role == RoleTownship || role == RoleCounty
+}
+
 // InScope reports whether area falls under one of the scope prefixes.
 func InScope(scopes []string, area string) bool {
 	for _, p := range scopes {

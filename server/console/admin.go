@@ -36,7 +36,7 @@ func (c *Console) admin(w http.ResponseWriter, r *http.Request, rq *request) {
 		return
 	}
 	c.render(w, r, http.StatusOK, "admin", rq, "用户与设备", adminData{Accounts: accounts, Devices: devices,
-		Roles: []string{auth.RoleOfficer, auth.RoleTeamMember, auth.RoleTownship, auth.RoleCounty, auth.RoleAuditor, auth.RoleAdmin},
+		Roles: auth.Roles,
 		Done:  r.URL.Query().Get("done")})
 }
 

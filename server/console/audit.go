@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/ruhu-dev/ruhu/server/auth"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
 
@@ -48,16 +47,6 @@ type auditData struct {
 	Page *AuditPage
 	// Newer links back to the newest page when this one is older.
 	Older, Newer bool
-}
-
-// readsAudit reports whether a role may read the audit trail, as the core
-// decides (core.AuditTrail): auditors, county staff and admins.
-func readsAudit(role string) bool {
-	switch role {
-	case auth.RoleAuditor, auth.RoleCounty, auth.RoleAdmin:
-		return true
-	}
-	return false
 }
 
 // kindLabels names the audited kinds (server/audit.Kind values).

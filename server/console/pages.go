@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ruhu-dev/ruhu/rules"
+	"github.com/ruhu-dev/ruhu/server/auth"
 	"github.com/ruhu-dev/ruhu/server/reports"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
@@ -129,7 +130,7 @@ type overviewData struct {
 }
 
 func (c *Console) overview(w http.ResponseWriter, r *http.Request, rq *request) {
-	if !readsReports(rq.User.Role) {
+	if !auth.CanReadReports(rq.User.Role) {
 		// Officers and team members review their own work on their
 		// tablets; the console offers them their households.
 		c.render(w, r, http.StatusOK, "overview", rq, "首页", overviewData{})
@@ -371,7 +372,7 @@ type reportsData struct {
 type listLink struct{ Name, Title string }
 
 func (c *Console) reports(w http.ResponseWriter, r *http.Request, rq *request) {
-	if !readsReports(rq.User.Role) {
+	if !auth.CanReadReports(rq.User.Role) {
 		// The backend refuses the report itself; the empty page is refused
 		// too, so the answer does not depend on the query.
 		c.fail(w, r, rq, syncengine.Errorf(syncengine.EFORBIDDEN, "role %s may not read reports", rq.User.Role))

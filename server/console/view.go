@@ -38,7 +38,7 @@ var funcs = template.FuncMap{
 	"jsonText":    jsonText,
 	"fieldText":   fieldText,
 	"canResolve":  func(u *User) bool { return u != nil && auth.CanResolveConflicts(u.Role) },
-	"readsReport": func(u *User) bool { return u != nil && readsReports(u.Role) },
+	"readsReport": func(u *User) bool { return u != nil && auth.CanReadReports(u.Role) },
 	"dutyLabel":   dutyLabel,
 	"weekdays":    func() [7]string { return weekdayNames },
 	"canUpload":   func(u *User) bool { return u != nil && auth.CanWrite(u.Role, collection.Photos) },
@@ -47,7 +47,7 @@ var funcs = template.FuncMap{
 	"add":         func(a, b int) int { return a + b },
 	"short":       func(s string) string { return shortSHA(s) },
 	"kindLabel":   kindLabel,
-	"readsAudit":  func(u *User) bool { return u != nil && readsAudit(u.Role) },
+	"readsAudit":  func(u *User) bool { return u != nil && auth.CanReadAudit(u.Role) },
 }
 
 func cst(t time.Time) string { return local(t, "2006-01-02 15:04") }
@@ -81,16 +81,6 @@ func query(pairs ...string) template.URL {
 	}
 	// Encoded by url.Values: safe as a URL.
 	return template.URL("?" + v.Encode())
-}
-
-// readsReports reports whether a role sees roll-ups and findings: the
-// supervising roles, as in the API.
-func readsReports(role string) bool {
-	switch role {
-	case auth.RoleTownship, auth.RoleCounty, auth.RoleAuditor, auth.RoleAdmin:
-		return true
-	}
-	return false
 }
 
 func parsePages() (map[string]*template.Template, error) {

@@ -124,9 +124,7 @@ const MaxAuditPage = 1000
 // EFORBIDDEN for another role or an area beyond the caller's scopes,
 // EINVALID for a bad area or limit.
 func (c *Core) AuditTrail(ctx context.Context, caller Caller, area string, before uint64, limit int) ([]*audit.Entry, error) {
-	switch caller.Role {
-	case auth.RoleAuditor, auth.RoleCounty, auth.RoleAdmin:
-	default:
+	if !auth.CanReadAudit(caller.Role) {
 		return nil, errForbidden("role %s may not read the audit trail", caller.Role)
 	}
 	if len(area) > 12 || strings.Trim(area, "0123456789") != "" || (area == "" && caller.Role != auth.RoleAdmin) {

@@ -24,9 +24,7 @@ type AuditChain struct {
 // staff and admins (EFORBIDDEN for other roles). A broken chain is an
 // answer, not an error.
 func (c *Core) VerifyAuditChain(ctx context.Context, caller Caller) (*AuditChain, error) {
-	switch caller.Role {
-	case auth.RoleAuditor, auth.RoleCounty, auth.RoleAdmin:
-	default:
+	if !auth.CanReadAudit(caller.Role) {
 		return nil, errForbidden("role %s may not check the audit chain", caller.Role)
 	}
 	out := &AuditChain{}

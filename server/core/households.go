@@ -72,9 +72,7 @@ var causeCodes = map[string]string{
 // they replace. A register that cannot be read or lacks required columns
 // fails with EINVALID; bad rows are reported in Problems and not written.
 func (c *Core) ImportHouseholds(ctx context.Context, caller Caller, xlsx io.Reader) (*HouseholdImport, error) {
-	switch caller.Role {
-	case auth.RoleTownship, auth.RoleCounty, auth.RoleAdmin:
-	default:
+	if !auth.CanImport(caller.Role) {
 		return nil, errForbidden("role %s may not import registers", caller.Role)
 	}
 	now := c.opts.Now()

@@ -35,7 +35,7 @@ func canWrite(role string, op *syncengine.Op) bool {
 	if auth.CanWrite(role, op.Collection) || slices.Contains(procedureWriters[op.Collection], role) {
 		return true
 	}
-	if role != auth.RoleTownship && role != auth.RoleCounty {
+	if !auth.CanReview(role) {
 		return false
 	}
 	switch op.Collection {

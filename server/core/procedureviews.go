@@ -33,19 +33,9 @@ type ExitCase struct {
 	Standards rules.ExitStandards
 }
 
-// canSupervise reports whether a role reads the procedures of its scope:
-// the roles that read reports.
-func canSupervise(role string) bool {
-	switch role {
-	case auth.RoleTownship, auth.RoleCounty, auth.RoleAuditor, auth.RoleAdmin:
-		return true
-	}
-	return false
-}
-
 // superviseArea checks that the caller may read the procedures under area.
 func superviseArea(caller Caller, area string) error {
-	if !canSupervise(caller.Role) {
+	if !auth.CanReadReports(caller.Role) {
 		return syncengine.Errorf(syncengine.EFORBIDDEN, "role %s may not read exit cases and the ledger", caller.Role)
 	}
 	if !auth.ScopeCovers(caller.Scopes, area) {
