@@ -55,11 +55,18 @@ func startServer(t *testing.T, dataDir string) *inProcServer {
 // predecessor's address so tablets find it where they left it.
 func startServerAt(t *testing.T, dataDir, addr string) *inProcServer {
 	t.Helper()
+	return startServerWith(t, dataDir, addr, testStoreArgs(t, dataDir))
+}
+
+// startServerWith is startServerAt with more arguments for `ruhu serve`
+// (a --store).
+func startServerWith(t *testing.T, dataDir, addr string, more []string) *inProcServer {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	s := &inProcServer{cancel: cancel, done: make(chan error, 1)}
 	var out syncBuffer
-	args := append([]string{"--listen", addr, "--data", dataDir, "--seed-demo"}, testStoreArgs(t, dataDir)...)
+	args := append([]string{"--listen", addr, "--data", dataDir, "--seed-demo"}, more...)
 	go func() {
 		s.done <- runServe(ctx, args, func(string) string { return "" }, &out, &out, ready)
 	}()
