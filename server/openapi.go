@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/ruhu-dev/ruhu/server/auth"
 )
 
 var pathParam = regexp.MustCompile(`:([a-z_]+)`)
@@ -159,14 +161,14 @@ func openAPISchemas() map[string]any {
 		"User": obj(map[string]any{
 			"username":     str("account name"),
 			"display_name": str("name shown to people"),
-			"role":         enum("the account's role", "officer", "team_member", "township", "county", "auditor", "admin"),
+			"role":         enum("the account's role", auth.Roles...),
 			"scopes":       strs("area-code prefixes the account may see and write (\"\" for everything, admins only)"),
 		}),
 		"UserList": obj(map[string]any{"users": desc(arrayOf(ref("User")), "every account, in username order")}),
 		"UserInput": obj(map[string]any{
 			"username":     str("account name, unique"),
 			"password":     str("initial password"),
-			"role":         enum("the account's role", "officer", "team_member", "township", "county", "auditor", "admin"),
+			"role":         enum("the account's role", auth.Roles...),
 			"scopes":       strs("area-code prefixes (2 to 12 digits) the account may see and write"),
 			"display_name": str("name shown to people"),
 		}, "username", "password", "role", "scopes"),
