@@ -216,6 +216,9 @@ func readKeyState(m meta) keyState {
 // of the file (a rewrite after SetPIN), not the process.
 type keySlot struct {
 	now func() time.Time
+	// tries serialises PIN tries, so parallel ones cannot all read the
+	// same count of wrong PINs and exceed the limit.
+	tries sync.Mutex
 
 	mu         sync.Mutex
 	protected  bool
@@ -531,6 +534,8 @@ func (c *Client) Unlock(pin string) error {
 	if !validPIN(pin) {
 		return syncengine.Errorf(syncengine.EINVALID, "PIN 须为 4 到 12 位数字")
 	}
+	c.keys.tries.Lock()
+	defer c.keys.tries.Unlock()
 	var s keyState
 	if err := c.view(func(tx *bolt.Tx, _ codec) error {
 		s = readKeyState(meta{tx.Bucket(bucketMeta)})

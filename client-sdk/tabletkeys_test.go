@@ -325,3 +325,23 @@ func metaValue(t *testing.T, path, key string) []byte {
 	})
 	return v
 }
+
+// TestParallelWrongPINsAreAllCounted: wrong PINs tried at once are
+// counted one by one, so they cannot exceed the limit together.
+func TestParallelWrongPINsAreAllCounted(t *testing.T) {
+	f := newFakeServer(t)
+	tb := keyTablet(t, f)
+	tb.Lock()
+	errs := make(chan error, 3)
+	for range 3 {
+		go func() { errs <- tb.Unlock("0000") }()
+	}
+	for range 3 {
+		if err := <-errs; !errors.Is(err, client.ErrWrongPIN) {
+			t.Fatalf("parallel wrong PIN: %v", err)
+		}
+	}
+	if ks, err := tb.KeyState(); err != nil || ks.PINFailures != 3 || ks.RetryAt.IsZero() {
+		t.Fatalf("after three parallel wrong PINs: %+v, %v", ks, err)
+	}
+}
