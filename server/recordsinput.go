@@ -24,7 +24,7 @@ const (
 
 // ComplianceReport reads the records under an area-code prefix from the
 // store in one read transaction and rolls the field rules up over them for
-// the period, judged at asOf (see ReadReportInputWith and reports.Compliance).
+// the period, judged at asOf (see readReportInputFor and reports.Compliance).
 // The rules then run outside the transaction. Housing evidence is judged
 // with the default tolerances (see ComplianceReportWith).
 func ComplianceReport(store Store, policies *rules.PolicySet, area string, period rules.Period, asOf time.Time) (*reports.Report, error) {
@@ -36,7 +36,7 @@ func ComplianceReport(store Store, policies *rules.PolicySet, area string, perio
 func ComplianceReportWith(store Store, policies *rules.PolicySet, evidence EvidencePolicy, area string, period rules.Period, asOf time.Time) (*reports.Report, error) {
 	var in *rules.Input
 	err := view(store, func(tx Tx) (err error) {
-		in, err = ReadReportInputWith(tx, evidence, area, asOf)
+		in, err = readReportInputFor(tx, evidence, area, period, asOf)
 		return err
 	})
 	if err != nil {
@@ -135,6 +135,12 @@ func (r *inputReader) read(area string, scan scanFunc) (*rules.Input, error) {
 		{"housing_cases", []string{"household_id", "grade", "photo_sha256s"}, r.housingCase},
 	}
 	for _, s := range steps {
+		if s.collection == "visits" && r.scanVisits != nil {
+			if err := r.scanVisits(area); err != nil {
+				return nil, fmt.Errorf("read visits: %w", err)
+			}
+			continue
+		}
 		if err := scan(s.collection, area, s.fields, s.read); err != nil {
 			return nil, fmt.Errorf("read %s: %w", s.collection, err)
 		}
@@ -181,6 +187,9 @@ type inputReader struct {
 	strs map[string]string
 	// zones holds the fixed zone of each UTC offset times were read with.
 	zones map[int]*time.Location
+	// scanVisits, when set, reads the visits under an area instead of
+	// the visits step (see readReportInputFor).
+	scanVisits func(area string) error
 }
 
 // maxShared bounds inputReader.strs.
