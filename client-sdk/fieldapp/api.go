@@ -12,6 +12,7 @@ import (
 	"time"
 
 	client "github.com/ruhu-dev/ruhu/client-sdk"
+	"github.com/ruhu-dev/ruhu/rules"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
 
@@ -233,10 +234,6 @@ type householdItem struct {
 	Rejected    int    `json:"rejected"`
 }
 
-var statusLabels = map[string]string{
-	"poor": "未脱贫", "exited": "已脱贫", "monitored": "监测户", "fellback": "返贫", "removed": "已销号",
-}
-
 // villageNames maps village codes to names from the villages on the tablet.
 func (a *App) villageNames() map[string]string {
 	out := map[string]string{}
@@ -309,7 +306,7 @@ func (a *App) households(w http.ResponseWriter, r *http.Request) {
 	for _, d := range due {
 		h := d.Household
 		it := householdItem{ID: h.ID, Head: h.String("head_name"), Area: h.Area, Village: villages[h.Area],
-			Status: d.Status, StatusLabel: statusLabels[d.Status], State: string(d.State), StateLabel: d.State.Label(),
+			Status: d.Status, StatusLabel: rules.Status(d.Status).Label(), State: string(d.State), StateLabel: d.State.Label(),
 			Pending: pending[h.ID], Rejected: rejected[h.ID]}
 		if d.State != client.VisitNotRequired {
 			it.Cadence = d.Cadence.Label()
@@ -360,7 +357,7 @@ func (a *App) household(w http.ResponseWriter, r *http.Request) {
 	}
 	_ = json.Unmarshal(h.Values["status"], &st)
 	out := map[string]any{"id": h.ID, "head": h.String("head_name"), "area": h.Area, "village": a.villageNames()[h.Area],
-		"address": h.String("address"), "phone": h.String("phone"), "status": st.Value, "status_label": statusLabels[st.Value],
+		"address": h.String("address"), "phone": h.String("phone"), "status": st.Value, "status_label": rules.Status(st.Value).Label(),
 		"status_year": st.Year, "pending": h.Pending}
 	due, err := a.c.HouseholdsDue(a.c.Now(), a.policies)
 	if err != nil {
