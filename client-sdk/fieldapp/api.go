@@ -11,13 +11,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ruhu-dev/ruhu/chinatime"
 	client "github.com/ruhu-dev/ruhu/client-sdk"
 	"github.com/ruhu-dev/ruhu/rules"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
 
-// chinaTime is the zone times are written and shown in (UTC+8, no DST).
-var chinaTime = time.FixedZone("CST", 8*3600)
+// chinaTime is the zone times are written and shown in (package
+// chinatime).
+var chinaTime = chinatime.Zone()
 
 func (a *App) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/lock", a.lockState)
