@@ -11,6 +11,7 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/ruhu-dev/ruhu/collection"
 	"github.com/ruhu-dev/ruhu/schemas"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
@@ -91,17 +92,17 @@ var (
 	dutyDayWidgets = map[string]string{"member": widgetAuto, "approved_by": widgetAuto, "approved_at": widgetAuto}
 )
 
-func widgetsFor(collection string) map[string]string {
-	switch collection {
-	case "visits":
+func widgetsFor(col string) map[string]string {
+	switch col {
+	case collection.Visits:
 		return visitWidgets
-	case "checkins":
+	case collection.Checkins:
 		return checkinWidgets
-	case "duty_days":
+	case collection.DutyDays:
 		return dutyDayWidgets
-	case "income_surveys":
+	case collection.IncomeSurveys:
 		return incomeWidgets
-	case "exit_steps":
+	case collection.ExitSteps:
 		return exitStepWidgets
 	}
 	return nil

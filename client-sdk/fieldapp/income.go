@@ -7,6 +7,7 @@ import (
 	"time"
 
 	client "github.com/ruhu-dev/ruhu/client-sdk"
+	"github.com/ruhu-dev/ruhu/collection"
 	"github.com/ruhu-dev/ruhu/rules"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
@@ -51,7 +52,7 @@ func (a *App) newRecordDraft(id string) (d *draft, ok bool, err error) {
 	}
 	now := a.c.Now()
 	year := rules.IncomeYearKey(now, ps.For(h.Area, now.In(chinaTime).Year()).Income)
-	return &draft{ID: id, Kind: draftRecord, Collection: "income_surveys", HouseholdID: hh, Area: h.Area,
+	return &draft{ID: id, Kind: draftRecord, Collection: collection.IncomeSurveys, HouseholdID: hh, Area: h.Area,
 		Values: map[string]string{"income_year": year}}, true, nil
 }
 
@@ -75,7 +76,7 @@ func (a *App) saveRecord(r *http.Request, d *draft) (string, error) {
 	}
 	set := func(k string, v any) { fields[k], _ = json.Marshal(v) }
 	switch d.Collection {
-	case "income_surveys":
+	case collection.IncomeSurveys:
 		set(client.FieldHousehold, d.HouseholdID)
 		set("surveyor", st.User)
 		set("surveyed_at", a.c.Now().In(chinaTime).Format(time.RFC3339))
