@@ -88,8 +88,10 @@ func twoInstances(t *testing.T, dir string) (url string, procs [2]*serverProcess
 // tus upload begun on one server is finished on the other; a revoked
 // device is refused by both at once; a refresh token sent to both at once
 // rotates once; every photo is processed by exactly
-// one server, and a photo whose claim is held by a server that died is
-// processed by a live one once the claim's lease runs out.
+// one server, and a photo whose claim is held by a server that died (a
+// claim written for a dead server, then a server SIGKILLed while it
+// processes a large photo) is processed by a live one once the claim's
+// lease runs out.
 func TestTwoInstancesOnePostgres(t *testing.T) {
 	dir := t.TempDir()
 	url, procs, logs := twoInstances(t, dir)
@@ -390,6 +392,48 @@ func TestTwoInstancesOnePostgres(t *testing.T) {
 		t.Fatalf("the dead server's photo was processed %d times in all, want once more", got)
 	}
 	t.Logf("the dead server's photo was processed %.1f s after its claim (lease 4 s)", time.Since(claimedAt).Seconds())
+
+	// The same with a real death: server 0 is SIGKILLed while it
+	// processes a large photo it claimed; server 1 processes it once the
+	// lease (3 s) has run out.
+	big := cameraJPEG(t, 5200, 3900, 77)
+	bigSHA := hexSHA256(big)
+	resp = tus(hosts[0], "POST", "/v1/uploads", map[string]string{"Upload-Length": fmt.Sprint(len(big)),
+		"Upload-Metadata": meta("sha256", bigSHA, "kind", "photo", "collection", "photos", "record_id", "multi-photo-big", "area", demoArea)}, nil)
+	if resp.StatusCode != 201 {
+		t.Fatalf("create on server 0: %s", resp.Status)
+	}
+	loc = resp.Header.Get("Location")
+	if i := strings.Index(loc, "/v1/uploads/"); i >= 0 {
+		loc = loc[i:]
+	}
+	if resp := tus(hosts[0], "PATCH", loc, map[string]string{"Content-Type": "application/offset+octet-stream", "Upload-Offset": "0"}, big); resp.StatusCode != 204 {
+		t.Fatalf("upload on server 0: %s", resp.Status)
+	}
+	var holder, status string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		err := conn.QueryRow(ctx, "SELECT status, coalesce(claimed_by, '') FROM blobs WHERE sha256 = $1", bigSHA).Scan(&status, &holder)
+		if err != nil && err != pgx.ErrNoRows {
+			t.Fatal(err)
+		}
+		if status != "processing" || holder != "" || time.Now().After(deadline) {
+			break
+		}
+	}
+	if status != "processing" || holder == "" {
+		t.Fatalf("server 0 did not hold the large photo in processing (status %q, claimed by %q): too fast to kill mid-work", status, holder)
+	}
+	procs[0].kill()
+	killedAt := time.Now()
+	waitProcessed(t, url, []string{bigSHA}, 30*time.Second)
+	counts = processedCounts(t, logs)
+	if counts[bigSHA] != 1 {
+		t.Fatalf("the large photo was processed %d times, want once (by server 1)", counts[bigSHA])
+	}
+	if b, err := os.ReadFile(logs[0]); err != nil || strings.Contains(string(b), `msg="photo processed" sha256=`+bigSHA) {
+		t.Fatalf("server 0 finished the photo it was killed processing (%v)", err)
+	}
+	t.Logf("claimed by %s, SIGKILLed; processed by the other server %.1f s later (lease 3 s)", holder, time.Since(killedAt).Seconds())
 }
 
 // waitProcessed polls the database until none of the blobs is in
