@@ -21,8 +21,9 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 }
 
 // runMigrateBoltToPostgres moves a stopped server's bbolt store into an
-// empty PostgreSQL database (storecopy.Copy), then compares the two kind
-// by kind (storecopy.Diff) and prints the counts.
+// empty PostgreSQL database (storecopy.Copy: records, history, conflicts,
+// accounts, devices, blob facts, uploads and the audit chain), then
+// compares the two kind by kind (storecopy.Diff) and prints the counts.
 func runMigrateBoltToPostgres(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("migrate bbolt-to-postgres", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -56,9 +57,9 @@ func runMigrateBoltToPostgres(ctx context.Context, args []string, getenv func(st
 		return fmt.Errorf("the copy differs from the source (its transaction is committed; drop the database before trying again):\n%s", strings.Join(diffs, "\n"))
 	}
 	fmt.Fprintf(stdout, "migrated %s into PostgreSQL (schema %d), compared kind by kind:\n", *data, dst.SchemaVersion())
-	fmt.Fprintf(stdout, "  records %d\n  ops %d\n  conflicts %d\n  users %d\n  devices %d\n  blobs %d\n  uploads %d\n",
-		n.Records, n.Ops, n.Conflicts, n.Users, n.Devices, n.Blobs, n.Uploads)
-	fmt.Fprintln(stdout, "not moved: web console sessions (users sign in again) and the audit log (keep ruhu.db; ruhu audit verify reads it).")
+	fmt.Fprintf(stdout, "  records %d\n  ops %d\n  conflicts %d\n  users %d\n  devices %d\n  blobs %d\n  uploads %d\n  audit entries %d (same chain hashes: kept anchors still match)\n",
+		n.Records, n.Ops, n.Conflicts, n.Users, n.Devices, n.Blobs, n.Uploads, n.Audit)
+	fmt.Fprintln(stdout, "not moved: web console sessions (console users sign in again).")
 	fmt.Fprintln(stdout, "the database has a new epoch: tablets pull everything again at their next sync; their refresh tokens still work.")
 	return nil
 }

@@ -136,7 +136,7 @@ func TestMigrateDemoCounty(t *testing.T) {
 	if err := run(ctx, args, os.Getenv, &out, &out); err != nil {
 		t.Fatalf("migrate: %v\n%s", err, out.String())
 	}
-	for _, line := range []string{"conflicts 2", "users ", "not moved:"} {
+	for _, line := range []string{"conflicts 2", "users ", "audit entries ", "not moved:"} {
 		if !strings.Contains(out.String(), line) {
 			t.Errorf("output lacks %q:\n%s", line, out.String())
 		}

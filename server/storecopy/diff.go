@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ruhu-dev/ruhu/server/audit"
 	"github.com/ruhu-dev/ruhu/server/core"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
@@ -15,7 +16,8 @@ const maxDifferences = 20
 // Diff compares two stores kind by kind: the order of their change feeds,
 // every record's merged state, every record's history (ops with their
 // flags, stated stamps, receive times and digests), conflicts with their
-// resolutions, accounts, devices, blob facts and uploads. Sequence numbers
+// resolutions, accounts, devices, blob facts, uploads and audit entries
+// (with their chain hashes). Sequence numbers
 // and epochs are not compared: each store hands out its own. Times are
 // compared as instants. It returns up to 20 differences, none when the
 // stores hold the same.
@@ -144,6 +146,17 @@ func snapshot(tx core.Tx) (*contents, error) {
 			}
 		}
 	}
+	if atx, ok := tx.(core.AuditTx); ok {
+		var entries []*audit.Entry
+		if err := atx.AuditEntries(0, func(e *audit.Entry) bool { entries = append(entries, e); return true }); err != nil {
+			return nil, fmt.Errorf("read the audit chain: %w", err)
+		}
+		for _, e := range entries {
+			if err := c.put("audit", fmt.Sprint(e.Seq), e); err != nil {
+				return nil, err
+			}
+		}
+	}
 	return c, nil
 }
 
@@ -168,7 +181,7 @@ func compare(a, b *contents) []string {
 			break
 		}
 	}
-	for _, kind := range []string{"record", "history", "conflict", "user", "device", "blob", "upload"} {
+	for _, kind := range []string{"record", "history", "conflict", "user", "device", "blob", "upload", "audit"} {
 		ka, kb := a.kinds[kind], b.kinds[kind]
 		for key, va := range ka {
 			vb, ok := kb[key]

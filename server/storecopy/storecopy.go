@@ -2,23 +2,26 @@
 // another, empty one (bbolt to PostgreSQL) through the store interfaces of
 // server/core: records with their change-feed order, every record's
 // history, conflicts with their resolutions, accounts, devices with their
-// refresh tokens, and, when both stores keep them, blob facts and
-// resumable uploads. It counts each kind in both stores inside the
+// refresh tokens, and, when both stores keep them, blob facts, resumable
+// uploads and the audit chain. It counts each kind in both stores inside the
 // target's transaction, so a copy whose counts disagree commits nothing.
 //
 // The target keeps its own epoch: sequence numbers are handed out anew,
 // so tablets' cursors of the old store mean nothing there and their next
 // pull resets, as after a restore. Refresh tokens are kept (as hashes), so
-// enrolled tablets go on without signing in again. Web console sessions
-// are not moved (console users sign in again), nor is the audit log,
-// which stays verifiable in the old store.
+// enrolled tablets go on without signing in again. The audit chain is
+// appended entry by entry in its order and links to the very same hashes,
+// so the anchors a county kept outside the system still match. Web console
+// sessions are not moved (console users sign in again).
 package storecopy
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 
+	"github.com/ruhu-dev/ruhu/server/audit"
 	"github.com/ruhu-dev/ruhu/server/core"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
@@ -35,6 +38,10 @@ var ErrCountMismatch = errors.New("counts of the copy disagree")
 // uploads) that the target store cannot keep.
 var ErrTargetLacks = errors.New("target store cannot keep what the source holds")
 
+// ErrAuditChanged is returned when the copied audit chain does not end in
+// the source's head (sequence and hash).
+var ErrAuditChanged = errors.New("audit chain changed in the copy")
+
 // ErrDigestChanged is returned when an op's digest, as the target
 // computes it, differs from the one the source recorded: the op would not
 // be the same op there.
@@ -49,6 +56,7 @@ type Counts struct {
 	Devices   int `json:"devices"`
 	Blobs     int `json:"blobs"`
 	Uploads   int `json:"uploads"`
+	Audit     int `json:"audit"` // audit chain entries
 }
 
 // recordKey names a record.
@@ -112,6 +120,11 @@ func count(tx core.Tx) (Counts, error) {
 	if utx, ok := tx.(core.UploadTx); ok {
 		if err := utx.Uploads(func(*core.Upload) bool { n.Uploads++; return true }); err != nil {
 			return n, fmt.Errorf("read uploads: %w", err)
+		}
+	}
+	if atx, ok := tx.(core.AuditTx); ok {
+		if err := atx.AuditEntries(0, func(*audit.Entry) bool { n.Audit++; return true }); err != nil {
+			return n, fmt.Errorf("read the audit chain: %w", err)
 		}
 	}
 	return n, nil
@@ -207,7 +220,49 @@ func copyAll(dtx, stx core.Tx) error {
 	if err := copyBlobs(dtx, stx); err != nil {
 		return err
 	}
-	return copyUploads(dtx, stx)
+	if err := copyUploads(dtx, stx); err != nil {
+		return err
+	}
+	return copyAudit(dtx, stx)
+}
+
+// copyAudit appends the source's audit chain to the target's, oldest
+// entry first, and checks that both chains verify to the same head.
+func copyAudit(dtx, stx core.Tx) error {
+	sa, ok := stx.(core.AuditTx)
+	if !ok {
+		return nil
+	}
+	var entries []*audit.Entry
+	if err := sa.AuditEntries(0, func(e *audit.Entry) bool { entries = append(entries, e); return true }); err != nil {
+		return fmt.Errorf("read the audit chain: %w", err)
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	da, ok := dtx.(core.AuditTx)
+	if !ok {
+		return fmt.Errorf("%w: %d audit entries (%T keeps none)", ErrTargetLacks, len(entries), dtx)
+	}
+	for i := len(entries) - 1; i >= 0; i-- {
+		e := *entries[i]
+		e.Seq, e.Prev, e.Hash = 0, nil, nil
+		if err := da.AppendAudit(&e); err != nil {
+			return fmt.Errorf("append audit entry %d: %w", entries[i].Seq, err)
+		}
+	}
+	want, err := sa.VerifyAudit(nil)
+	if err != nil {
+		return fmt.Errorf("verify the source's audit chain: %w", err)
+	}
+	got, err := da.VerifyAudit(&want)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrAuditChanged, err)
+	}
+	if got.Seq != want.Seq || !bytes.Equal(got.Hash, want.Hash) {
+		return fmt.Errorf("%w: head %d %x, source %d %x", ErrAuditChanged, got.Seq, got.Hash, want.Seq, want.Hash)
+	}
+	return nil
 }
 
 // copyRecord writes a record's history, in acceptance order, and then the

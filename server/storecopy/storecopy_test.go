@@ -180,7 +180,9 @@ func TestCopy(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := storecopy.Counts{Records: 6, Ops: 12, Conflicts: 2, Users: 2, Devices: 1} // 11 loaded ops and the resolution's
+			// 11 loaded ops and the resolution's; 7 audit entries recorded by
+			// fill's account, login, enrolment, load and resolution calls
+			want := storecopy.Counts{Records: 6, Ops: 12, Conflicts: 2, Users: 2, Devices: 1, Audit: 7}
 			if n != want {
 				t.Errorf("copied %+v, want %+v", n, want)
 			}
