@@ -53,11 +53,12 @@ func exitStepForm(tab *browsertest.Tab, app *fieldApp) {
 }
 
 // saveForm saves the form and returns the saved record's id, or the
-// error the form shows.
+// error the form shows prefixed with "error: ".
 func saveForm(tab *browsertest.Tab) string {
-	tab.Do(chromedp.Evaluate[chromedp.Void](`delete document.body.dataset.saved`), chromedp.Click(chromedp.CSS("#save")))
+	tab.Do(chromedp.Evaluate[chromedp.Void](`delete document.body.dataset.saved; document.getElementById("form-msg").replaceChildren()`),
+		chromedp.Click(chromedp.CSS("#save")))
 	tab.WaitJS(`!!document.body.dataset.saved || !!document.querySelector("#form-msg .error")`)
-	got := browsertest.Eval[string](tab, `document.body.dataset.saved || document.querySelector("#form-msg .error").textContent`)
+	got := browsertest.Eval[string](tab, `document.body.dataset.saved || "error: " + document.querySelector("#form-msg .error").textContent`)
 	if browsertest.Eval[bool](tab, `!!document.body.dataset.saved`) {
 		// Saved: the app goes back to the household.
 		tab.WaitJS(`document.body.dataset.ready === "household"`)
@@ -72,7 +73,8 @@ func saveForm(tab *browsertest.Tab) string {
 // the work team's verification (zhao), the household head's
 // acknowledgement (signed on the pad) is accepted and a village notice of
 // 4 days (posted and ending as local date-times, with a photo of the
-// notice board) is refused with its reason on the sync screen.
+// notice board) is refused with its reason on the sync screen, fixed from
+// there to 5 days and accepted.
 func TestFieldAppExitStepsOffline(t *testing.T) {
 	dir := t.TempDir()
 	srv := startServer(t, filepath.Join(dir, "server"))
@@ -159,11 +161,25 @@ func TestFieldAppExitStepsOffline(t *testing.T) {
 		t.Errorf("rejected list: %q", txt)
 	}
 	tab.Screenshot("exit-refused")
+	// Fixed from the rejected list: the same form, its times shown as
+	// entered; the notice now runs 5 days and is accepted.
+	// The sync screen redraws the list while it polls: click by script.
+	tab.Do(chromedp.Evaluate[chromedp.Void](`document.querySelector("#rejected button.fix").click()`))
+	tab.WaitJS(`document.body.dataset.ready === "form" && !!document.querySelector('input[name="notice_ends_at"]')`)
+	if got := browsertest.Eval[string](tab, `document.querySelector('input[name="notice_posted_at"]').value`); got != posted.Format("2006-01-02T15:04") {
+		t.Errorf("fix form shows the posting time as %q", got)
+	}
+	tab.Do(chromedp.SetValue(chromedp.CSS(`input[name="notice_ends_at"]`), posted.AddDate(0, 0, 5).Format("2006-01-02T15:04")))
+	tab.Do(chromedp.Evaluate[chromedp.Void](`delete document.body.dataset.saved`), chromedp.Click(chromedp.CSS("#save")))
+	tab.WaitJS(`!!document.body.dataset.saved`)
+	fixed := browsertest.Eval[string](tab, `document.body.dataset.saved`)
+	syncFromScreen(t, tab, app)
+	tab.WaitJS(`document.querySelectorAll("#rejected [data-op]").length === 0`)
 	tab.RequireLoopbackOnly()
 	tab.RequireNoProblems()
 
 	wang := login(t, srv.url, "wang")
-	for id, want := range map[string]int{appraisal: 200, "step-verify": 200, ack: 200, notice: 404} {
+	for id, want := range map[string]int{appraisal: 200, "step-verify": 200, ack: 200, notice: 404, fixed: 200} {
 		var rec struct {
 			Record struct {
 				Fields map[string]any `json:"fields"`
