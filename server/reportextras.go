@@ -16,7 +16,8 @@ import (
 // do not compute from their input: the doubtful photo evidence under the
 // report's area (GET /v1/findings), overdue rectification ledger items and
 // exit cases whose household no longer meets the exit standards
-// (reports.Report.Add). caller must read reports of the area.
+// (reports.Report.Add). caller must read reports of the area. r is changed
+// in place: it must be the caller's own report, never one a cache shares.
 func (s *Server) addComplianceExtra(ctx context.Context, caller core.Caller, r *reports.Report) error {
 	var x reports.Extra
 	views, err := s.photoFindings(r.Area)

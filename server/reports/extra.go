@@ -170,8 +170,9 @@ func (l *Lists) Photos(k rules.Kind) *[]PhotoFinding {
 
 // Add counts the extra findings under the report's scope into its tree
 // and lists, masked like every other list; findings outside the scope are
-// left out. Photo findings of an unknown kind are left out too. Calling
-// Add again adds again: call it once per report.
+// left out. Photo findings of an unknown kind are left out too. Add
+// changes the report in place and adding again counts again: call it once,
+// on a report of your own (never on one a cache hands to other readers).
 func (r *Report) Add(x Extra) {
 	t := tree{root: r.Summary, nodes: map[string]*Node{}}
 	r.Summary.Walk(func(n *Node, _ int) { t.nodes[n.Code] = n })
