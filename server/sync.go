@@ -14,7 +14,7 @@ func (s *Server) handlePush(c *fiber.Ctx) error {
 	// A full write queue refuses the push before its body is unpacked:
 	// the tablet comes back when the queue has drained, and the pushes
 	// already admitted do not wait on decoding that would be thrown away.
-	if wait, busy := s.core.PushBusy(); busy {
+	if wait, busy := s.core.PushBusy(callerOf(c)); busy {
 		return retryLater(c, wait)
 	}
 	body, err := s.readBody(c)

@@ -3,7 +3,7 @@
 // pull cursors walk, conflicts, users and enrolled devices.
 //
 // Every write goes through bbolt with fsync on; concurrent pushes are
-// coalesced by bbolt's Batch into few transactions, so a county's tablets
+// coalesced by a group commit into few transactions, so a county's tablets
 // syncing at once cost few disk flushes.
 package boltstore
 
@@ -62,6 +62,7 @@ type Options struct {
 // Store is the bbolt-backed server store. It is safe for concurrent use.
 type Store struct {
 	db     *bolt.DB
+	writes *groupCommit
 	epoch  string
 	secret []byte
 }
@@ -81,7 +82,6 @@ func Open(path string, opts Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	db.MaxBatchDelay = 2 * time.Millisecond
 	s := &Store{db: db}
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range allBuckets {
@@ -119,11 +119,15 @@ func Open(path string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("initialise %s: %w", path, err)
 	}
+	s.writes = newGroupCommit(db)
 	return s, nil
 }
 
-// Close closes the file.
-func (s *Store) Close() error { return s.db.Close() }
+// Close finishes the writes under way and closes the file.
+func (s *Store) Close() error {
+	s.writes.close()
+	return s.db.Close()
+}
 
 // Epoch is the random id of this store's lineage, carried in cursors.
 func (s *Store) Epoch() string { return s.epoch }
@@ -133,10 +137,11 @@ func (s *Store) Epoch() string { return s.epoch }
 // signed since.
 func (s *Store) Secret() []byte { return s.secret }
 
-// Update runs fn in a write transaction, coalesced with concurrent callers
-// by bbolt's Batch. fn may run more than once and must only act through tx.
+// Update runs fn in a write transaction shared with the writes that
+// arrive while the previous one commits (a group commit: see
+// groupCommit). fn may run more than once and must only act through tx.
 func (s *Store) Update(fn func(*Tx) error) error {
-	return s.db.Batch(func(btx *bolt.Tx) error { return runWrite(btx, fn) })
+	return s.writes.do(fn)
 }
 
 // appendMostly are the buckets whose keys mostly grow: sequences, and op

@@ -74,7 +74,7 @@ func (c *Core) PushSigned(ctx context.Context, caller Caller, batch []syncengine
 	if len(batch) > syncengine.MaxPushOps {
 		return PushResult{}, syncengine.Errorf(syncengine.ETOOLARGE, "a push holds at most %d ops, got %d", syncengine.MaxPushOps, len(batch))
 	}
-	if err := c.queue.enter(len(batch)); err != nil {
+	if err := c.queue.enter(deviceKey(caller), len(batch)); err != nil {
 		return PushResult{}, err
 	}
 	defer c.queue.leave(len(batch))

@@ -18,11 +18,32 @@ const (
 	maxRetryAfter = 10 * time.Second
 )
 
+// targetWait is how long an admitted push should wait for the ops queued
+// before it: the queue's bound shrinks to what the write path finishes in
+// that time when it is slower than the bound assumes (a loaded machine), so
+// admitted pushes keep answering quickly and the rest come back later.
+const targetWait = 200 * time.Millisecond
+
+// minBound is the least the bound shrinks to: a full push of ops.
+const minBound = syncengine.MaxPushOps
+
+// appointmentGrace is how long past its appointment a refused device is
+// still admitted first; later it queues like anyone.
+const appointmentGrace = 30 * time.Second
+
 // writeQueue bounds the ops that are between admission and the end of
 // their write transaction. Writes are serialised by the store, so beyond a
 // point more pushes at once only make every push wait longer; past the
-// bound a push is refused at once with the time the queue needs to drain,
-// and the tablet comes back then.
+// bound a push is refused at once with a retry-after, and the tablet comes
+// back then.
+//
+// The retry-after is an appointment: refused pushes are given times in
+// turn, each after the queue has drained by the ops of those before it, at
+// the rate the write path has been finishing ops, and a device that comes
+// back at its time is admitted even when the queue is full. Without it the
+// tablets that were never refused, sending their next batch the moment
+// the last is acked, would keep the queue full and a refused tablet could
+// be refused again and again.
 type writeQueue struct {
 	limit int // <= 0: no bound
 	now   func() time.Time
@@ -34,49 +55,118 @@ type writeQueue struct {
 	done        int
 	windowStart time.Time
 	rate        float64
+	avgBatch    float64 // ops per push, moving average
+	// lastSlot is when the last appointment given ends: the next one
+	// starts there (or later).
+	lastSlot     time.Time
+	appointments map[string]time.Time // device -> when it may come back
 }
 
 const windowLen = 250 * time.Millisecond
 
 func newWriteQueue(limit int, now func() time.Time) *writeQueue {
-	return &writeQueue{limit: limit, now: now}
+	return &writeQueue{limit: limit, now: now, appointments: map[string]time.Time{}}
 }
 
-// busy reports whether the queue is full, and the wait to announce. It
-// takes nothing: the push handler asks before it decodes a body, so a
-// refused push costs the server almost nothing.
-func (q *writeQueue) busy() (time.Duration, bool) {
+// busy reports whether a push from device would be refused now, and with
+// what wait; a refusal books the device's appointment. The push handler
+// asks before it decodes a body, so a refused push costs the server almost
+// nothing; the size of its batch is taken as the recent average.
+func (q *writeQueue) busy(device string) (time.Duration, bool) {
 	if q.limit <= 0 {
 		return 0, false
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.queued < q.limit {
+	now := q.now()
+	n := max(int(q.avgBatch), 1)
+	if q.admits(device, n, now) {
 		return 0, false
 	}
-	return q.drainTime(), true
+	return q.appoint(device, n, now), true
 }
 
-// enter takes room for n ops, or refuses with an ETRANSIENT
+// enter takes room for n ops from device, or refuses with an ETRANSIENT
 // *syncengine.RetryAfterError when the queue is full. A batch is never
-// refused by an empty queue, however large. Each successful enter must be
-// followed by one leave(n).
-func (q *writeQueue) enter(n int) error {
+// refused by an empty queue, however large, nor when its device comes
+// back at its appointment. Each successful enter must be followed by one
+// leave(n).
+func (q *writeQueue) enter(device string, n int) error {
 	if q.limit <= 0 {
 		return nil
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.queued > 0 && q.queued+n > q.limit {
-		return busyError(q.drainTime())
+	now := q.now()
+	if !q.admits(device, n, now) {
+		return busyError(q.appoint(device, n, now))
 	}
+	delete(q.appointments, device)
 	if q.queued == 0 {
 		// The write path was idle: the rate is measured over busy time
 		// only, so a quiet hour does not read as a slow one.
-		q.done, q.windowStart = 0, q.now()
+		q.done, q.windowStart = 0, now
 	}
 	q.queued += n
+	if q.avgBatch == 0 {
+		q.avgBatch = float64(n)
+	} else {
+		q.avgBatch = 0.9*q.avgBatch + 0.1*float64(n)
+	}
 	return nil
+}
+
+// bound is the most ops the queue holds now: limit, or fewer when the
+// write path is slow (see targetWait). Called with mu held.
+func (q *writeQueue) bound() int {
+	if q.rate <= 0 {
+		return q.limit
+	}
+	return min(q.limit, max(int(q.rate*targetWait.Seconds()), minBound))
+}
+
+// admits reports whether n ops from device may enter now: when they fit,
+// or when the device comes back at its appointment and the queue holds
+// less than twice its bound (the write path may have been slower than
+// measured; then the device gets a later time). Called with mu held.
+func (q *writeQueue) admits(device string, n int, now time.Time) bool {
+	bound := q.bound()
+	if q.queued == 0 || q.queued+n <= bound {
+		return true
+	}
+	at, ok := q.appointments[device]
+	return ok && !now.Before(at) && now.Sub(at) < appointmentGrace && q.queued+n <= 2*bound
+}
+
+// appoint books device's return after the appointments already given and
+// after the queue has made room for its n ops, and returns the wait.
+// Called with mu held.
+func (q *writeQueue) appoint(device string, n int, now time.Time) time.Duration {
+	if at, ok := q.appointments[device]; ok && at.After(now) {
+		return max(at.Sub(now), minRetryAfter) // asked again early: the same time
+	}
+	rate := q.rate
+	if rate <= 0 {
+		rate = float64(q.limit) / targetWait.Seconds() // no measure yet
+	}
+	ops := func(k int) time.Duration { return time.Duration(float64(k) / rate * float64(time.Second)) }
+	at := now.Add(ops(q.queued + n - q.bound()))
+	if q.lastSlot.After(at) {
+		at = q.lastSlot
+	}
+	at = minTime(maxTime(at, now.Add(minRetryAfter)), now.Add(maxRetryAfter))
+	q.lastSlot = at.Add(ops(n))
+	if len(q.appointments) >= 100000 {
+		for d, t := range q.appointments {
+			if now.Sub(t) >= appointmentGrace {
+				delete(q.appointments, d)
+			}
+		}
+	}
+	if device != "" {
+		q.appointments[device] = at
+	}
+	return at.Sub(now)
 }
 
 // leave gives back the room of n ops whose push has ended.
@@ -100,16 +190,6 @@ func (q *writeQueue) leave(n int) {
 	}
 }
 
-// drainTime is how long the queued ops take at the measured rate. Called
-// with mu held.
-func (q *writeQueue) drainTime() time.Duration {
-	d := 250 * time.Millisecond // no measure yet
-	if q.rate > 0 {
-		d = time.Duration(float64(q.queued) / q.rate * float64(time.Second))
-	}
-	return min(max(d, minRetryAfter), maxRetryAfter)
-}
-
 func busyError(after time.Duration) error {
 	return &syncengine.RetryAfterError{
 		Err:   syncengine.Errorf(syncengine.ETRANSIENT, "服务器繁忙，请稍后重试"),
@@ -117,10 +197,33 @@ func busyError(after time.Duration) error {
 	}
 }
 
-// PushBusy reports whether the write queue is full now, and how long a
-// push should wait before it tries again. The push handler asks before it
-// reads a body; Push itself refuses a batch that does not fit
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// PushBusy reports whether a push from caller's device would be refused
+// now because the write queue is full, and how long the device should wait
+// before it comes back (it is admitted first then). The push handler asks
+// before it reads a body; Push itself refuses a batch that does not fit
 // (syncengine.RetryAfterError) whatever was answered here.
-func (c *Core) PushBusy() (time.Duration, bool) {
-	return c.queue.busy()
+func (c *Core) PushBusy(caller Caller) (time.Duration, bool) {
+	return c.queue.busy(deviceKey(caller))
+}
+
+// deviceKey names the pusher for the write queue's appointments.
+func deviceKey(caller Caller) string {
+	if caller.Device != "" {
+		return caller.Device
+	}
+	return "user:" + caller.User
 }
