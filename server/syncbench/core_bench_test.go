@@ -24,11 +24,17 @@ func coreEnv(b *testing.B) (*core.Core, core.Caller) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { store.Close() })
+	return coreEnvOn(b, store.Core())
+}
+
+// coreEnvOn is coreEnv over any store.
+func coreEnvOn(b *testing.B, store core.Store) (*core.Core, core.Caller) {
+	b.Helper()
 	reg, err := schemas.New()
 	if err != nil {
 		b.Fatal(err)
 	}
-	app := core.New(slog.New(slog.DiscardHandler), store.Core(), reg, core.Options{})
+	app := core.New(slog.New(slog.DiscardHandler), store, reg, core.Options{})
 	_, err = app.Load(context.Background(), []*syncengine.Op{
 		{ID: "seed-h", RecordID: "h-solo", Collection: "households", Area: area, Author: "seed", Device: "seed", HLC: syncengine.MakeHLC(1, 0),
 			Set: map[string]json.RawMessage{"head_name": json.RawMessage(`"张建国"`), "status": json.RawMessage(`{"value":"exited","year":2019}`), "primary_cause": json.RawMessage(`"illness"`)}},
