@@ -31,7 +31,7 @@ import (
 // answer their own paths; /v1, /healthz and /metrics never reach the
 // console, so an unknown API path still gets the JSON 404.
 func (s *Server) mountConsole() {
-	c, err := console.New(s.log, &consoleBackend{s: s}, console.Options{Now: s.cfg.Now})
+	c, err := console.New(s.log, &consoleBackend{s: s, cache: newReportCache()}, console.Options{Now: s.cfg.Now})
 	if err != nil {
 		s.log.Error("web console disabled", "err", err)
 		return
@@ -49,7 +49,12 @@ func (s *Server) mountConsole() {
 // consoleBackend implements console.Backend over the core (accounts,
 // records, conflicts) and the server's read models (reports, evidence,
 // findings), with the API's role and scope checks.
-type consoleBackend struct{ s *Server }
+type consoleBackend struct {
+	s *Server
+	// cache keeps reports and photo-finding counts while the store does
+	// not change (see reportCache).
+	cache *reportCache
+}
 
 var _ console.Backend = (*consoleBackend)(nil)
 
@@ -142,8 +147,35 @@ func (b *consoleBackend) report(u console.User, area string, period rules.Period
 	return r, storeErr("report", err)
 }
 
+// sharedReport is report for pages that only show it: the report may be
+// one b.cache keeps and hands out again, so it must not be changed.
+func (b *consoleBackend) sharedReport(u console.User, area string, period rules.Period) (*reports.Report, error) {
+	if err := reportArea(u, area); err != nil {
+		return nil, err
+	}
+	if b.s.cfg.Policies == nil {
+		return nil, errors.New("report: the server has no policy set")
+	}
+	r, err := b.complianceReport(area, period, b.s.cfg.Now())
+	return r, storeErr("report", err)
+}
+
+// complianceReport is ComplianceReportWith on the server's store and
+// configuration, reused from b.cache while the store has not changed:
+// the report returned is shared and must not be changed.
+func (b *consoleBackend) complianceReport(area string, period rules.Period, asOf time.Time) (*reports.Report, error) {
+	compute := func() (*reports.Report, error) {
+		return ComplianceReportWith(b.s.store, b.s.cfg.Policies, b.s.cfg.Evidence, area, period, asOf)
+	}
+	gen, ok := storeGeneration(b.s.store)
+	if !ok || b.cache == nil {
+		return compute()
+	}
+	return b.cache.report(newReportKey(area, period, b.s.cfg.Policies, asOf), gen, compute)
+}
+
 func (b *consoleBackend) Overview(ctx context.Context, u console.User, area string, period rules.Period) (*console.Overview, error) {
-	r, err := b.report(u, area, period)
+	r, err := b.sharedReport(u, area, period)
 	if err != nil {
 		return nil, err
 	}
@@ -151,11 +183,20 @@ func (b *consoleBackend) Overview(ctx context.Context, u console.User, area stri
 	if err != nil {
 		return nil, err
 	}
-	found, err := b.s.photoFindings(area)
+	count := func() (int, error) {
+		found, err := b.s.photoFindings(area)
+		return len(found), err
+	}
+	var photos int
+	if gen, ok := storeGeneration(b.s.store); ok && b.cache != nil {
+		photos, err = b.cache.photoCount(area, gen, b.s.cfg.Now(), count)
+	} else {
+		photos, err = count()
+	}
 	if err != nil {
 		return nil, storeErr("findings", err)
 	}
-	return &console.Overview{Report: r, OpenConflicts: len(open), PhotoFindings: len(found)}, nil
+	return &console.Overview{Report: r, OpenConflicts: len(open), PhotoFindings: photos}, nil
 }
 
 func (b *consoleBackend) Report(ctx context.Context, u console.User, area string, period rules.Period, format, list string, w io.Writer) (string, error) {
@@ -330,7 +371,7 @@ func (b *consoleBackend) markDue(u console.User, prefixes []string, rows []conso
 	due := map[string]string{}
 	period := rules.PeriodOf(rules.UnitMonth, b.s.cfg.Now())
 	for _, p := range prefixes {
-		r, err := ComplianceReportWith(b.s.store, b.s.cfg.Policies, b.s.cfg.Evidence, p, period, b.s.cfg.Now())
+		r, err := b.complianceReport(p, period, b.s.cfg.Now())
 		if err != nil {
 			return storeErr("visit due dates", err)
 		}
