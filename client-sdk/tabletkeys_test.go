@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -343,5 +344,53 @@ func TestParallelWrongPINsAreAllCounted(t *testing.T) {
 	}
 	if ks, err := tb.KeyState(); err != nil || ks.PINFailures != 3 || ks.RetryAt.IsZero() {
 		t.Fatalf("after three parallel wrong PINs: %+v, %v", ks, err)
+	}
+}
+
+// BenchmarkUnlock is one PIN try: argon2id and the unwrap.
+func BenchmarkUnlock(b *testing.B) {
+	f := newFakeServer(b)
+	tb := newTablet(b, f, nil)
+	tb.sync(b)
+	if err := tb.SetPIN(keyPIN); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		if err := tb.Unlock(keyPIN); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkQuerySealedHouseholds reads 300 households whose head name,
+// address and phone are sealed, with the key unlocked (the field app's
+// list), against the same households with nothing sealed.
+func BenchmarkQuerySealedHouseholds(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		mod  func(*client.Options)
+	}{
+		{"sealed", nil},
+		{"clear", func(o *client.Options) { o.PIIFields = func(string) []string { return nil } }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			f := newFakeServer(b)
+			tb := newTablet(b, f, bc.mod)
+			tb.sync(b)
+			for i := range 300 {
+				tb.save(b, "households", fmt.Sprintf("h%03d", i), map[string]any{"head_name": keyName, "address": "桃园村一组", "phone": keyPhone})
+			}
+			if err := tb.SetPIN(keyPIN); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for range b.N {
+				hs, err := tb.Query("households", nil)
+				if err != nil || len(hs) != 300 {
+					b.Fatalf("%d households, %v", len(hs), err)
+				}
+			}
+		})
 	}
 }
