@@ -29,6 +29,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	gojson "github.com/goccy/go-json"
+
 	"github.com/ruhu-dev/ruhu/collection"
 	"github.com/ruhu-dev/ruhu/schemas"
 	"github.com/ruhu-dev/ruhu/server"
@@ -204,6 +206,9 @@ func (e *env) call(method, path, token string, body, out any) error {
 	if resp.StatusCode >= 300 {
 		return fmt.Errorf("%s %s: %s %s", method, path, resp.Status, b)
 	}
+	if _, ok := out.(*syncengine.PullResponse); ok {
+		return gojson.Unmarshal(b, out) // as client-sdk's transport does
+	}
 	return json.Unmarshal(b, out)
 }
 
@@ -338,6 +343,8 @@ func checkPushResponse(out []byte, n int) error {
 	return nil
 }
 
+// pullAll pulls every page as a tablet does, decoding each as the SDK
+// does (goccy/go-json).
 func (e *env) pullAll(user string) (int, error) {
 	cursor, total := "", 0
 	for {
