@@ -95,6 +95,7 @@ func TestOpenAPIMatchesGoTypes(t *testing.T) {
 		path string
 		typ  reflect.Type
 	}{
+		{"Health", reflect.TypeOf(healthView{})},
 		{"WireOp", reflect.TypeOf(syncengine.WireOp{})},
 		{"WireOp.del", reflect.TypeOf(syncengine.Tombstone{})},
 		{"PushRequest", reflect.TypeOf(syncengine.PushRequest{})},

@@ -83,11 +83,19 @@ func (s *Server) routeTable() []route {
 	return routes
 }
 
+// healthView is the answer of GET /healthz.
+type healthView struct {
+	Status string `json:"status"`
+	Epoch  string `json:"epoch"`
+	Seq    uint64 `json:"seq"`
+	Store  string `json:"store"`
+	Schema int    `json:"schema"`
+}
+
 func (s *Server) handleHealth(c *fiber.Ctx) error {
 	seq, err := s.core.LastSeq(c.UserContext())
 	if err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"status": "ok", "epoch": s.core.Epoch(), "seq": seq,
-		"store": s.store.Kind(), "schema": s.store.SchemaVersion()})
+	return c.JSON(healthView{Status: "ok", Epoch: s.core.Epoch(), Seq: seq, Store: s.store.Kind(), Schema: s.store.SchemaVersion()})
 }
