@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/ruhu-dev/ruhu/collection"
 	"github.com/ruhu-dev/ruhu/server/core"
 )
 
@@ -160,7 +161,7 @@ func (t *Tx) indexVisit(id []byte, old []byte, area string, f visitFields, live 
 	}
 	var oldKey, oldPhotoKey []byte
 	if old != nil {
-		spec := core.ReportFields("visits")
+		spec := core.ReportFields(collection.Visits)
 		views := make([]FieldView, len(spec))
 		oldArea, ok := decodeReportRow(old, spec, views)
 		if !ok {
