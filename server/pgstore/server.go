@@ -354,18 +354,23 @@ type storedRow struct {
 	body     []byte
 }
 
-// scanRows calls fn for each record of a collection in the area prefix, in
-// id order, tombstoned ones too unless live.
-func (t *Tx) scanRows(collection, areaPrefix string, live bool, fn func(storedRow) error) error {
-	cond, args := areaCond(areaPrefix, 3)
-	q := "SELECT id, area, body FROM records WHERE collection = $1 AND id > $2 AND " + cond
+// scanPages calls fn with the records of a collection in the area
+// prefix, in id order, a page at a time, tombstoned ones too unless live.
+// It reads them through a cursor of the transaction, so the whole scan is
+// one query plan, and fn may run other queries between pages.
+func (t *Tx) scanPages(collection, areaPrefix string, live bool, fn func([]storedRow) error) error {
+	cond, args := areaCond(areaPrefix, 2)
+	q := "SELECT id, area, body FROM records WHERE collection = $1 AND " + cond
 	if live {
 		q += " AND NOT deleted"
 	}
-	q += fmt.Sprintf(" ORDER BY id LIMIT %d", scanPage)
-	after := ""
+	cursor := "ruhu_scan_" + randomHex(8)
+	if _, err := t.tx.Exec(t.ctx, "DECLARE "+cursor+" NO SCROLL CURSOR FOR "+q+" ORDER BY id", append([]any{collection}, args...)...); err != nil {
+		return fmt.Errorf("scan %s in %q: %w", collection, areaPrefix, err)
+	}
+	fetch := fmt.Sprintf("FETCH %d FROM %s", scanPage, cursor)
 	for {
-		rows, err := t.tx.Query(t.ctx, q, append([]any{collection, after}, args...)...)
+		rows, err := t.tx.Query(t.ctx, fetch)
 		if err != nil {
 			return fmt.Errorf("scan %s in %q: %w", collection, areaPrefix, err)
 		}
@@ -382,16 +387,31 @@ func (t *Tx) scanRows(collection, areaPrefix string, live bool, fn func(storedRo
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("scan %s: %w", collection, err)
 		}
+		if len(page) > 0 {
+			if err := fn(page); err != nil {
+				return err
+			}
+		}
+		if len(page) < scanPage {
+			break
+		}
+	}
+	if _, err := t.tx.Exec(t.ctx, "CLOSE "+cursor); err != nil {
+		return fmt.Errorf("scan %s: close cursor: %w", collection, err)
+	}
+	return nil
+}
+
+// scanRows is scanPages one record at a time.
+func (t *Tx) scanRows(collection, areaPrefix string, live bool, fn func(storedRow) error) error {
+	return t.scanPages(collection, areaPrefix, live, func(page []storedRow) error {
 		for _, r := range page {
 			if err := fn(r); err != nil {
 				return err
 			}
 		}
-		if len(page) < scanPage {
-			return nil
-		}
-		after = page[len(page)-1].id
-	}
+		return nil
+	})
 }
 
 // ForEachRecordIn implements core.ScanTx.
@@ -424,13 +444,15 @@ func (t *Tx) ScanRecordsIn(collection, areaPrefix string, want []string, fn func
 }
 
 // ScanReportRows implements core.ScanTx from the records themselves: the
-// fields of core.ReportFields, with the parts the projection keeps.
+// fields of core.ReportFields, with the parts the projection keeps. The
+// receipt times a page needs are read in one query.
 func (t *Tx) ScanReportRows(collection, areaPrefix string, want []string, fn func(id, area string, fields []core.FieldView) error) error {
 	spec := core.ReportFields(collection)
 	if spec == nil {
 		return fmt.Errorf("report rows: collection %s is not projected", collection)
 	}
 	kept := make([]core.ReportField, len(want))
+	received := false
 	for i, name := range want {
 		j := -1
 		for k, f := range spec {
@@ -442,34 +464,89 @@ func (t *Tx) ScanReportRows(collection, areaPrefix string, want []string, fn fun
 			return fmt.Errorf("report rows: %s.%s is not projected", collection, name)
 		}
 		kept[i] = spec[j]
+		received = received || spec[j].Received
 	}
-	return t.ScanRecordsIn(collection, areaPrefix, want, func(id, area string, fields []core.FieldView) error {
-		for i, f := range kept {
-			v := &fields[i]
-			if v.Value == nil {
-				*v = core.FieldView{}
-				continue
+	fields := make([]core.FieldView, len(want))
+	recs := make([]syncengine.WireRecord, 0, scanPage)
+	return t.scanPages(collection, areaPrefix, true, func(page []storedRow) error {
+		recs = recs[:0]
+		var opIDs []string
+		for _, r := range page {
+			var w syncengine.WireRecord
+			if err := json.Unmarshal(r.body, &w); err != nil {
+				return fmt.Errorf("decode %s/%s: %w", collection, r.id, err)
 			}
-			if f.Received {
-				at, found, err := t.OpReceivedAt(string(v.OpID))
-				if err != nil {
-					return err
+			recs = append(recs, w)
+			if received {
+				for i, f := range kept {
+					if fv, ok := w.Fields[want[i]]; ok && f.Received {
+						opIDs = append(opIDs, fv.OpID)
+					}
 				}
-				if !found {
-					at = v.HLC.Time()
-				}
-				v.Received = at
 			}
-			if !f.HLC {
-				v.HLC = 0
-			}
-			if !f.Author {
-				v.Author = nil
-			}
-			v.OpID = nil
 		}
-		return fn(id, area, fields)
+		at, err := t.receivedAt(opIDs)
+		if err != nil {
+			return err
+		}
+		for n, r := range page {
+			clear(fields)
+			for i, f := range kept {
+				fv, ok := recs[n].Fields[want[i]]
+				if !ok {
+					continue
+				}
+				v := &fields[i]
+				v.Value = fv.Value
+				if f.HLC || f.Received {
+					v.HLC = syncengine.HLC(fv.HLC)
+				}
+				if f.Author {
+					v.Author = []byte(fv.Author)
+				}
+				if f.Received {
+					if ms, found := at[fv.OpID]; found {
+						v.Received = time.UnixMilli(ms).UTC()
+					} else {
+						v.Received = v.HLC.Time()
+					}
+				}
+				if !f.HLC {
+					v.HLC = 0
+				}
+			}
+			if err := fn(r.id, r.area, fields); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
+}
+
+// receivedAt reads the receipt times (Unix ms) of accepted ops by id;
+// ids of no accepted op are absent from the map.
+func (t *Tx) receivedAt(ids []string) (map[string]int64, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	rows, err := t.tx.Query(t.ctx, "SELECT id, received_at FROM ops WHERE id = ANY($1)", ids)
+	if err != nil {
+		return nil, fmt.Errorf("read receipt times: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[string]int64, len(ids))
+	for rows.Next() {
+		var id string
+		var ms int64
+		if err := rows.Scan(&id, &ms); err != nil {
+			return nil, fmt.Errorf("read receipt times: %w", err)
+		}
+		out[id] = ms
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read receipt times: %w", err)
+	}
+	return out, nil
 }
 
 // CountReportRows implements core.ScanTx.
