@@ -82,7 +82,7 @@ func Open(path string, opts Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	s := &Store{db: db}
+	s := &Store{db: db, writes: newGroupCommit(db)}
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -112,14 +112,13 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil
 	})
 	if err != nil {
-		db.Close()
+		s.Close()
 		return nil, fmt.Errorf("initialise %s: %w", path, err)
 	}
 	if err := s.ensureReportRows(); err != nil {
-		db.Close()
+		s.Close()
 		return nil, fmt.Errorf("initialise %s: %w", path, err)
 	}
-	s.writes = newGroupCommit(db)
 	return s, nil
 }
 
