@@ -74,8 +74,9 @@ func (c *Client) enrolledServer() (string, error) {
 // user access token, enough to Enroll. Logging in again as the same user
 // keeps the device enrollment and all data. Logging in as another user is
 // refused while the previous user's changes are unsynced (ECONFLICT);
-// otherwise the previous user's data and enrollment are dropped. Login on a
-// wiped (revoked) store makes it usable again.
+// otherwise the previous user's data, enrollment, drafts and key material
+// (their PIN) are dropped. Login on a wiped (revoked) store makes it
+// usable again.
 //
 // Codes: EUNAUTHORIZED (wrong password), ECONFLICT, ETRANSIENT, EINVALID.
 func (c *Client) Login(ctx context.Context, serverURL, username, password string) error {
@@ -103,6 +104,7 @@ func (c *Client) Login(ctx context.Context, serverURL, username, password string
 		return err
 	}
 	dropped := false
+	var freshKey []byte
 	defer func() {
 		if dropped {
 			if err := c.blobs.removeAll(); err != nil {
@@ -110,7 +112,7 @@ func (c *Client) Login(ctx context.Context, serverURL, username, password string
 			}
 		}
 	}()
-	return c.update(func(tx *bolt.Tx, _ codec) error {
+	err = c.update(func(tx *bolt.Tx, _ codec) error {
 		m := meta{tx.Bucket(bucketMeta)}
 		prev := m.str(metaUser)
 		if (prev != "" && prev != username) || (m.str(metaServer) != "" && m.str(metaServer) != serverURL) {
@@ -120,7 +122,11 @@ func (c *Client) Login(ctx context.Context, serverURL, username, password string
 			if err := dropUserData(tx); err != nil {
 				return err
 			}
-			tx.OnCommit(func() { dropped = true })
+			key, err := resetKeys(tx)
+			if err != nil {
+				return err
+			}
+			tx.OnCommit(func() { dropped, freshKey = true, key })
 		}
 		if err := m.putStr(metaServer, serverURL); err != nil {
 			return err
@@ -138,6 +144,17 @@ func (c *Client) Login(ctx context.Context, serverURL, username, password string
 		}
 		return nil
 	})
+	if err != nil || freshKey == nil {
+		return err
+	}
+	// The previous user's key is gone: the new one's PII is sealed under
+	// a fresh file key until they set a PIN, and no free page keeps the
+	// old key material.
+	c.keys.forget()
+	if err := c.keys.load(keyState{}, freshKey); err != nil {
+		return err
+	}
+	return c.compactFile()
 }
 
 // unsyncedWork refuses to drop a user's data while ops or evidence uploads

@@ -69,8 +69,9 @@ type fakeServer struct {
 }
 
 const (
-	fakeUser     = "wang"
-	fakePassword = "secret"
+	fakeUser      = "wang"
+	fakeOtherUser = "li" // another officer taking over a tablet
+	fakePassword  = "secret"
 )
 
 func newFakeServer(t testing.TB) *fakeServer {
@@ -199,13 +200,13 @@ func (f *fakeServer) route(r *http.Request) (any, *apiError, bool) {
 		if e := f.decode(r, &in); e != nil {
 			return nil, e, false
 		}
-		if in.Username != fakeUser || in.Password != fakePassword {
+		if (in.Username != fakeUser && in.Username != fakeOtherUser) || in.Password != fakePassword {
 			return nil, &apiError{401, syncengine.EUNAUTHORIZED, "wrong username or password"}, false
 		}
 		tok := f.token()
 		f.access[tok] = ""
 		return map[string]any{"access_token": tok, "token_type": "Bearer", "expires_in": 900,
-			"user": map[string]any{"username": fakeUser, "role": "officer", "scopes": []string{"340199"}}}, nil, false
+			"user": map[string]any{"username": in.Username, "role": "officer", "scopes": []string{"340199"}}}, nil, false
 	case "/v1/devices":
 		tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if _, ok := f.access[tok]; !ok {

@@ -747,6 +747,28 @@ func (c *Client) renewKeyShare(ctx context.Context, tr *HTTPTransport, retry fun
 	return nil
 }
 
+// resetKeys forgets the previous user's key material (wrap, share, lease,
+// wrong-PIN count) and drafts when another user takes the tablet, and
+// makes a fresh file key: the new user sets their own PIN. The caller
+// loads the key into the slot once this commits and rewrites the file.
+func resetKeys(tx *bolt.Tx) ([]byte, error) {
+	m := meta{tx.Bucket(bucketMeta)}
+	if err := m.del(metaKeyWrap, metaKeyShare, metaKeyLease, metaKeyMaxFails, metaKeyFails, metaKeyRetryAt); err != nil {
+		return nil, fmt.Errorf("drop key material: %w", err)
+	}
+	if err := tx.DeleteBucket(bucketApp); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
+		return nil, fmt.Errorf("drop drafts: %w", err)
+	}
+	if _, err := tx.CreateBucket(bucketApp); err != nil {
+		return nil, fmt.Errorf("recreate drafts: %w", err)
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, fmt.Errorf("make pii key: %w", err)
+	}
+	return key, m.put(metaPIIKey, key)
+}
+
 // compactFile rewrites the tablet file with only its live pages (bbolt
 // keeps deleted and overwritten values in free pages) and reopens it.
 func (c *Client) compactFile() error {

@@ -394,3 +394,43 @@ func BenchmarkQuerySealedHouseholds(b *testing.B) {
 		})
 	}
 }
+
+// TestAnotherUserTakesTheTablet: when another officer logs in on a tablet
+// whose PIN-protected data was all synced, the previous user's key
+// material and drafts go with their data; the new user enrols, syncs
+// (the share of the new device) and sets their own PIN.
+func TestAnotherUserTakesTheTablet(t *testing.T) {
+	f := newFakeServer(t)
+	tb := keyTablet(t, f)
+	if err := tb.SaveDraft("visit-1", []byte(`{"answered_by_name":"`+keyName+`"}`)); err != nil {
+		t.Fatal(err)
+	}
+	tb.Lock()
+	ctx := context.Background()
+	if err := tb.Login(ctx, f.URL(), fakeOtherUser, fakePassword); err != nil {
+		t.Fatalf("login as %s: %v", fakeOtherUser, err)
+	}
+	if has, err := tb.HasPIN(); err != nil || has {
+		t.Fatalf("the previous user's PIN survived: %v, %v", has, err)
+	}
+	if ids, err := tb.DraftIDs(); err != nil || len(ids) != 0 {
+		t.Fatalf("the previous user's drafts survived: %v, %v", ids, err)
+	}
+	if err := tb.Enroll(ctx, "平板A"); err != nil {
+		t.Fatal(err)
+	}
+	tb.sync(t)
+	if err := tb.SetPIN("1357"); err != nil {
+		t.Fatalf("the new user's PIN: %v", err)
+	}
+	tb.save(t, "members", "m9", map[string]any{"name": "李四", "id_number": "340122199001011234"})
+	tb.Lock()
+	if err := tb.Unlock("1357"); err != nil {
+		t.Fatal(err)
+	}
+	tb.sync(t)
+	tb.Close()
+	if got := fileHolds(t, tb.path, []byte(keyName), []byte(keyIDNum), []byte("李四")); len(got) > 0 {
+		t.Fatalf("the file holds %q in clear", got)
+	}
+}
