@@ -144,6 +144,7 @@ func (r *inputReader) read(area string, scan scanFunc) (*rules.Input, error) {
 		if err := scan(s.collection, area, s.fields, s.read); err != nil {
 			return nil, fmt.Errorf("read %s: %w", s.collection, err)
 		}
+		r.flushMembers()
 	}
 	for i := range in.Households {
 		h := &in.Households[i]
@@ -187,6 +188,10 @@ type inputReader struct {
 	strs map[string]string
 	// zones holds the fixed zone of each UTC offset times were read with.
 	zones map[int]*time.Location
+	// pendingHousehold and pendingMembers are the members read last, of
+	// one household, not yet in members (see member).
+	pendingHousehold string
+	pendingMembers   []rules.MemberRef
 	// scanVisits, when set, reads the visits under an area instead of
 	// the visits step (see readReportInputFor).
 	scanVisits func(area string) error
@@ -525,10 +530,28 @@ func (r *inputReader) household(id, area string, f []core.FieldView) error {
 }
 
 func (r *inputReader) member(id, _ string, f []core.FieldView) error {
-	if hh := jsonString(f[0].Value); hh != "" {
-		r.members[hh] = append(r.members[hh], rules.MemberRef{ID: id, Name: r.str(f[1].Value)})
+	raw := f[0].Value
+	m := rules.MemberRef{ID: id, Name: r.str(f[1].Value)}
+	// Members come in id order, and a household's members' ids mostly
+	// share its id: they gather in pending, one map write a household.
+	if r.pendingHousehold != "" && len(raw) == len(r.pendingHousehold)+2 && raw[0] == '"' &&
+		string(raw[1:len(raw)-1]) == r.pendingHousehold && !slices.Contains(raw, '\\') {
+		r.pendingMembers = append(r.pendingMembers, m)
+		return nil
+	}
+	r.flushMembers()
+	if hh := jsonString(raw); hh != "" {
+		r.pendingHousehold, r.pendingMembers = hh, append(r.members[hh], m)
 	}
 	return nil
+}
+
+// flushMembers files the pending household's members in r.members.
+func (r *inputReader) flushMembers() {
+	if r.pendingHousehold != "" {
+		r.members[r.pendingHousehold] = r.pendingMembers
+		r.pendingHousehold, r.pendingMembers = "", nil
+	}
 }
 
 func (r *inputReader) assignment(_, _ string, f []core.FieldView) error {
