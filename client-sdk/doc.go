@@ -23,6 +23,13 @@
 // tablet file (blobs.go). Signatures are hashed and device-signed with
 // package assets/signature.
 //
+// Personal fields (names, ID numbers, phones: the schemas' pii) and form
+// drafts are sealed in the file (pii.go). Once a PIN is set, their key is
+// derived from the PIN and a key share the server hands out at each sync
+// with a lease (tabletkeys.go): Unlock opens them, Lock and the lease's
+// end seal them again, and too many wrong PINs wipe the file.
+//
 // Errors carry the stable codes of package syncengine (syncengine.ErrorCode):
-// EINVALID, ENOTFOUND, ECONFLICT, EUNAUTHORIZED, EREVOKED, ETRANSIENT.
+// EINVALID, ENOTFOUND, ECONFLICT, EUNAUTHORIZED, EREVOKED, ETRANSIENT, and
+// the tablet key's ELOCKED, ELEASE, EPIN and EPINWAIT.
 package client
