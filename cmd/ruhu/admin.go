@@ -26,11 +26,12 @@ import (
 
 func runUser(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "add" {
-		return errors.New("usage: ruhu user add [--data DIR | --server URL --admin USER] --username U --password P --role ROLE --scope PREFIX[,PREFIX]")
+		return errors.New("usage: ruhu user add [--data DIR | --store postgres://… | --server URL --admin USER] --username U --password P --role ROLE --scope PREFIX[,PREFIX]")
 	}
 	fs := flag.NewFlagSet("user add", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	data := fs.String("data", envOr(getenv, "RUHU_DATA", "./data"), "data directory of a stopped server")
+	storeURL := fs.String("store", getenv("RUHU_STORE"), "postgres:// URL of the servers' database (they may keep running); empty for the bbolt file in --data (env RUHU_STORE)")
 	remote := adminFlags(fs, getenv)
 	var in server.UserInput
 	fs.StringVar(&in.Username, "username", "", "login name (a-z, 0-9, _ - .)")
@@ -51,12 +52,12 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 		fmt.Fprintf(stdout, "user %s (%s) created\n", in.Username, in.Role)
 		return nil
 	}
-	store, err := openStore(*data)
+	store, closeStore, err := openServeStore(ctx, *storeURL, *data)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	if err := server.AddUser(store.Core(), in, time.Now()); err != nil {
+	defer closeStore()
+	if err := server.AddUser(store, in, time.Now()); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "user %s (%s) created\n", in.Username, in.Role)
@@ -70,6 +71,7 @@ func runDevice(ctx context.Context, args []string, getenv func(string) string, s
 	fs := flag.NewFlagSet("device revoke", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	data := fs.String("data", envOr(getenv, "RUHU_DATA", "./data"), "data directory of a stopped server")
+	storeURL := fs.String("store", getenv("RUHU_STORE"), "postgres:// URL of the servers' database (they may keep running); empty for the bbolt file in --data (env RUHU_STORE)")
 	remote := adminFlags(fs, getenv)
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -85,19 +87,19 @@ func runDevice(ctx context.Context, args []string, getenv func(string) string, s
 		fmt.Fprint(stdout, msg)
 		return nil
 	}
-	store, err := openStore(*data)
+	store, closeStore, err := openServeStore(ctx, *storeURL, *data)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	if err := server.RevokeDevice(store.Core(), fs.Arg(0), time.Now()); err != nil {
+	defer closeStore()
+	if err := server.RevokeDevice(store, fs.Arg(0), time.Now()); err != nil {
 		return err
 	}
 	fmt.Fprint(stdout, msg)
 	return nil
 }
 
-const deviceUsage = "usage: ruhu device revoke [--data DIR | --server URL --admin USER] DEVICE_ID"
+const deviceUsage = "usage: ruhu device revoke [--data DIR | --store postgres://… | --server URL --admin USER] DEVICE_ID"
 
 // adminClient talks to a running server's admin API: the store file is
 // locked while the server runs, so account changes then go through it.

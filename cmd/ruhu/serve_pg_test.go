@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"os"
@@ -245,5 +248,47 @@ func TestRestoredPostgresMakesTabletsResync(t *testing.T) {
 	county := login(t, srv.url, "county")
 	for _, id := range append(early, late...) {
 		county.record("visits", id) // fails the test when the restored server lacks it
+	}
+}
+
+// TestAdminCommandsOnPostgres: on a fresh database `ruhu user add --store`
+// creates the first account (no file, no running server needed), and
+// `ruhu device revoke --store` revokes a device while a server runs on the
+// database: its next request is refused.
+func TestAdminCommandsOnPostgres(t *testing.T) {
+	ctx := context.Background()
+	db := pgtest.Database(t)
+	var out syncBuffer
+	env := func(k string) string {
+		if k == "RUHU_STORE" {
+			return db
+		}
+		return ""
+	}
+	if err := run(ctx, []string{"user", "add", "--username", "root", "--password", "root-password-1", "--role", "admin", "--scope", "34"}, env, &out, &out); err != nil {
+		t.Fatalf("user add: %v\n%s", err, out.String())
+	}
+	srv := startServerWith(t, filepath.Join(t.TempDir(), "server"), "127.0.0.1:0", []string{"--store", db})
+	a := &api{t: t, url: srv.url}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if code := a.do("POST", "/v1/auth/login", map[string]string{"username": "root", "password": "root-password-1"}, &tok); code != 200 {
+		t.Fatalf("login as the account made by user add: %d", code)
+	}
+	a.token = tok.AccessToken
+	pub, _, _ := ed25519.GenerateKey(rand.Reader)
+	var dev struct {
+		DeviceID    string `json:"device_id"`
+		AccessToken string `json:"access_token"`
+	}
+	if code := a.do("POST", "/v1/devices", map[string]string{"name": "t", "public_key": base64.StdEncoding.EncodeToString(pub)}, &dev); code != 201 {
+		t.Fatalf("enroll: %d", code)
+	}
+	if err := run(ctx, []string{"device", "revoke", "--store", db, dev.DeviceID}, func(string) string { return "" }, &out, &out); err != nil {
+		t.Fatalf("device revoke: %v\n%s", err, out.String())
+	}
+	if code := (&api{t: t, url: srv.url, token: dev.AccessToken}).do("GET", "/v1/sync/pull", nil, nil); code != 403 {
+		t.Fatalf("pull by a device revoked from the command line: %d, want 403", code)
 	}
 }
