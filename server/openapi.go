@@ -246,6 +246,7 @@ func openAPISchemas() map[string]any {
 			"col":  str("collection name"),
 			"area": str(areaDoc),
 			"f":    desc(mapOf(wireField), "field name → current version; a deleted record has the field _deleted"),
+			"seq":  integer("optional, informative: the record's position in the serving store's change feed (bbolt stores send it); clients resume from the pull's cursor, never from seq"),
 		}),
 		"PullResponse": obj(map[string]any{
 			"records":     desc(arrayOf(ref("WireRecord")), "in-scope records changed since the cursor, each with its full merged state"),
