@@ -46,6 +46,7 @@ const tabletUsage = `用法: ruhu tablet [--data 目录] [--schemas 表单目录
   app [--listen 127.0.0.1:8765] [--idle-lock 5m]       启动外勤应用（本机网页，打印含密钥的链接）
 
 每个命令都接受 --json：输出一个 JSON 对象（编号、数量；出错时 {"ok":false,"code":...,"message":...}）。
+在外勤应用里设了 PIN 的平板，农户姓名等个人信息已加密：用环境变量 RUHU_TABLET_PIN 提供 PIN。
 `
 
 // chinaTime is the zone visited_at is written in (package chinatime).
@@ -91,7 +92,14 @@ func runTabletWith(ctx context.Context, args []string, getenv func(string) strin
 	}
 	defer c.Close()
 	t := &tabletCLI{c: c, reg: reg, getenv: getenv, stdout: stdout, stderr: stderr, json: *asJSON}
-	err = t.run(ctx, rest, appReady)
+	// A PIN set in the field app seals the personal fields; the app has
+	// its own lock screen.
+	if pin := getenv("RUHU_TABLET_PIN"); pin != "" && rest[0] != "app" {
+		err = c.Unlock(pin)
+	}
+	if err == nil {
+		err = t.run(ctx, rest, appReady)
+	}
 	var reported reportedError
 	if err != nil && t.json && !errors.As(err, &reported) {
 		t.emit(map[string]any{"ok": false, "code": syncengine.ErrorCode(err), "message": syncengine.ErrorMessage(err)})

@@ -79,6 +79,38 @@ func TestTabletKeyAgainstTheServer(t *testing.T) {
 		t.Fatalf("after the PIN: %v, %v", h, err)
 	}
 
+	// The tablet CLI on the same file: sealed without the PIN, readable
+	// with RUHU_TABLET_PIN.
+	tab.Close()
+	tdir := filepath.Join(dir, "cli")
+	if err := os.MkdirAll(tdir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path, filepath.Join(tdir, "tablet.db")); err != nil {
+		t.Fatal(err)
+	}
+	path = filepath.Join(tdir, "tablet.db")
+	cli := func(pin string) (string, error) {
+		var out, errOut strings.Builder
+		err := runTablet(ctx, []string{"--data", tdir, "households"}, func(k string) string {
+			if k == "RUHU_TABLET_PIN" {
+				return pin
+			}
+			return ""
+		}, &out, &errOut)
+		return out.String(), err
+	}
+	if out, err := cli(""); !errors.Is(err, client.ErrLocked) {
+		t.Fatalf("CLI without the PIN: %v\n%s", err, out)
+	}
+	if out, err := cli("802113"); err != nil || !strings.Contains(out, head) {
+		t.Fatalf("CLI with RUHU_TABLET_PIN: %v\n%s", err, out)
+	}
+	if tab, err = client.Open(path, client.Options{Validator: testSchemas(t)}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tab.Close() })
+
 	admin := login(t, url, "admin")
 	dev, err := tab.Status()
 	if err != nil {
