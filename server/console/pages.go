@@ -385,8 +385,8 @@ func (c *Console) reports(w http.ResponseWriter, r *http.Request, rq *request) {
 	}
 	d := reportsData{Area: area, Period: period, Periods: periodChoices(c.opts.Now(), period.Label), List: r.URL.Query().Get("list")}
 	d.Lists = append(d.Lists, listLink{Name: "summary", Title: "汇总"})
-	for _, k := range rules.Kinds() {
-		d.Lists = append(d.Lists, listLink{Name: string(k), Title: k.Title()})
+	for _, k := range reports.Kinds() {
+		d.Lists = append(d.Lists, listLink{Name: string(k), Title: reports.Title(k)})
 	}
 	if d.List != "" {
 		// The HTML table is the CSV the download gives: the same columns,

@@ -176,6 +176,12 @@ func TestExitsPageOverHTTP(t *testing.T) {
 	if code, _, body := get(t, tw, f.url+"/exits"); code != http.StatusOK || !strings.Contains(body, exitMetCase) {
 		t.Errorf("township's own area: status %d", code)
 	}
+	// The compliance report lists the case whose standards are unmet, on
+	// the reports page as in the workbook.
+	code, _, body = get(t, c, f.url+"/reports?area="+county+"&list=exit_standards_unmet")
+	if code != http.StatusOK || !strings.Contains(body, exitUnmetCase) || strings.Contains(body, exitMetCase) || !strings.Contains(body, "已启动退出但未达脱贫标准") {
+		t.Errorf("report list of exit cases (status %d):\n%s", code, body)
+	}
 }
 
 // TestLedgerPageOverHTTP moves the ledger through the page's forms: the

@@ -203,7 +203,11 @@ func Generate(s Size) *rules.Input {
 //   - xlsx_s and xlsx_peak_rss_mb: the same for rendering the workbook;
 //   - report_from_store_s, report_from_store_cpu_s and
 //     report_from_store_peak_rss_mb: the report endpoint's whole work
-//     with the county's records in a bbolt file on disk (see fromStore).
+//     with the county's records in a bbolt file on disk (see fromStore);
+//   - report_endpoint_s and report_endpoint_cpu_s: GET
+//     /v1/reports/compliance on a server over that
+//     file, with the photo, ledger and exit findings it adds (see
+//     endpoint).
 //
 // Peak RSS is read from /proc/self/status; on systems without it the RSS
 // figures are absent.

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -14,9 +16,11 @@ import (
 
 	"github.com/ruhu-dev/ruhu/collection"
 	"github.com/ruhu-dev/ruhu/rules"
+	"github.com/ruhu-dev/ruhu/schemas"
 	"github.com/ruhu-dev/ruhu/server"
 	"github.com/ruhu-dev/ruhu/server/auth"
 	"github.com/ruhu-dev/ruhu/server/boltstore"
+	"github.com/ruhu-dev/ruhu/server/core"
 	"github.com/ruhu-dev/ruhu/server/reports"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
@@ -213,6 +217,50 @@ func fromStore(ctx context.Context, in *rules.Input, policies *rules.PolicySet, 
 		out["report_from_store_peak_rss_mb"] = rss
 	}
 	out["report_from_store_findings"] = float64(r.Summary.Total)
+	return endpoint(ctx, store, policies, period, out)
+}
+
+// endpoint times GET /v1/reports/compliance as a county user asks it of
+// a server over the same store: ComplianceReportWith, then what the
+// endpoint adds (the photo findings of GET /v1/findings, overdue ledger
+// items, exit cases with unmet standards: server.addComplianceExtra) and
+// the JSON answer. report_endpoint_s minus report_from_store_s (and the
+// same for their _cpu_s) is the added findings' cost.
+func endpoint(ctx context.Context, store *boltstore.Store, policies *rules.PolicySet, period rules.Period, out map[string]float64) error {
+	reg, err := schemas.New()
+	if err != nil {
+		return err
+	}
+	srv := server.New(slog.New(slog.NewTextHandler(io.Discard, nil)), server.Config{Policies: policies, Now: func() time.Time { return period.End }},
+		store.Core(), reg)
+	const user, password = "bench-county", "bench-county-2026"
+	if _, err := srv.Core().AddUser(ctx, core.Operator(), core.UserInput{Username: user, Password: password, Role: auth.RoleCounty,
+		Scopes: []string{CountyCode}}); err != nil {
+		return err
+	}
+	sess, err := srv.Core().Login(ctx, user, password)
+	if err != nil {
+		return err
+	}
+	req := httptest.NewRequest("GET", "/v1/reports/compliance?area="+CountyCode+"&period="+period.Label, nil)
+	req.Header.Set("Authorization", "Bearer "+sess.AccessToken)
+	cpu0, cpuOK := processCPU()
+	start := time.Now()
+	resp, err := srv.App().Test(req, -1)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return err
+	}
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("report endpoint: %s", resp.Status)
+	}
+	out["report_endpoint_s"] = time.Since(start).Seconds()
+	if cpu1, ok := processCPU(); ok && cpuOK {
+		out["report_endpoint_cpu_s"] = (cpu1 - cpu0).Seconds()
+	}
 	return nil
 }
 
