@@ -90,3 +90,33 @@ func BenchmarkScalePGPull2000(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkScalePGEmptyPull is the pull of a tablet that is up to date:
+// from the cursor at the end of 10,000 visit records, through core.Pull on
+// PostgreSQL (one read transaction, nothing to send).
+func BenchmarkScalePGEmptyPull(b *testing.B) {
+	app, caller, _ := pgCoreEnv(b)
+	var seq atomic.Int64
+	ops := visitOps("solo", caller.Device, 10000, &seq)
+	for i := 0; i < len(ops); i += syncengine.MaxPushOps {
+		if _, err := app.PushSigned(context.Background(), caller, ops[i:i+syncengine.MaxPushOps], &core.BatchEnvelope{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cursor := ""
+	for more := true; more; {
+		page, err := app.Pull(context.Background(), caller, cursor, syncengine.MaxPullLimit, func([]byte) {})
+		if err != nil {
+			b.Fatal(err)
+		}
+		cursor, more = page.Cursor, page.More
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		n := 0
+		page, err := app.Pull(context.Background(), caller, cursor, syncengine.DefaultPullLimit, func([]byte) { n++ })
+		if err != nil || n != 0 || page.More || page.Reset {
+			b.Fatal(err, n, page)
+		}
+	}
+}
