@@ -78,8 +78,26 @@ func pageKeys[T any](t *Tx, what, query string, fn func(*T) bool) error {
 	}
 }
 
-// Blob implements core.BlobTx.
+// lockKey takes, in a write transaction, a lock of its own on one blob
+// or upload until the transaction ends: such transactions run outside the
+// sequencer, and two servers updating one blob's refs or one upload's
+// state must not both read the old one.
+func (t *Tx) lockKey(key string) error {
+	if !t.write {
+		return nil
+	}
+	if _, err := t.tx.Exec(t.ctx, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", key); err != nil {
+		return fmt.Errorf("lock %s: %w", key, err)
+	}
+	return nil
+}
+
+// Blob implements core.BlobTx. In a write transaction the blob stays
+// locked to the end (lockKey).
 func (t *Tx) Blob(sha string) (*core.Blob, error) {
+	if err := t.lockKey("blob:" + sha); err != nil {
+		return nil, err
+	}
 	var b core.Blob
 	found, err := t.getJSON("blob "+sha, "SELECT body FROM blobs WHERE sha256 = $1", sha, &b)
 	if err != nil || !found {
@@ -91,6 +109,9 @@ func (t *Tx) Blob(sha string) (*core.Blob, error) {
 // PutBlob implements core.BlobTx. A claim of the processing queue is
 // kept while the blob stays in processing and dropped once it leaves.
 func (t *Tx) PutBlob(b *core.Blob) error {
+	if err := t.lockKey("blob:" + b.SHA256); err != nil {
+		return err
+	}
 	if _, err := t.tx.Exec(t.ctx, `INSERT INTO blobs (sha256, status, created_at, body) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (sha256) DO UPDATE SET status = EXCLUDED.status, body = EXCLUDED.body,
 			claimed_by = CASE WHEN EXCLUDED.status = 'processing' THEN blobs.claimed_by END,
@@ -106,8 +127,12 @@ func (t *Tx) Blobs(fn func(*core.Blob) bool) error {
 	return pageKeys(t, "blobs", "SELECT sha256, body FROM blobs WHERE sha256 > $1 ORDER BY sha256 LIMIT $2", fn)
 }
 
-// Upload implements core.UploadTx.
+// Upload implements core.UploadTx. In a write transaction the upload
+// stays locked to the end (lockKey).
 func (t *Tx) Upload(id string) (*core.Upload, error) {
+	if err := t.lockKey("upload:" + id); err != nil {
+		return nil, err
+	}
 	var u core.Upload
 	found, err := t.getJSON("upload "+id, "SELECT body FROM uploads WHERE id = $1", id, &u)
 	if err != nil || !found {
@@ -118,6 +143,9 @@ func (t *Tx) Upload(id string) (*core.Upload, error) {
 
 // PutUpload implements core.UploadTx.
 func (t *Tx) PutUpload(u *core.Upload) error {
+	if err := t.lockKey("upload:" + u.ID); err != nil {
+		return err
+	}
 	if _, err := t.tx.Exec(t.ctx, `INSERT INTO uploads (id, expires_at, body) VALUES ($1, $2, $3)
 		ON CONFLICT (id) DO UPDATE SET expires_at = EXCLUDED.expires_at, body = EXCLUDED.body`,
 		u.ID, u.ExpiresAt, u); err != nil {
@@ -182,6 +210,9 @@ func (t *Tx) DeleteExpiredWebSessions(now time.Time) (int, error) {
 // AppendAudit implements core.AuditTx. Write transactions hold the
 // sequencer, so two appends never read the same head.
 func (t *Tx) AppendAudit(e *audit.Entry) error {
+	if err := t.sequence(); err != nil {
+		return err
+	}
 	if !t.write {
 		return errors.New("audit append in a read-only transaction")
 	}
@@ -209,6 +240,9 @@ func (t *Tx) AppendAudit(e *audit.Entry) error {
 // AuditEntries implements core.AuditTx: newest first, below before (0:
 // from the head); entries that do not decode are skipped.
 func (t *Tx) AuditEntries(before uint64, fn func(*audit.Entry) bool) error {
+	if err := t.sequence(); err != nil {
+		return err
+	}
 	below := int64(math.MaxInt64)
 	if before != 0 && before < math.MaxInt64 {
 		below = int64(before)
@@ -249,6 +283,9 @@ func (t *Tx) AuditEntries(before uint64, fn func(*audit.Entry) bool) error {
 // VerifyAudit implements core.AuditTx: the whole chain in sequence
 // order, then the anchor when one is given.
 func (t *Tx) VerifyAudit(anchor *audit.Head) (audit.Head, error) {
+	if err := t.sequence(); err != nil {
+		return audit.Head{}, err
+	}
 	var v audit.Verifier
 	after := int64(0)
 	for {
@@ -310,6 +347,9 @@ func (t *Tx) VerifyAudit(anchor *audit.Head) (audit.Head, error) {
 
 // OpReceivedAt implements core.ScanTx.
 func (t *Tx) OpReceivedAt(opID string) (time.Time, bool, error) {
+	if err := t.sequence(); err != nil {
+		return time.Time{}, false, err
+	}
 	var ms int64
 	err := t.tx.QueryRow(t.ctx, "SELECT received_at FROM ops WHERE id = $1", opID).Scan(&ms)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -359,6 +399,9 @@ type storedRow struct {
 // It reads them through a cursor of the transaction, so the whole scan is
 // one query plan, and fn may run other queries between pages.
 func (t *Tx) scanPages(collection, areaPrefix string, live bool, fn func([]storedRow) error) error {
+	if err := t.sequence(); err != nil {
+		return err
+	}
 	cond, args := areaCond(areaPrefix, 2)
 	q := "SELECT id, area, body FROM records WHERE collection = $1 AND " + cond
 	if live {
@@ -551,6 +594,9 @@ func (t *Tx) receivedAt(ids []string) (map[string]int64, error) {
 
 // CountReportRows implements core.ScanTx.
 func (t *Tx) CountReportRows(collection, areaPrefix string) (int, error) {
+	if err := t.sequence(); err != nil {
+		return 0, err
+	}
 	if core.ReportFields(collection) == nil {
 		return 0, fmt.Errorf("report rows: collection %s is not projected", collection)
 	}

@@ -9,10 +9,13 @@
 // saw as its cursor. With concurrent writers a sequence number handed out
 // before commit could commit after a higher one was already pulled, and
 // that pull's cursor would skip it for ever. pgstore rules this out with
-// one sequencer: every write transaction first locks the single row of
-// ruhu_seq (SELECT ... FOR UPDATE) and numbers its changes from it, so
-// write transactions commit one after another in sequence order, and any
-// snapshot a pull reads holds every sequence up to the highest it sees.
+// one sequencer: every write transaction locks the single row of ruhu_seq
+// (SELECT ... FOR UPDATE) before it first touches the core's tables, and
+// numbers its changes from it, so write transactions commit one after
+// another in sequence order, and any snapshot a pull reads holds every
+// sequence up to the highest it sees. (Transactions that write only blob
+// facts, upload state or web sessions never take it; they lock the blob
+// or upload they change.)
 // PostgreSQL marks a transaction committed before it releases its row
 // locks, so the next writer's changes are never visible without the
 // previous writer's. The lock also serialises read-modify-write of records
@@ -303,8 +306,9 @@ func (c CoreStore) View(fn func(core.Tx) error) error {
 	return c.s.run(pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, false, fn)
 }
 
-// Update runs fn in a write transaction holding the sequencer. Writers are
-// not coalesced as bbolt's are; each commits on its own.
+// Update runs fn in a write transaction, which takes the sequencer when it
+// first touches the core's tables (Tx.sequence). Writers are not coalesced
+// as bbolt's are; each commits on its own.
 func (c CoreStore) Update(fn func(core.Tx) error) error {
 	return c.s.run(pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, true, fn)
 }
@@ -320,19 +324,13 @@ func (s *Store) run(opts pgx.TxOptions, write bool, fn func(core.Tx) error) erro
 	ctx := context.Background()
 	err := pgx.BeginTxFunc(ctx, s.pool, opts, func(ptx pgx.Tx) error {
 		t := &Tx{ctx: ctx, tx: ptx, write: write}
-		if write {
-			if err := ptx.QueryRow(ctx, "SELECT last FROM ruhu_seq WHERE id = 1 FOR UPDATE").Scan(&t.seq); err != nil {
-				return fmt.Errorf("take the sequencer: %w", err)
-			}
-			t.startSeq = t.seq
-		}
 		if err := fn(t); err != nil {
 			return err
 		}
 		if t.err != nil {
 			return t.err
 		}
-		if write && t.seq != t.startSeq {
+		if t.sequenced && t.seq != t.startSeq {
 			if _, err := ptx.Exec(ctx, "UPDATE ruhu_seq SET last = $1 WHERE id = 1", t.seq); err != nil {
 				return fmt.Errorf("advance the sequencer: %w", err)
 			}

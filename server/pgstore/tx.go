@@ -14,17 +14,39 @@ import (
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
 
-// Tx is one transaction (core.Tx). A write transaction holds the
-// sequencer row from its start; seq is the last sequence it handed out.
+// Tx is one transaction (core.Tx). A write transaction takes the
+// sequencer row before it first touches the core's tables (records,
+// history, conflicts, accounts, devices, the audit chain) and holds it to
+// the end; one that writes only blob facts, upload state or web sessions
+// never takes it, so uploads do not queue behind pushes.
 type Tx struct {
-	ctx      context.Context
-	tx       pgx.Tx
-	write    bool
-	seq      uint64
-	startSeq uint64
+	ctx   context.Context
+	tx    pgx.Tx
+	write bool
+	// sequenced is set once a write transaction holds the sequencer row;
+	// seq is then the last sequence it handed out, from startSeq.
+	sequenced bool
+	seq       uint64
+	startSeq  uint64
 	// err is the first failure of a method that cannot return one
 	// (Assigned, LastSeq, HasChangesAfter); the transaction then fails.
 	err error
+}
+
+// sequence takes the sequencer row, once, in a write transaction: every
+// read of the core's tables in a write transaction comes after it, so
+// read-modify-write of records is serialised as under bbolt's one writer,
+// and sequences are handed out in commit order.
+func (t *Tx) sequence() error {
+	if !t.write || t.sequenced {
+		return nil
+	}
+	var last int64
+	if err := t.tx.QueryRow(t.ctx, "SELECT last FROM ruhu_seq WHERE id = 1 FOR UPDATE").Scan(&last); err != nil {
+		return fmt.Errorf("take the sequencer: %w", err)
+	}
+	t.sequenced, t.seq, t.startSeq = true, uint64(last), uint64(last)
+	return nil
 }
 
 // fail keeps the first failure of a method without an error result.
@@ -59,6 +81,9 @@ func (so *storedOp) op() *syncengine.Op {
 
 // OpApplied implements syncengine.Tx.
 func (t *Tx) OpApplied(id string) (bool, error) {
+	if err := t.sequence(); err != nil {
+		return false, err
+	}
 	var one int
 	err := t.tx.QueryRow(t.ctx, "SELECT 1 FROM ops WHERE id = $1", id).Scan(&one)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -72,6 +97,9 @@ func (t *Tx) OpApplied(id string) (bool, error) {
 
 // AcceptedDigest implements syncengine.OpDigests.
 func (t *Tx) AcceptedDigest(id string) (string, bool, error) {
+	if err := t.sequence(); err != nil {
+		return "", false, err
+	}
 	var d string
 	err := t.tx.QueryRow(t.ctx, "SELECT digest FROM ops WHERE id = $1", id).Scan(&d)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -85,6 +113,9 @@ func (t *Tx) AcceptedDigest(id string) (string, bool, error) {
 
 // Record implements syncengine.Tx.
 func (t *Tx) Record(collection, id string) (*syncengine.Record, error) {
+	if err := t.sequence(); err != nil {
+		return nil, err
+	}
 	var body []byte
 	err := t.tx.QueryRow(t.ctx, "SELECT body FROM records WHERE collection = $1 AND id = $2", collection, id).Scan(&body)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -106,6 +137,9 @@ func decodeRecord(body []byte) (*syncengine.Record, error) {
 
 // RecordArea implements core.Tx.
 func (t *Tx) RecordArea(collection, id string) (string, bool, error) {
+	if err := t.sequence(); err != nil {
+		return "", false, err
+	}
 	var area string
 	err := t.tx.QueryRow(t.ctx, "SELECT area FROM records WHERE collection = $1 AND id = $2", collection, id).Scan(&area)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -121,6 +155,9 @@ func (t *Tx) RecordArea(collection, id string) (string, bool, error) {
 func (t *Tx) nextSeq() (uint64, error) {
 	if !t.write {
 		return 0, errors.New("write in a read-only transaction")
+	}
+	if err := t.sequence(); err != nil {
+		return 0, err
 	}
 	t.seq++
 	return t.seq, nil
@@ -157,6 +194,9 @@ func (t *Tx) PutRecord(rec *syncengine.Record, _ *syncengine.Op) error {
 
 // AddOp implements syncengine.Tx: the op joins its record's history.
 func (t *Tx) AddOp(op *syncengine.Op) error {
+	if err := t.sequence(); err != nil {
+		return err
+	}
 	seq, err := t.nextSeq()
 	if err != nil {
 		return err
@@ -176,6 +216,9 @@ func (t *Tx) AddOp(op *syncengine.Op) error {
 
 // AcceptedOp implements core.Tx.
 func (t *Tx) AcceptedOp(id string) (*syncengine.Op, error) {
+	if err := t.sequence(); err != nil {
+		return nil, err
+	}
 	var body []byte
 	err := t.tx.QueryRow(t.ctx, "SELECT body FROM ops WHERE id = $1", id).Scan(&body)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -193,6 +236,9 @@ func (t *Tx) AcceptedOp(id string) (*syncengine.Op, error) {
 
 // History implements core.Tx.
 func (t *Tx) History(collection, id string) ([]*syncengine.Op, error) {
+	if err := t.sequence(); err != nil {
+		return nil, err
+	}
 	rows, err := t.tx.Query(t.ctx, "SELECT id, body FROM ops WHERE collection = $1 AND record_id = $2 ORDER BY seq", collection, id)
 	if err != nil {
 		return nil, fmt.Errorf("read history of %s/%s: %w", collection, id, err)
@@ -219,6 +265,9 @@ func (t *Tx) History(collection, id string) ([]*syncengine.Op, error) {
 
 // ForEachRecord implements core.Tx, in id order.
 func (t *Tx) ForEachRecord(collection string, fn func(*syncengine.Record) error) error {
+	if err := t.sequence(); err != nil {
+		return err
+	}
 	after := ""
 	for {
 		rows, err := t.tx.Query(t.ctx, "SELECT id, body FROM records WHERE collection = $1 AND id > $2 ORDER BY id LIMIT $3",
@@ -258,6 +307,10 @@ func (t *Tx) ForEachRecord(collection string, fn func(*syncengine.Record) error)
 // LastSeq implements core.Tx: the sequence of the last committed change
 // this transaction sees.
 func (t *Tx) LastSeq() uint64 {
+	if err := t.sequence(); err != nil {
+		t.fail(err)
+		return 0
+	}
 	if t.write {
 		return t.seq
 	}
@@ -272,6 +325,9 @@ func (t *Tx) LastSeq() uint64 {
 // ChangesAfter implements core.Tx: the feed in sequence order, read a page
 // at a time.
 func (t *Tx) ChangesAfter(seq uint64, fn func(seq uint64, area string, raw []byte) bool) (uint64, error) {
+	if err := t.sequence(); err != nil {
+		return seq, err
+	}
 	last := seq
 	for {
 		rows, err := t.tx.Query(t.ctx, "SELECT seq, area, body FROM records WHERE seq > $1 ORDER BY seq LIMIT $2", int64(last), feedPage)
@@ -307,6 +363,10 @@ func (t *Tx) ChangesAfter(seq uint64, fn func(seq uint64, area string, raw []byt
 
 // HasChangesAfter implements core.Tx.
 func (t *Tx) HasChangesAfter(seq uint64) bool {
+	if err := t.sequence(); err != nil {
+		t.fail(err)
+		return false
+	}
 	var more bool
 	if err := t.tx.QueryRow(t.ctx, "SELECT EXISTS (SELECT 1 FROM records WHERE seq > $1)", int64(seq)).Scan(&more); err != nil {
 		t.fail(fmt.Errorf("look for changes after %d: %w", seq, err))
@@ -353,6 +413,9 @@ func (t *Tx) Conflict(id string) (*syncengine.Conflict, error) {
 }
 
 func (t *Tx) conflictWhere(where string, args ...any) (*syncengine.Conflict, error) {
+	if err := t.sequence(); err != nil {
+		return nil, err
+	}
 	var body []byte
 	err := t.tx.QueryRow(t.ctx, "SELECT body FROM conflicts WHERE "+where, args...).Scan(&body)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -366,6 +429,9 @@ func (t *Tx) conflictWhere(where string, args ...any) (*syncengine.Conflict, err
 
 // PutConflict implements syncengine.Tx.
 func (t *Tx) PutConflict(c *syncengine.Conflict) error {
+	if err := t.sequence(); err != nil {
+		return err
+	}
 	sc := storedConflict{ID: c.ID, Collection: c.Collection, RecordID: c.RecordID, Area: c.Area, Field: c.Field,
 		Status: c.Status, OpenedAt: c.OpenedAt.UnixMilli(), Resolution: c.Resolution}
 	for _, f := range c.Candidates {
@@ -386,6 +452,9 @@ func (t *Tx) PutConflict(c *syncengine.Conflict) error {
 
 // Conflicts implements core.Tx, in id order.
 func (t *Tx) Conflicts(fn func(*syncengine.Conflict) bool) error {
+	if err := t.sequence(); err != nil {
+		return err
+	}
 	after := ""
 	for {
 		rows, err := t.tx.Query(t.ctx, "SELECT id, body FROM conflicts WHERE id > $1 ORDER BY id LIMIT $2", after, feedPage)
@@ -463,6 +532,10 @@ func (t *Tx) indexAssignment(prev, next *syncengine.Record) error {
 
 // Assigned implements core.Tx.
 func (t *Tx) Assigned(officer, household string) bool {
+	if err := t.sequence(); err != nil {
+		t.fail(err)
+		return false
+	}
 	var yes bool
 	if err := t.tx.QueryRow(t.ctx, "SELECT EXISTS (SELECT 1 FROM assignments WHERE officer = $1 AND household = $2)",
 		officer, household).Scan(&yes); err != nil {
@@ -485,6 +558,9 @@ type storedUser struct {
 
 // User implements core.Tx.
 func (t *Tx) User(username string) (*core.User, error) {
+	if err := t.sequence(); err != nil {
+		return nil, err
+	}
 	var u storedUser
 	err := t.tx.QueryRow(t.ctx, "SELECT body FROM users WHERE username = $1", username).Scan(&u)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -498,6 +574,9 @@ func (t *Tx) User(username string) (*core.User, error) {
 
 // Users implements core.Tx.
 func (t *Tx) Users() ([]*core.User, error) {
+	if err := t.sequence(); err != nil {
+		return nil, err
+	}
 	rows, err := t.tx.Query(t.ctx, "SELECT body FROM users ORDER BY username")
 	if err != nil {
 		return nil, fmt.Errorf("read users: %w", err)
@@ -515,6 +594,9 @@ func (t *Tx) Users() ([]*core.User, error) {
 
 // PutUser implements core.Tx.
 func (t *Tx) PutUser(u *core.User) error {
+	if err := t.sequence(); err != nil {
+		return err
+	}
 	if _, err := t.tx.Exec(t.ctx, "INSERT INTO users (username, body) VALUES ($1, $2) ON CONFLICT (username) DO UPDATE SET body = EXCLUDED.body",
 		u.Username, (*storedUser)(u)); err != nil {
 		return fmt.Errorf("store user %s: %w", u.Username, err)
@@ -534,6 +616,9 @@ type storedDevice struct {
 }
 
 func (t *Tx) deviceWhere(where string, arg string) (*core.Device, error) {
+	if err := t.sequence(); err != nil {
+		return nil, err
+	}
 	var d storedDevice
 	err := t.tx.QueryRow(t.ctx, "SELECT body FROM devices WHERE "+where, arg).Scan(&d)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -555,6 +640,9 @@ func (t *Tx) DeviceByRefresh(token string) (*core.Device, error) {
 
 // Devices implements core.Tx.
 func (t *Tx) Devices() ([]*core.Device, error) {
+	if err := t.sequence(); err != nil {
+		return nil, err
+	}
 	rows, err := t.tx.Query(t.ctx, "SELECT body FROM devices ORDER BY id")
 	if err != nil {
 		return nil, fmt.Errorf("read devices: %w", err)
@@ -573,6 +661,9 @@ func (t *Tx) Devices() ([]*core.Device, error) {
 // PutDevice implements core.Tx. The refresh hash column is unique, so a
 // token belongs to one device; an empty hash is stored as NULL.
 func (t *Tx) PutDevice(d *core.Device) error {
+	if err := t.sequence(); err != nil {
+		return err
+	}
 	var hash *string
 	if d.RefreshHash != "" {
 		hash = &d.RefreshHash
