@@ -33,6 +33,26 @@ var exitStepWidgets = map[string]string{
 	"photo_sha256s":       WidgetPhotos,
 }
 
+// exitStepShowWhen shows, for each step, the fields that step records
+// (what rules.CheckExitStep reads of it), so the form is not every step's
+// fields at once. signature_id stands for the signature pad, which the
+// app draws for exit steps and turns into that field.
+func exitStepShowWhen() *ShowWhen {
+	notice := []string{"notice_posted_at", "notice_ends_at", "notice_dated_as", "photo_sha256s"}
+	decision := []string{"passed", "reason"}
+	return &ShowWhen{Field: "step", Fields: map[string][]string{
+		string(rules.StepAppraisal):          {"entitled", "attended", "signed", "photo_sha256s"},
+		string(rules.StepVerification):       {"village_committee_signer", "work_team_signer"},
+		string(rules.StepAcknowledgement):    {"signature_id"}, // the signature pad
+		string(rules.StepVillageNotice):      notice,
+		string(rules.StepTownshipReview):     decision,
+		string(rules.StepTownshipNotice):     notice,
+		string(rules.StepTownshipApproval):   decision,
+		string(rules.StepCountyRegistration): {"registration_ref"},
+		string(rules.StepObjection):          {"upheld", "reason"},
+	}}
+}
+
 // exitStepPrefix names the draft of a household's next exit step.
 const exitStepPrefix = "exitstep-"
 

@@ -34,6 +34,17 @@ func TestExitStepFormFromSchema(t *testing.T) {
 		widgets["notice_ends_at"] != fieldapp.WidgetDateTime || widgets["photo_sha256s"] != fieldapp.WidgetPhotos || widgets["signed"] != fieldapp.WidgetNumber {
 		t.Fatalf("widgets %v", widgets)
 	}
+	if f.ShowWhen == nil || f.ShowWhen.Field != "step" || len(f.ShowWhen.Fields["village_notice"]) != 4 ||
+		len(f.ShowWhen.Fields["acknowledgement"]) != 1 || f.ShowWhen.Fields["acknowledgement"][0] != "signature_id" {
+		t.Errorf("show when %+v", f.ShowWhen)
+	}
+	for step, fields := range f.ShowWhen.Fields {
+		for _, name := range fields {
+			if _, ok := widgets[name]; !ok && name != "signature_id" { // signature_id: the pad
+				t.Errorf("step %s shows %s, which the form does not have", step, name)
+			}
+		}
+	}
 	vals, err := f.Values(map[string]string{"step": "village_notice", "notice_posted_at": "2026-11-20T08:30", "notice_ends_at": "2026-11-25T08:30:00+08:00"})
 	if err != nil {
 		t.Fatal(err)

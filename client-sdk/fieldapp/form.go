@@ -48,6 +48,16 @@ type Form struct {
 	Title      string  `json:"title"`
 	Version    int     `json:"version"`
 	Fields     []Field `json:"fields"`
+	// ShowWhen, when set, shows only some fields for each value of one
+	// choice field (an exit step's kind picks the fields of that step).
+	ShowWhen *ShowWhen `json:"show_when,omitempty"`
+}
+
+// ShowWhen names a choice field and, per value, the other fields shown;
+// fields listed under no value are always shown.
+type ShowWhen struct {
+	Field  string              `json:"field"`
+	Fields map[string][]string `json:"fields"`
 }
 
 // Field is one input (or a group of inputs for an object). Name is the
@@ -127,6 +137,9 @@ func BuildForm(reg *schemas.Registry, collection string) (*Form, error) {
 	}
 	f := &Form{Collection: collection, Title: chineseTitle(root), Version: reg.Version(collection)}
 	f.Fields = fieldsOf(reg, collection, "", root, widgetsFor(collection), skip)
+	if collection == "exit_steps" {
+		f.ShowWhen = exitStepShowWhen()
+	}
 	return f, nil
 }
 

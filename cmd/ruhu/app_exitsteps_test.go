@@ -52,6 +52,13 @@ func exitStepForm(tab *browsertest.Tab, app *fieldApp) {
 	tab.WaitJS(`document.body.dataset.ready === "form" && !!document.querySelector('[name="step"]')`)
 }
 
+// pickStep chooses the step in the form's select, as a tap does (the form
+// then shows that step's fields).
+func pickStep(tab *browsertest.Tab, step string) {
+	tab.Do(chromedp.SetValue(chromedp.CSS(`select[name="step"]`), step))
+	browsertest.Eval[bool](tab, `document.querySelector('select[name="step"]').dispatchEvent(new Event("change", {bubbles: true}))`)
+}
+
 // saveForm saves the form and returns the saved record's id, or the
 // error the form shows prefixed with "error: ".
 func saveForm(tab *browsertest.Tab) string {
@@ -98,7 +105,11 @@ func TestFieldAppExitStepsOffline(t *testing.T) {
 			t.Errorf("the form draws %s, which the app fills", auto)
 		}
 	}
-	tab.Do(chromedp.SetValue(chromedp.CSS(`select[name="step"]`), "appraisal"))
+	pickStep(tab, "appraisal")
+	// Only the appraisal's fields show.
+	if got := browsertest.Eval[string](tab, `[...document.querySelectorAll("#record-form [data-field]")].filter((x) => !x.hidden).map((x) => x.dataset.field).join(",")`); got != "step,entitled,attended,signed,photo_sha256s,notes" {
+		t.Errorf("fields shown for the appraisal: %s", got)
+	}
 	for name, v := range map[string]string{"entitled": "42", "attended": "36", "signed": "31"} {
 		tab.Do(chromedp.SendKeys(chromedp.CSS(`input[name="`+name+`"]`), v))
 	}
@@ -132,7 +143,10 @@ func TestFieldAppExitStepsOffline(t *testing.T) {
 
 	// Offline again: the head acknowledges, the notice goes up for 4 days.
 	exitStepForm(tab, app)
-	tab.Do(chromedp.SetValue(chromedp.CSS(`select[name="step"]`), "acknowledgement"))
+	pickStep(tab, "acknowledgement")
+	if got := browsertest.Eval[string](tab, `[...document.querySelectorAll("#record-form [data-field]")].filter((x) => !x.hidden).map((x) => x.dataset.field).join(",")`); got != "step,notes,signature_id" {
+		t.Errorf("fields shown for the acknowledgement: %s", got)
+	}
 	sign(t, tab)
 	ack := saveForm(tab)
 	if strings.Contains(ack, " ") || ack == "" {
@@ -140,8 +154,8 @@ func TestFieldAppExitStepsOffline(t *testing.T) {
 	}
 	exitStepForm(tab, app)
 	posted := time.Now().Add(-time.Hour).In(time.FixedZone("CST", 8*3600))
-	tab.Do(chromedp.SetValue(chromedp.CSS(`select[name="step"]`), "village_notice"),
-		chromedp.SetValue(chromedp.CSS(`input[name="notice_posted_at"]`), posted.Format("2006-01-02T15:04")),
+	pickStep(tab, "village_notice")
+	tab.Do(chromedp.SetValue(chromedp.CSS(`input[name="notice_posted_at"]`), posted.Format("2006-01-02T15:04")),
 		chromedp.SetValue(chromedp.CSS(`input[name="notice_ends_at"]`), posted.AddDate(0, 0, 4).Format("2006-01-02T15:04")))
 	if got := saveForm(tab); !strings.Contains(got, "公示栏照片") {
 		t.Errorf("a notice without its photo: %q", got)

@@ -296,12 +296,23 @@
       const end = () => { if (cur) { cur = null; redraw(); changed(); } };
       c.addEventListener("pointerup", end); c.addEventListener("pointercancel", end);
       redraw();
-      return el("div", { class: "card" }, el("div", { class: "row-title", text: "户主或受访人签字" }), el("div", { class: "help", text: "请农户本人在框内签名" }), c,
+      return el("div", { class: "card", "data-field": "signature_id" }, el("div", { class: "row-title", text: "户主或受访人签字" }), el("div", { class: "help", text: "请农户本人在框内签名" }), c,
         el("div", { class: "actions" }, el("button", { type: "button", id: "signature-clear", text: "清除签字", onclick: () => { strokes = []; redraw(); changed(); } })));
     }
     function fmtGPS(g) { return g.lat.toFixed(5) + ", " + g.lon.toFixed(5) + "（精度 ±" + g.accuracy_m + " 米）"; }
 
     f.append(...form.fields.map(input).filter(Boolean));
+    if (form.show_when) {
+      // Only the chosen value's fields (an exit step's); fields no value lists stay.
+      const sw = form.show_when, listed = new Set(Object.values(sw.fields).flat());
+      const toggle = () => {
+        const picked = (f.elements[sw.field] && f.elements[sw.field].value) || "";
+        const shown = new Set(sw.fields[picked] || []);
+        f.querySelectorAll("[data-field]").forEach((x) => { const n = x.dataset.field; if (listed.has(n)) x.hidden = !shown.has(n); });
+      };
+      f.addEventListener("change", toggle);
+      toggle();
+    }
     f.addEventListener("input", changed);
     f.addEventListener("change", changed);
     const saveBtn = el("button", { type: "submit", class: "primary big", id: "save", text: "保存" });
