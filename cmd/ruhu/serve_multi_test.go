@@ -11,6 +11,8 @@ import (
 	"io"
 	mrand "math/rand/v2"
 	"net/http"
+	"net/http/cookiejar"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -85,7 +87,8 @@ func twoInstances(t *testing.T, dir string) (url string, procs [2]*serverProcess
 // TestTwoInstancesOnePostgres runs two `ruhu serve` processes on one
 // PostgreSQL database and one MinIO: 20 tablets whose every request goes
 // to either server at random converge with no visit lost or doubled; a
-// tus upload begun on one server is finished on the other; a revoked
+// tus upload begun on one server is finished on the other; a web console
+// session begun on one holds on the other; a revoked
 // device is refused by both at once; a refresh token sent to both at once
 // rotates once; every photo is processed by exactly
 // one server, and a photo whose claim is held by a server that died (a
@@ -307,6 +310,27 @@ func TestTwoInstancesOnePostgres(t *testing.T) {
 		if code := (&api{t: t, url: "http://" + h}).do("POST", "/v1/auth/refresh", map[string]string{"refresh_token": enrolled.RefreshToken}, &out); code < 400 {
 			t.Errorf("refresh of a revoked device on %s: %d", h, code)
 		}
+	}
+
+	// A web console session begun on one server holds on the other.
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err = browser.PostForm(base[0]+"/login", neturl.Values{"username": {"county"}, "password": {demoPassword}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("console login on server 0: %s", resp.Status)
+	}
+	resp, err = browser.Get(base[1] + "/households")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("console page on server 1 with server 0's session: %s (%s)", resp.Status, resp.Header.Get("Location"))
 	}
 
 	// A refresh token presented to both servers at once rotates once.
