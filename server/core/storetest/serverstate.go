@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ruhu-dev/ruhu/collection"
 	"github.com/ruhu-dev/ruhu/server/audit"
 	"github.com/ruhu-dev/ruhu/server/core"
 	"github.com/ruhu-dev/ruhu/syncengine"
@@ -48,7 +49,7 @@ func full(t *testing.T, s core.Store, write bool, fn func(fullTx) error) {
 func testBlobs(t *testing.T, s core.Store) {
 	taken := t0.Add(-time.Hour)
 	b1 := &core.Blob{SHA256: "bb", Size: 10, Kind: "photo", Status: core.BlobProcessing, CreatedAt: t0,
-		Refs: []core.BlobRef{{Collection: "photos", RecordID: "p1", Area: area, UploadedBy: "wang", UploadedAt: t0}}}
+		Refs: []core.BlobRef{{Collection: collection.Photos, RecordID: "p1", Area: area, UploadedBy: "wang", UploadedAt: t0}}}
 	b2 := &core.Blob{SHA256: "aa", Size: 5, Kind: "signature", Status: core.BlobFailed, Reason: "not an image", CreatedAt: t0, Refs: []core.BlobRef{}}
 	full(t, s, true, func(tx fullTx) error {
 		if err := tx.PutBlob(b1); err != nil {
@@ -87,7 +88,7 @@ func testBlobs(t *testing.T, s core.Store) {
 }
 
 func testUploads(t *testing.T, s core.Store) {
-	u := &core.Upload{ID: "u2", Owner: "wang", Length: 100, Offset: 40, SHA256: "ab", Kind: "photo", Collection: "photos",
+	u := &core.Upload{ID: "u2", Owner: "wang", Length: 100, Offset: 40, SHA256: "ab", Kind: "photo", Collection: collection.Photos,
 		RecordID: "p1", Area: area, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
 	full(t, s, true, func(tx fullTx) error {
 		if err := tx.PutUpload(u); err != nil {
@@ -233,14 +234,14 @@ var errRollback = fmt.Errorf("roll back")
 func testScans(t *testing.T, s core.Store) {
 	var m opMaker
 	at := func(op *syncengine.Op, a string) *syncengine.Op { op.Area = a; return op }
-	h1 := at(m.op("households", "h1", map[string]any{"head_name": "张三", "status": "monitored", "phone": "1"}), "340199001001")
-	h2 := at(m.op("households", "h2", map[string]any{"head_name": "李四", "status": "stable"}), "340199001002")
-	h3 := at(m.op("households", "h3", map[string]any{"head_name": "王五"}), "340199002001")
-	h4 := at(m.op("households", "h4", map[string]any{"head_name": "赵六"}), "350100001001")
-	gone := at(m.op("households", "h5", map[string]any{"head_name": "钱七"}), "340199001001")
-	del := at(m.op("households", "h5", map[string]any{syncengine.DeletedField: syncengine.Tombstone{Reason: "dup"}}), "340199001001")
+	h1 := at(m.op(collection.Households, "h1", map[string]any{"head_name": "张三", "status": "monitored", "phone": "1"}), "340199001001")
+	h2 := at(m.op(collection.Households, "h2", map[string]any{"head_name": "李四", "status": "stable"}), "340199001002")
+	h3 := at(m.op(collection.Households, "h3", map[string]any{"head_name": "王五"}), "340199002001")
+	h4 := at(m.op(collection.Households, "h4", map[string]any{"head_name": "赵六"}), "350100001001")
+	gone := at(m.op(collection.Households, "h5", map[string]any{"head_name": "钱七"}), "340199001001")
+	del := at(m.op(collection.Households, "h5", map[string]any{syncengine.DeletedField: syncengine.Tombstone{Reason: "dup"}}), "340199001001")
 	del.Base = map[string]string{syncengine.DeletedField: ""}
-	ci := at(m.op("checkins", "c1", map[string]any{"at": "2026-03-01T08:00:00+08:00", "member": "m1", "village_code": "340199001001"}), "340199001001")
+	ci := at(m.op(collection.Checkins, "c1", map[string]any{"at": "2026-03-01T08:00:00+08:00", "member": "m1", "village_code": "340199001001"}), "340199001001")
 	ci.ReceivedAt = t0.Add(3 * time.Minute)
 	apply(t, s, h1, h2, h3, h4, gone)
 	apply(t, s, del, ci)
@@ -256,7 +257,7 @@ func testScans(t *testing.T, s core.Store) {
 			{"4", nil},
 		} {
 			var ids, areas []string
-			err := tx.ScanRecordsIn("households", tc.prefix, []string{"status", "head_name", "nope"}, func(id, a string, f []core.FieldView) error {
+			err := tx.ScanRecordsIn(collection.Households, tc.prefix, []string{"status", "head_name", "nope"}, func(id, a string, f []core.FieldView) error {
 				ids, areas = append(ids, id), append(areas, a)
 				if id == "h1" && (string(f[0].Value) != `"monitored"` || string(f[1].Value) != `"张三"` || f[2].Value != nil ||
 					string(f[0].Author) != "wang" || string(f[0].OpID) != h1.ID || f[0].HLC != h1.HLC) {
@@ -279,7 +280,7 @@ func testScans(t *testing.T, s core.Store) {
 				}
 			}
 			var rows []string
-			err = tx.ScanReportRows("households", tc.prefix, []string{"status", "head_name"}, func(id, _ string, f []core.FieldView) error {
+			err = tx.ScanReportRows(collection.Households, tc.prefix, []string{"status", "head_name"}, func(id, _ string, f []core.FieldView) error {
 				rows = append(rows, id)
 				if id == "h1" && (string(f[0].Value) != `"monitored"` || f[0].HLC != h1.HLC || f[0].OpID != nil || f[1].HLC != 0) {
 					t.Errorf("h1 report row: %+v", f)
@@ -292,26 +293,26 @@ func testScans(t *testing.T, s core.Store) {
 			if !slices.Equal(rows, tc.want) {
 				t.Errorf("ScanReportRows(%q) = %v, want %v", tc.prefix, rows, tc.want)
 			}
-			n, err := tx.CountReportRows("households", tc.prefix)
+			n, err := tx.CountReportRows(collection.Households, tc.prefix)
 			if err != nil || n != len(tc.want) {
 				t.Errorf("CountReportRows(%q) = %d, %v, want %d", tc.prefix, n, err, len(tc.want))
 			}
 		}
 		var all []string
-		if err := tx.ForEachRecordIn("households", "340199001", func(r *syncengine.Record) error { all = append(all, r.ID); return nil }); err != nil {
+		if err := tx.ForEachRecordIn(collection.Households, "340199001", func(r *syncengine.Record) error { all = append(all, r.ID); return nil }); err != nil {
 			return err
 		}
 		if !slices.Equal(all, []string{"h1", "h2", "h5"}) {
 			t.Errorf("ForEachRecordIn = %v, want the tombstoned h5 too", all)
 		}
-		if err := tx.ScanReportRows("households", "", []string{"phone"}, func(string, string, []core.FieldView) error { return nil }); err == nil {
+		if err := tx.ScanReportRows(collection.Households, "", []string{"phone"}, func(string, string, []core.FieldView) error { return nil }); err == nil {
 			t.Error("an unprojected field was scanned from the report rows")
 		}
 		if err := tx.ScanReportRows("ledger", "", nil, func(string, string, []core.FieldView) error { return nil }); err == nil {
 			t.Error("an unprojected collection was scanned from the report rows")
 		}
 		var received time.Time
-		err := tx.ScanReportRows("checkins", "", []string{"at", "member"}, func(_, _ string, f []core.FieldView) error {
+		err := tx.ScanReportRows(collection.Checkins, "", []string{"at", "member"}, func(_, _ string, f []core.FieldView) error {
 			received = f[0].Received
 			if !f[1].Received.IsZero() {
 				t.Errorf("member carries a receipt time")

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ruhu-dev/ruhu/collection"
 	"github.com/ruhu-dev/ruhu/server/core"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
@@ -110,33 +111,33 @@ func view(t *testing.T, s core.Store, fn func(core.Tx) error) {
 
 func testRecordsAndHistory(t *testing.T, s core.Store) {
 	var m opMaker
-	create := m.op("households", "h1", map[string]any{"head_name": "张三", "phone": "1"})
-	a := m.op("households", "h1", map[string]any{"phone": "2"})
+	create := m.op(collection.Households, "h1", map[string]any{"head_name": "张三", "phone": "1"})
+	a := m.op(collection.Households, "h1", map[string]any{"phone": "2"})
 	a.Base = map[string]string{"phone": create.ID}
-	b := m.op("households", "h1", map[string]any{"phone": "3"})
+	b := m.op(collection.Households, "h1", map[string]any{"phone": "3"})
 	b.Base = map[string]string{"phone": create.ID}
 	b.Flags, b.StatedHLC = []string{syncengine.FlagRestamped}, b.HLC+99
-	other := m.op("households", "h2", map[string]any{"head_name": "李四"})
+	other := m.op(collection.Households, "h2", map[string]any{"head_name": "李四"})
 	apply(t, s, create, a)
 	apply(t, s, b, other)
 	view(t, s, func(tx core.Tx) error {
-		r, err := tx.Record("households", "h1")
+		r, err := tx.Record(collection.Households, "h1")
 		if err != nil || r == nil {
 			return fmt.Errorf("record h1: %v, %v", r, err)
 		}
 		if got := string(r.Values()["head_name"]); got != `"张三"` {
 			t.Errorf("head_name = %s", got)
 		}
-		if missing, err := tx.Record("households", "nope"); missing != nil || err != nil {
+		if missing, err := tx.Record(collection.Households, "nope"); missing != nil || err != nil {
 			t.Errorf("absent record: %v, %v", missing, err)
 		}
-		if ar, ok, err := tx.RecordArea("households", "h1"); ar != area || !ok || err != nil {
+		if ar, ok, err := tx.RecordArea(collection.Households, "h1"); ar != area || !ok || err != nil {
 			t.Errorf("RecordArea = %q %v %v", ar, ok, err)
 		}
-		if _, ok, err := tx.RecordArea("households", "nope"); ok || err != nil {
+		if _, ok, err := tx.RecordArea(collection.Households, "nope"); ok || err != nil {
 			t.Errorf("RecordArea of an absent record: %v %v", ok, err)
 		}
-		h, err := tx.History("households", "h1")
+		h, err := tx.History(collection.Households, "h1")
 		if err != nil {
 			return err
 		}
@@ -170,7 +171,7 @@ func testRecordsAndHistory(t *testing.T, s core.Store) {
 			}
 		}
 		var seen []string
-		err = tx.ForEachRecord("households", func(r *syncengine.Record) error {
+		err = tx.ForEachRecord(collection.Households, func(r *syncengine.Record) error {
 			seen = append(seen, r.ID)
 			return nil
 		})
@@ -218,10 +219,10 @@ func feed(t *testing.T, s core.Store, after uint64) (ids []string, seqs []uint64
 
 func testChangeFeed(t *testing.T, s core.Store) {
 	var m opMaker
-	apply(t, s, m.op("households", "h1", map[string]any{"phone": "1"}))
-	apply(t, s, m.op("households", "h2", map[string]any{"phone": "1"}))
-	apply(t, s, m.op("households", "h3", map[string]any{"phone": "1"}))
-	apply(t, s, m.op("households", "h1", map[string]any{"phone": "2"}))
+	apply(t, s, m.op(collection.Households, "h1", map[string]any{"phone": "1"}))
+	apply(t, s, m.op(collection.Households, "h2", map[string]any{"phone": "1"}))
+	apply(t, s, m.op(collection.Households, "h3", map[string]any{"phone": "1"}))
+	apply(t, s, m.op(collection.Households, "h1", map[string]any{"phone": "2"}))
 	ids, seqs, last := feed(t, s, 0)
 	if !slices.Equal(ids, []string{"h2", "h3", "h1"}) {
 		t.Errorf("feed = %v, want each record once at its last change", ids)
@@ -262,7 +263,7 @@ func testChangeFeedPages(t *testing.T, s core.Store) {
 	const n = 1203
 	var ops []*syncengine.Op
 	for i := range n {
-		ops = append(ops, m.op("households", fmt.Sprintf("h%05d", i), map[string]any{"phone": "1"}))
+		ops = append(ops, m.op(collection.Households, fmt.Sprintf("h%05d", i), map[string]any{"phone": "1"}))
 	}
 	apply(t, s, ops...)
 	ids, _, _ := feed(t, s, 0)
@@ -271,7 +272,7 @@ func testChangeFeedPages(t *testing.T, s core.Store) {
 	}
 	count := 0
 	view(t, s, func(tx core.Tx) error {
-		return tx.ForEachRecord("households", func(*syncengine.Record) error { count++; return nil })
+		return tx.ForEachRecord(collection.Households, func(*syncengine.Record) error { count++; return nil })
 	})
 	if count != n {
 		t.Errorf("ForEachRecord visited %d, want %d", count, n)
@@ -280,16 +281,16 @@ func testChangeFeedPages(t *testing.T, s core.Store) {
 
 func testConflicts(t *testing.T, s core.Store) {
 	var m opMaker
-	create := m.op("households", "h1", map[string]any{"phone": "1"})
-	a := m.op("households", "h1", map[string]any{"phone": "2"})
-	b := m.op("households", "h1", map[string]any{"phone": "3"})
+	create := m.op(collection.Households, "h1", map[string]any{"phone": "1"})
+	a := m.op(collection.Households, "h1", map[string]any{"phone": "2"})
+	b := m.op(collection.Households, "h1", map[string]any{"phone": "3"})
 	a.Base = map[string]string{"phone": create.ID}
 	b.Base = map[string]string{"phone": create.ID}
 	apply(t, s, create, a, b)
 	var open *syncengine.Conflict
 	view(t, s, func(tx core.Tx) error {
 		var err error
-		if open, err = tx.OpenConflict("households", "h1", "phone"); err != nil || open == nil {
+		if open, err = tx.OpenConflict(collection.Households, "h1", "phone"); err != nil || open == nil {
 			return fmt.Errorf("open conflict: %v, %v", open, err)
 		}
 		if len(open.Candidates) != 2 || open.Area != area || open.Status != syncengine.ConflictOpen {
@@ -299,7 +300,7 @@ func testConflicts(t *testing.T, s core.Store) {
 		if err != nil || byID == nil || byID.ID != open.ID || !byID.OpenedAt.Equal(open.OpenedAt) {
 			t.Errorf("Conflict(%s) = %+v, %v", open.ID, byID, err)
 		}
-		if none, err := tx.OpenConflict("households", "h1", "head_name"); none != nil || err != nil {
+		if none, err := tx.OpenConflict(collection.Households, "h1", "head_name"); none != nil || err != nil {
 			t.Errorf("no conflict on another field: %v, %v", none, err)
 		}
 		return nil
@@ -318,7 +319,7 @@ func testConflicts(t *testing.T, s core.Store) {
 		t.Fatal(err)
 	}
 	view(t, s, func(tx core.Tx) error {
-		if c, err := tx.OpenConflict("households", "h1", "phone"); c != nil || err != nil {
+		if c, err := tx.OpenConflict(collection.Households, "h1", "phone"); c != nil || err != nil {
 			t.Errorf("resolved conflict still open: %v, %v", c, err)
 		}
 		var all []*syncengine.Conflict
@@ -334,10 +335,10 @@ func testConflicts(t *testing.T, s core.Store) {
 
 func testAssignments(t *testing.T, s core.Store) {
 	var m opMaker
-	apply(t, s, m.op("assignments", "as1", map[string]any{"officer": "wang", "household_id": "h1", "active": true}))
-	apply(t, s, m.op("assignments", "as2", map[string]any{"officer": "wang", "household_id": "h2", "active": true}))
-	apply(t, s, m.op("assignments", "as3", map[string]any{"officer": "wang", "household_id": "h2", "active": true}))
-	apply(t, s, m.op("assignments", "as2", map[string]any{"active": false}))
+	apply(t, s, m.op(collection.Assignments, "as1", map[string]any{"officer": "wang", "household_id": "h1", "active": true}))
+	apply(t, s, m.op(collection.Assignments, "as2", map[string]any{"officer": "wang", "household_id": "h2", "active": true}))
+	apply(t, s, m.op(collection.Assignments, "as3", map[string]any{"officer": "wang", "household_id": "h2", "active": true}))
+	apply(t, s, m.op(collection.Assignments, "as2", map[string]any{"active": false}))
 	view(t, s, func(tx core.Tx) error {
 		for _, c := range []struct {
 			officer, household string
@@ -349,7 +350,7 @@ func testAssignments(t *testing.T, s core.Store) {
 		}
 		return nil
 	})
-	apply(t, s, m.op("assignments", "as3", map[string]any{"active": false}))
+	apply(t, s, m.op(collection.Assignments, "as3", map[string]any{"active": false}))
 	view(t, s, func(tx core.Tx) error {
 		if tx.Assigned("wang", "h2") {
 			t.Error("wang still assigned to h2 after both assignments ended")
@@ -431,11 +432,11 @@ func testAccounts(t *testing.T, s core.Store) {
 
 func testRollback(t *testing.T, s core.Store) {
 	var m opMaker
-	apply(t, s, m.op("households", "h1", map[string]any{"phone": "1"}))
+	apply(t, s, m.op(collection.Households, "h1", map[string]any{"phone": "1"}))
 	_, _, before := feed(t, s, 0)
 	boom := errors.New("boom")
 	err := s.Update(func(tx core.Tx) error {
-		if _, err := syncengine.Apply(tx, m.op("households", "h2", map[string]any{"phone": "1"}), syncengine.MergePolicy{}, t0); err != nil {
+		if _, err := syncengine.Apply(tx, m.op(collection.Households, "h2", map[string]any{"phone": "1"}), syncengine.MergePolicy{}, t0); err != nil {
 			return err
 		}
 		if err := tx.PutUser(&core.User{Username: "ghost", Role: "admin"}); err != nil {
@@ -447,7 +448,7 @@ func testRollback(t *testing.T, s core.Store) {
 		t.Fatalf("Update returned %v, want the use case's error", err)
 	}
 	view(t, s, func(tx core.Tx) error {
-		if r, _ := tx.Record("households", "h2"); r != nil {
+		if r, _ := tx.Record(collection.Households, "h2"); r != nil {
 			t.Error("a rolled-back record is stored")
 		}
 		if u, _ := tx.User("ghost"); u != nil {
@@ -472,8 +473,8 @@ func testConcurrentWriters(t *testing.T, s core.Store) {
 			for i := range each {
 				// Every writer also edits one shared record, so the
 				// merges read and write the same row.
-				op := m.op("households", fmt.Sprintf("w%d-h%d", w, i), map[string]any{"phone": "1"})
-				shared := m.op("households", "shared", map[string]any{fmt.Sprintf("f%d", w): i})
+				op := m.op(collection.Households, fmt.Sprintf("w%d-h%d", w, i), map[string]any{"phone": "1"})
+				shared := m.op(collection.Households, "shared", map[string]any{fmt.Sprintf("f%d", w): i})
 				if err := applyErr(s, op, shared); err != nil {
 					errs <- err
 					return
@@ -496,7 +497,7 @@ func testConcurrentWriters(t *testing.T, s core.Store) {
 		}
 	}
 	view(t, s, func(tx core.Tx) error {
-		r, err := tx.Record("households", "shared")
+		r, err := tx.Record(collection.Households, "shared")
 		if err != nil || r == nil {
 			return fmt.Errorf("shared record: %v, %v", r, err)
 		}
@@ -505,7 +506,7 @@ func testConcurrentWriters(t *testing.T, s core.Store) {
 				t.Errorf("shared f%d = %s, want %d (a lost update)", w, got, each-1)
 			}
 		}
-		h, err := tx.History("households", "shared")
+		h, err := tx.History(collection.Households, "shared")
 		if err != nil {
 			return err
 		}
