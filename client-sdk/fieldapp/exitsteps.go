@@ -8,6 +8,7 @@ import (
 	"time"
 
 	client "github.com/ruhu-dev/ruhu/client-sdk"
+	"github.com/ruhu-dev/ruhu/collection"
 	"github.com/ruhu-dev/ruhu/rules"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
@@ -98,7 +99,7 @@ func (a *App) newExitStepDraft(id string) (*draft, bool, error) {
 // its latest exit step or exit case record names, else a new one for it.
 func (a *App) exitCaseOf(household string) (string, error) {
 	latest, latestAt := "", ""
-	for _, col := range []string{"exit_cases", rules.CollectionExitSteps} {
+	for _, col := range []string{collection.ExitCases, collection.ExitSteps} {
 		recs, err := a.c.Query(col, func(v map[string]json.RawMessage) bool {
 			var h string
 			return json.Unmarshal(v[client.FieldHousehold], &h) == nil && h == household

@@ -21,10 +21,10 @@ import (
 // Auditors stay read-only; admins write every collection (auth.CanWrite),
 // and the procedure rules still refuse them steps they have no part in.
 var procedureWriters = map[string][]string{
-	"income_surveys": {auth.RoleOfficer, auth.RoleTeamMember, auth.RoleTownship},
-	"exit_cases":     {auth.RoleOfficer, auth.RoleTeamMember, auth.RoleTownship, auth.RoleCounty},
-	"exit_steps":     {auth.RoleOfficer, auth.RoleTeamMember, auth.RoleTownship, auth.RoleCounty},
-	"ledger_items":   {auth.RoleOfficer, auth.RoleTeamMember, auth.RoleTownship, auth.RoleCounty},
+	collection.IncomeSurveys: {auth.RoleOfficer, auth.RoleTeamMember, auth.RoleTownship},
+	collection.ExitCases:     {auth.RoleOfficer, auth.RoleTeamMember, auth.RoleTownship, auth.RoleCounty},
+	collection.ExitSteps:     {auth.RoleOfficer, auth.RoleTeamMember, auth.RoleTownship, auth.RoleCounty},
+	collection.LedgerItems:   {auth.RoleOfficer, auth.RoleTeamMember, auth.RoleTownship, auth.RoleCounty},
 }
 
 // canWrite is auth.CanWrite widened by the procedures: the procedure
