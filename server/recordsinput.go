@@ -34,11 +34,7 @@ func ComplianceReport(store Store, policies *rules.PolicySet, area string, perio
 // ComplianceReportWith is ComplianceReport with the evidence tolerances
 // the server is configured with (Config.Evidence).
 func ComplianceReportWith(store Store, policies *rules.PolicySet, evidence EvidencePolicy, area string, period rules.Period, asOf time.Time) (*reports.Report, error) {
-	var in *rules.Input
-	err := view(store, func(tx Tx) (err error) {
-		in, err = readReportInputFor(tx, evidence, area, period, asOf)
-		return err
-	})
+	in, err := readReportInput(store, evidence, area, period, asOf)
 	if err != nil {
 		return nil, fmt.Errorf("read records under %q: %w", area, err)
 	}
@@ -135,6 +131,9 @@ func (r *inputReader) read(area string, scan scanFunc) (*rules.Input, error) {
 		{"housing_cases", []string{"household_id", "grade", "photo_sha256s"}, r.housingCase},
 	}
 	for _, s := range steps {
+		if r.only != nil && !r.only[s.collection] {
+			continue
+		}
 		if s.collection == "visits" && r.scanVisits != nil {
 			if err := r.scanVisits(area); err != nil {
 				return nil, fmt.Errorf("read visits: %w", err)
@@ -188,6 +187,9 @@ type inputReader struct {
 	strs map[string]string
 	// zones holds the fixed zone of each UTC offset times were read with.
 	zones map[int]*time.Location
+	// only, when set, names the collections read leaves to another
+	// reader (see readReportInput); nil reads them all.
+	only map[string]bool
 	// pendingHousehold and pendingMembers are the members read last, of
 	// one household, not yet in members (see member).
 	pendingHousehold string

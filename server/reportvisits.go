@@ -281,14 +281,84 @@ func (t *visitTallier) finish() {
 	}
 }
 
+// sideCollections are the collections readReportInput reads beside the
+// others, on a second goroutine: what the rules need that does not hang
+// on households.
+var sideCollections = []string{"villages", "checkins", "teams", "duty_days"}
+
+// readReportInput is readReportInputFor in two read transactions of the
+// same snapshot at once, one reading sideCollections and one the rest: on
+// two cores the check-ins are read while the visits are. Neither waits
+// for the other while it holds its transaction (a writer growing the file
+// waits for open readers, and new readers wait for it). When the two do
+// not see the same snapshot (a write committed between their starts), or
+// the store cannot tell (no write generation), it reads everything in one
+// transaction.
+func readReportInput(store Store, evidence EvidencePolicy, area string, period rules.Period, asOf time.Time) (*rules.Input, error) {
+	type part struct {
+		in  *rules.Input
+		gen uint64
+		ok  bool
+		err error
+	}
+	read := func(only map[string]bool) part {
+		var p part
+		p.err = view(store, func(tx Tx) error {
+			g, ok := tx.(generationTx)
+			if !ok {
+				return nil
+			}
+			p.gen, p.ok = g.Generation(), true
+			p.in, p.err = readReportInputFor(tx, evidence, area, period, asOf, only)
+			return p.err
+		})
+		return p
+	}
+	side := map[string]bool{}
+	for _, c := range sideCollections {
+		side[c] = true
+	}
+	main := map[string]bool{}
+	for _, c := range []string{"households", "members", "assignments", "visits", "photos", "signatures", "housing_cases"} {
+		main[c] = true
+	}
+	var sidePart part
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sidePart = read(side)
+	}()
+	mainPart := read(main)
+	<-done
+	if mainPart.err != nil {
+		return nil, mainPart.err
+	}
+	if sidePart.err != nil {
+		return nil, sidePart.err
+	}
+	if mainPart.ok && sidePart.ok && mainPart.gen == sidePart.gen {
+		in := mainPart.in
+		in.Villages, in.Checkins, in.Teams, in.DutyDays = sidePart.in.Villages, sidePart.in.Checkins, sidePart.in.Teams, sidePart.in.DutyDays
+		return in, nil
+	}
+	var in *rules.Input
+	err := view(store, func(tx Tx) (err error) {
+		in, err = readReportInputFor(tx, evidence, area, period, asOf, nil)
+		return err
+	})
+	return in, err
+}
+
 // readReportInputFor is ReadReportInputWith for one period: the visits
 // are tallied where the rules allow it (see visitTallier), so the input
 // is only good for rules.Check over that period judged at asOf. It reads
 // the visits from the store's by-household visit index when the store
-// keeps one (core.VisitIndexTx), else from the report rows.
-func readReportInputFor(tx Tx, evidence EvidencePolicy, area string, period rules.Period, asOf time.Time) (*rules.Input, error) {
+// keeps one (core.VisitIndexTx), else from the report rows. only, when
+// not nil, names the collections to read (the others are left empty).
+func readReportInputFor(tx Tx, evidence EvidencePolicy, area string, period rules.Period, asOf time.Time, only map[string]bool) (*rules.Input, error) {
 	r := newInputReader(tx, evidence, asOf)
 	r.strs = map[string]string{}
+	r.only = only
 	var n [3]int
 	for i, col := range []string{"households", "assignments", "checkins"} {
 		var err error
@@ -296,10 +366,20 @@ func readReportInputFor(tx Tx, evidence EvidencePolicy, area string, period rule
 			return nil, fmt.Errorf("count %s: %w", col, err)
 		}
 	}
-	if n[0]+n[1]+n[2] > 0 {
-		r.in.Households, r.in.Assignments = make([]rules.Household, 0, n[0]), make([]rules.Assignment, 0, n[1])
-		r.in.Checkins = make([]rules.Checkin, 0, n[2])
-		r.in.VisitTallies = make([]rules.VisitTally, 0, n[0]) // about one a household
+	reads := func(c string) bool { return only == nil || only[c] }
+	if n[0]+n[1]+n[2] > 0 { // nil, as appends leave them, when there is nothing
+		if reads("households") {
+			r.in.Households = make([]rules.Household, 0, n[0])
+		}
+		if reads("assignments") {
+			r.in.Assignments = make([]rules.Assignment, 0, n[1])
+		}
+		if reads("checkins") {
+			r.in.Checkins = make([]rules.Checkin, 0, n[2])
+		}
+		if reads("visits") {
+			r.in.VisitTallies = make([]rules.VisitTally, 0, n[0]) // about one a household
+		}
 	}
 	var tallier *visitTallier
 	ix, indexed := tx.(core.VisitIndexTx)

@@ -119,10 +119,10 @@ func TestTalliedReportEqualsRecords(t *testing.T) {
 				var indexed, rows, slow *rules.Input
 				err := store.Core().View(func(ctx core.Tx) (err error) {
 					tx := ctx.(server.Tx)
-					if indexed, err = server.ReadReportInputFor(tx, server.EvidencePolicy{}, prefix, period, asOf); err != nil {
+					if indexed, err = server.ReadReportInputFor(tx, server.EvidencePolicy{}, prefix, period, asOf, nil); err != nil {
 						return err
 					}
-					if rows, err = server.ReadReportInputFor(withoutVisitIndex{tx}, server.EvidencePolicy{}, prefix, period, asOf); err != nil {
+					if rows, err = server.ReadReportInputFor(withoutVisitIndex{tx}, server.EvidencePolicy{}, prefix, period, asOf, nil); err != nil {
 						return err
 					}
 					slow, err = server.ReadReportInputFromRecords(tx, server.EvidencePolicy{}, prefix, asOf)
@@ -136,6 +136,19 @@ func TestTalliedReportEqualsRecords(t *testing.T) {
 				var want bytes.Buffer
 				if err := reports.WriteJSON(&want, reports.Compliance(slow, ps, prefix, period)); err != nil {
 					t.Fatal(err)
+				}
+				// ComplianceReportWith reads in two transactions at once.
+				r, err := server.ComplianceReportWith(store.Core(), ps, server.EvidencePolicy{}, prefix, period, asOf)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var whole bytes.Buffer
+				if err := reports.WriteJSON(&whole, r); err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(whole.Bytes(), want.Bytes()) {
+					t.Fatalf("seed %d, %s as of %v under %s: ComplianceReportWith differs:\n%s", seed, label, asOf, prefix,
+						firstLineDiff(whole.String(), want.String()))
 				}
 				for _, in := range []*rules.Input{indexed, rows} {
 					var got bytes.Buffer
