@@ -489,6 +489,25 @@ func (b *consoleBackend) Household(ctx context.Context, u console.User, id strin
 	return f, nil
 }
 
+// readFields reads one live record's fields as ScanRecordsIn shows them
+// and passes them to fn; nothing when the record is absent or deleted.
+func readFields(tx Tx, col, id string, want []string, fn func(id, area string, f []core.FieldView) error) error {
+	rec, err := tx.Record(col, id)
+	if err != nil || rec == nil {
+		return err
+	}
+	if deleted, _ := rec.Deleted(); deleted {
+		return nil
+	}
+	fields := make([]core.FieldView, len(want))
+	for i, name := range want {
+		if fv, ok := rec.Fields[name]; ok {
+			fields[i] = core.FieldView{Value: fv.Value, HLC: fv.HLC, Author: []byte(fv.Author), OpID: []byte(fv.OpID)}
+		}
+	}
+	return fn(rec.ID, rec.Area, fields)
+}
+
 // readHouseholdFile fills in the village, members, visits, photos and
 // signatures of a household and returns its housing cases.
 func (b *consoleBackend) readHouseholdFile(tx Tx, f *console.HouseholdFile) ([]*syncengine.Record, error) {
@@ -499,7 +518,14 @@ func (b *consoleBackend) readHouseholdFile(tx Tx, f *console.HouseholdFile) ([]*
 	}); err != nil {
 		return nil, fmt.Errorf("read village: %w", err)
 	}
-	if err := tx.ScanRecordsIn(collection.Members, area, []string{"household_id", "name", "relation", "id_number"}, func(_, _ string, fv []core.FieldView) error {
+	// The members and visits of the household: picked from the village's
+	// in the compact report rows and the by-household visit index where
+	// the store keeps them, then read in full (a scan of the records
+	// would read every member and visit of the store: records are keyed
+	// by id, not area).
+	ix, indexed := tx.(core.VisitIndexTx)
+	memberFields := []string{"household_id", "name", "relation", "id_number"}
+	addMember := func(_, _ string, fv []core.FieldView) error {
 		if jsonString(fv[0].Value) != id {
 			return nil
 		}
@@ -509,12 +535,30 @@ func (b *consoleBackend) readHouseholdFile(tx Tx, f *console.HouseholdFile) ([]*
 		}
 		f.Members = append(f.Members, m)
 		return nil
-	}); err != nil {
+	}
+	var err error
+	if indexed {
+		var ids []string
+		err = tx.ScanReportRows(collection.Members, area, []string{"household_id"}, func(mid, _ string, fv []core.FieldView) error {
+			if jsonString(fv[0].Value) == id {
+				ids = append(ids, mid)
+			}
+			return nil
+		})
+		for _, mid := range ids {
+			if err == nil {
+				err = readFields(tx, collection.Members, mid, memberFields, addMember)
+			}
+		}
+	} else {
+		err = tx.ScanRecordsIn(collection.Members, area, memberFields, addMember)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("read members: %w", err)
 	}
 	signed := map[string]bool{"households/" + id: true}
 	visitFields := []string{"household_id", "visited_at", "officer", "answered_by_name", "answered_by_relation", "notes", "checklist", "photo_sha256s"}
-	if err := tx.ScanRecordsIn(collection.Visits, area, visitFields, func(vid, _ string, fv []core.FieldView) error {
+	addVisit := func(vid, _ string, fv []core.FieldView) error {
 		if jsonString(fv[0].Value) != id {
 			return nil
 		}
@@ -539,7 +583,26 @@ func (b *consoleBackend) readHouseholdFile(tx Tx, f *console.HouseholdFile) ([]*
 		f.Visits = append(f.Visits, v)
 		signed["visits/"+vid] = true
 		return nil
-	}); err != nil {
+	}
+	if indexed { // the index holds the visits with a readable time, as the schema requires
+		var ids []string
+		err = ix.ScanVisitsByHousehold(area, func(_, household []byte, visits []core.VisitEntry) error {
+			if string(household) == id {
+				for _, v := range visits {
+					ids = append(ids, string(v.ID))
+				}
+			}
+			return nil
+		})
+		for _, vid := range ids {
+			if err == nil {
+				err = readFields(tx, collection.Visits, vid, visitFields, addVisit)
+			}
+		}
+	} else {
+		err = tx.ScanRecordsIn(collection.Visits, area, visitFields, addVisit)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("read visits: %w", err)
 	}
 	slices.SortFunc(f.Visits, func(a, b console.Visit) int { return b.At.Compare(a.At) })
