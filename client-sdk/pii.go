@@ -91,22 +91,47 @@ func (p *piiCipher) seal(collection, id, field string, v json.RawMessage) (json.
 		return nil, fmt.Errorf("seal %s.%s: %w", collection, field, err)
 	}
 	ct := aead.Seal(nonce, nonce, v, piiAD(collection, id, field))
-	return json.Marshal(sealedValue{Sealed: base64.StdEncoding.EncodeToString(ct)})
+	// The JSON of sealedValue, written directly (base64 needs no escaping).
+	out := make([]byte, 0, len(sealedPrefix)+base64.StdEncoding.EncodedLen(len(ct))+len(sealedSuffix))
+	out = append(out, sealedPrefix...)
+	out = base64.StdEncoding.AppendEncode(out, ct)
+	return append(out, sealedSuffix...), nil
+}
+
+// The stored form of a sealed value, as seal writes it.
+const (
+	sealedPrefix = `{"$sealed":"`
+	sealedSuffix = `"}`
+)
+
+// sealedText returns the base64 text of a sealed value: by its fixed form
+// when seal wrote it, else by decoding the JSON; "" when v is not sealed.
+func sealedText(v json.RawMessage) string {
+	if len(v) >= len(sealedPrefix)+len(sealedSuffix) && bytes.HasPrefix(v, []byte(sealedPrefix)) && bytes.HasSuffix(v, []byte(sealedSuffix)) {
+		if t := v[len(sealedPrefix) : len(v)-len(sealedSuffix)]; bytes.IndexByte(t, '"') < 0 && bytes.IndexByte(t, '\\') < 0 {
+			return string(t)
+		}
+	}
+	var s sealedValue
+	if err := json.Unmarshal(v, &s); err != nil {
+		return ""
+	}
+	return s.Sealed
 }
 
 func (p *piiCipher) open(collection, id, field string, v json.RawMessage) (json.RawMessage, error) {
 	if !p.isPII(collection, field) || len(v) == 0 || v[0] != '{' {
 		return v, nil
 	}
-	var s sealedValue
-	if err := json.Unmarshal(v, &s); err != nil || s.Sealed == "" {
+	text := sealedText(v)
+	if text == "" {
 		return v, nil // not sealed: a value stored before sealing existed
 	}
 	aead, err := p.keys.current()
 	if err != nil {
 		return nil, fmt.Errorf("open %s/%s.%s: %w", collection, id, field, err)
 	}
-	ct, err := base64.StdEncoding.DecodeString(s.Sealed)
+	ct, err := base64.StdEncoding.DecodeString(text)
 	if err != nil || len(ct) < aead.NonceSize() {
 		return nil, fmt.Errorf("open %s/%s.%s: sealed value is corrupt", collection, id, field)
 	}
