@@ -227,7 +227,7 @@ func TestDemoRuns(t *testing.T) {
 		t.Fatalf("demo: %v\n%s", err, out.String())
 	}
 	for _, want := range []string{"待处理冲突 (open conflicts): 1", "field address", "13905510001", "服务器运行中",
-		"340199            县            3     走访逾期 1、驻村天数不足 1、危房改造资料不全 1",
+		"340199            县            4     走访逾期 1、驻村天数不足 1、危房改造资料不全 1、同一照片用于不同农户 1",
 		"    340199002001  村    河湾村  1     走访逾期 1",
 		"孙大山（户 " + demoOverdueHousehold + "，监测户）要求每月至少1次  最近走访 无",
 		"340199001001 桃园村  " + demoShortMember + "  ", "驻村 14 天 / 要求 20 天（签到 12 天，公务 2 天，未计入签到 1 次）",

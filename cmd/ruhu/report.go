@@ -153,9 +153,9 @@ func printReportSummary(w io.Writer, r *reports.Report) {
 	r.Summary.Walk(func(n *reports.Node, depth int) {
 		names[n.Code] = n.Name
 		var parts []string
-		for _, k := range rules.Kinds() {
+		for _, k := range reports.Kinds() {
 			if c := n.Counts[k]; c > 0 {
-				parts = append(parts, fmt.Sprintf("%s %d", k.Title(), c))
+				parts = append(parts, fmt.Sprintf("%s %d", reports.Title(k), c))
 			}
 		}
 		detail := strings.Join(parts, "、")
