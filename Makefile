@@ -17,6 +17,13 @@ demo:
 
 test: lint tools
 	RUHU_REQUIRE_EXTERNAL=1 RUHU_MINIO_BIN=$(MINIO_BIN) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	RUHU_REQUIRE_EXTERNAL=1 RUHU_TEST_SERVE_STORE=postgres $(GO) test -count=1 -timeout $(TEST_TIMEOUT) -run '$(E2E_ON_POSTGRES)' ./cmd/ruhu
+
+# E2E_ON_POSTGRES are the end-to-end tests `make test` runs a second time
+# with each server on a PostgreSQL database of its own
+# (RUHU_TEST_SERVE_STORE=postgres; the bbolt backup restore test skips,
+# TestRestoredPostgresMakesTabletsResync is its PostgreSQL twin).
+E2E_ON_POSTGRES := TestTwoTabletsConvergeOverHTTP|TestResendingAPushedBatchChangesNothing|TestTabletCLIAgainstRealServer|TestTabletEvidenceCLIAgainstRealServer|TestPhotoUploadSurvivesACutAgainstRealServer|TestAdminCommandsAgainstRunningServer|TestTabletCLIJSON|TestDemoExitWalk
 
 # lint: formatting, vet, staticcheck (pinned in go.mod as a tool), and every
 # arrow of the architecture (DESIGN.md), checked on the import graph by
