@@ -16,6 +16,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 	"golang.org/x/crypto/argon2"
 
 	"github.com/ruhu-dev/ruhu/syncengine"
@@ -756,7 +757,7 @@ func resetKeys(tx *bolt.Tx) ([]byte, error) {
 	if err := m.del(metaKeyWrap, metaKeyShare, metaKeyLease, metaKeyMaxFails, metaKeyFails, metaKeyRetryAt); err != nil {
 		return nil, fmt.Errorf("drop key material: %w", err)
 	}
-	if err := tx.DeleteBucket(bucketApp); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
+	if err := tx.DeleteBucket(bucketApp); err != nil && !errors.Is(err, bolterrors.ErrBucketNotFound) {
 		return nil, fmt.Errorf("drop drafts: %w", err)
 	}
 	if _, err := tx.CreateBucket(bucketApp); err != nil {
