@@ -7,6 +7,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -63,7 +67,9 @@ func TestServeRefusesNewerSchema(t *testing.T) {
 // TestServeOnPostgres runs `ruhu serve --store postgres://…` as a real
 // process on a database of its own: /healthz names the store and its
 // schema; the compliance report of the seeded demo county equals the one
-// a bbolt server seeded with the same county answers; two tablets edit one
+// a bbolt server seeded with the same county answers; the web console
+// signs in and shows the households, a household's file and the reports;
+// two tablets edit one
 // household and converge with one conflict; a photo is uploaded over tus,
 // stored and processed.
 func TestServeOnPostgres(t *testing.T) {
@@ -99,6 +105,31 @@ func TestServeOnPostgres(t *testing.T) {
 	}
 	if len(onPG.Summary) < 100 || len(onPG.Lists) < 100 {
 		t.Fatalf("report on postgres is nearly empty: %s %s", onPG.Summary, onPG.Lists)
+	}
+
+	// The web console: a session kept in PostgreSQL, the household file
+	// read through the store's scans.
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := browser.PostForm(base+"/login", neturl.Values{"username": {"county"}, "password": {demoPassword}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	for _, path := range []string{"/households", "/households/" + demoHousehold, "/reports"} {
+		resp, err := browser.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(page), "<html") {
+			t.Fatalf("console %s on postgres: %s", path, resp.Status)
+		}
+		if path == "/households/"+demoHousehold && !strings.Contains(string(page), demoHousehold) {
+			t.Fatalf("the household file does not name the household")
+		}
 	}
 
 	// Push and pull: two officers, one household, one field each and one
