@@ -27,9 +27,10 @@ type Session struct {
 
 // Authenticate turns an access token into its caller, checking that the
 // account is still active and, for a device-bound token, that the device
-// is enrolled to that user and not revoked. Errors: EUNAUTHORIZED for a
-// missing, forged or expired token or a disabled account, EREVOKED for a
-// revoked device (the tablet must wipe its data).
+// is enrolled to that user and not revoked. The caller's role and scopes
+// are read from the account, so a change takes effect at once. Errors:
+// EUNAUTHORIZED for a missing, forged or expired token or a disabled
+// account, EREVOKED for a revoked device (the tablet must wipe its data).
 func (c *Core) Authenticate(ctx context.Context, accessToken string) (Caller, error) {
 	if accessToken == "" {
 		return Caller{}, syncengine.Errorf(syncengine.EUNAUTHORIZED, "a bearer access token is required")
@@ -39,12 +40,17 @@ func (c *Core) Authenticate(ctx context.Context, accessToken string) (Caller, er
 		return Caller{}, syncengine.Errorf(syncengine.EUNAUTHORIZED, "access token is invalid or expired")
 	}
 	var revoked, disabled bool
+	var role string
+	var scopes []string
 	err = c.store.View(func(tx Tx) error {
 		u, err := tx.User(cl.Subject)
 		if err != nil {
 			return err
 		}
 		disabled = u == nil || u.Disabled
+		if u != nil {
+			role, scopes = u.Role, u.Scopes
+		}
 		if cl.Device != "" {
 			d, err := tx.Device(cl.Device)
 			if err != nil {
@@ -63,7 +69,9 @@ func (c *Core) Authenticate(ctx context.Context, accessToken string) (Caller, er
 	if revoked {
 		return Caller{}, errRevoked
 	}
-	return Caller{User: cl.Subject, Role: cl.Role, Scopes: cl.Scopes, Device: cl.Device}, nil
+	// The role and scopes are the account's as stored, not the token's: a
+	// change by an admin holds from the next request.
+	return Caller{User: cl.Subject, Role: role, Scopes: scopes, Device: cl.Device}, nil
 }
 
 var errRevoked = syncengine.Errorf(syncengine.EREVOKED, "this device was revoked: local data must be wiped")
