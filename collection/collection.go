@@ -6,25 +6,28 @@ package collection
 
 // The collections.
 const (
-	Assignments   = "assignments"    // 帮扶责任人分配
-	Checkins      = "checkins"       // 驻村打卡
-	DutyDays      = "duty_days"      // 驻村工作队公务日
-	ExitCases     = "exit_cases"     // 退出案件
-	ExitSteps     = "exit_steps"     // 退出程序步骤
-	Households    = "households"     // 建档立卡户
-	HousingCases  = "housing_cases"  // 危房改造案件
-	IncomeSurveys = "income_surveys" // 收入调查
-	LedgerItems   = "ledger_items"   // 整改台账
-	Members       = "members"        // 家庭成员
-	Photos        = "photos"         // 照片
-	Signatures    = "signatures"     // 签字
-	Teams         = "teams"          // 驻村工作队
-	Villages      = "villages"       // 村
-	Visits        = "visits"         // 入户走访
+	Assignments     = "assignments"      // 帮扶责任人分配
+	Checkins        = "checkins"         // 驻村打卡
+	DoctorContracts = "doctor_contracts" // 家庭医生签约
+	DoctorVisits    = "doctor_visits"    // 家庭医生走访
+	DutyDays        = "duty_days"        // 驻村工作队公务日
+	ExitCases       = "exit_cases"       // 退出案件
+	ExitSteps       = "exit_steps"       // 退出程序步骤
+	Households      = "households"       // 建档立卡户
+	HousingCases    = "housing_cases"    // 危房改造案件
+	IncomeSurveys   = "income_surveys"   // 收入调查
+	LedgerItems     = "ledger_items"     // 整改台账
+	Members         = "members"          // 家庭成员
+	Photos          = "photos"           // 照片
+	Signatures      = "signatures"       // 签字
+	TeamDuties      = "team_duties"      // 驻村工作队“四个一”
+	Teams           = "teams"            // 驻村工作队
+	Villages        = "villages"         // 村
+	Visits          = "visits"           // 入户走访
 )
 
 // All returns every collection name, in name order.
 func All() []string {
-	return []string{Assignments, Checkins, DutyDays, ExitCases, ExitSteps, Households, HousingCases,
-		IncomeSurveys, LedgerItems, Members, Photos, Signatures, Teams, Villages, Visits}
+	return []string{Assignments, Checkins, DoctorContracts, DoctorVisits, DutyDays, ExitCases, ExitSteps, Households, HousingCases,
+		IncomeSurveys, LedgerItems, Members, Photos, Signatures, TeamDuties, Teams, Villages, Visits}
 }

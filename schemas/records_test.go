@@ -207,6 +207,27 @@ var fullRecords = map[string]string{
 		"members": ["li.fang", "zhao.qiang", "sun.mei"],
 		"first_secretary": "zhao.qiang"
 	}`,
+	"team_duties": `{
+		"team_id": "01JC8ZTEAM00000000000000T1",
+		"kind": "scheduling_meeting",
+		"date": "2025-11-06",
+		"note": "乡镇召开驻村工作调度会，第一书记汇报帮扶进展。",
+		"evidence_sha256s": ["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"]
+	}`,
+	"doctor_contracts": `{
+		"household_id": "01JC8Z6Q4W3X5M2N7P9R0S1T2V",
+		"doctor": "刘芳",
+		"package": "basic",
+		"start_date": "2025-01-01",
+		"end_date": "2025-12-31",
+		"note": "慢病随访服务包。"
+	}`,
+	"doctor_visits": `{
+		"household_id": "01JC8Z6Q4W3X5M2N7P9R0S1T2V",
+		"date": "2025-11-07",
+		"doctor": "刘芳",
+		"note": "测血压，调整降压药用量。"
+	}`,
 	"duty_days": `{
 		"member": "li.fang",
 		"date": "2025-11-05",
@@ -220,21 +241,24 @@ var fullRecords = map[string]string{
 // requiredFields mirrors the "required" lists of the schema files (and the
 // Go rule for a household's primary cause).
 var requiredFields = map[string][]string{
-	"households":     {"head_name", "status", "primary_cause"},
-	"members":        {"household_id", "name"},
-	"assignments":    {"officer", "household_id", "active"},
-	"visits":         {"household_id", "officer", "visited_at", "checklist"},
-	"checkins":       {"member", "village_code", "at", "gps"},
-	"photos":         {"blob_sha256", "stage", "captured_at"},
-	"housing_cases":  {"household_id", "grade"},
-	"signatures":     {"signer_name", "signer_role", "signed_collection", "signed_record_id", "signed_content_sha256", "signed_at"},
-	"villages":       {"code", "name", "center"},
-	"teams":          {"village_code", "members"},
-	"duty_days":      {"member", "date", "kind"},
-	"income_surveys": {"household_id", "income_year", "surveyed_at", "surveyor", "household_size"},
-	"exit_cases":     {"household_id", "exit_year", "opened_by", "opened_at"},
-	"exit_steps":     {"case_id", "household_id", "step", "at", "actor"},
-	"ledger_items":   {"source", "problem", "responsible_unit", "deadline", "status", "opened_by", "opened_at"},
+	"households":       {"head_name", "status", "primary_cause"},
+	"members":          {"household_id", "name"},
+	"assignments":      {"officer", "household_id", "active"},
+	"visits":           {"household_id", "officer", "visited_at", "checklist"},
+	"checkins":         {"member", "village_code", "at", "gps"},
+	"photos":           {"blob_sha256", "stage", "captured_at"},
+	"housing_cases":    {"household_id", "grade"},
+	"signatures":       {"signer_name", "signer_role", "signed_collection", "signed_record_id", "signed_content_sha256", "signed_at"},
+	"villages":         {"code", "name", "center"},
+	"teams":            {"village_code", "members"},
+	"duty_days":        {"member", "date", "kind"},
+	"team_duties":      {"team_id", "kind", "date"},
+	"doctor_contracts": {"household_id", "doctor", "package", "start_date"},
+	"doctor_visits":    {"household_id", "date", "doctor"},
+	"income_surveys":   {"household_id", "income_year", "surveyed_at", "surveyor", "household_size"},
+	"exit_cases":       {"household_id", "exit_year", "opened_by", "opened_at"},
+	"exit_steps":       {"case_id", "household_id", "step", "at", "actor"},
+	"ledger_items":     {"source", "problem", "responsible_unit", "deadline", "status", "opened_by", "opened_at"},
 }
 
 func newRegistry(tb testing.TB) *schemas.Registry {

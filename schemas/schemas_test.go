@@ -105,6 +105,12 @@ func TestRefusedValues(t *testing.T) {
 		{"signed collection", "signatures", map[string]string{"signed_collection": `"signatures"`}, "signed_collection", schemas.ErrInvalidValue},
 		{"purpose", "signatures", map[string]string{"purpose": `"fun"`}, "purpose", schemas.ErrInvalidValue},
 		{"duty kind", "duty_days", map[string]string{"kind": `"holiday"`}, "kind", schemas.ErrInvalidValue},
+		{"four ones kind", "team_duties", map[string]string{"kind": `"meeting"`}, "kind", schemas.ErrInvalidValue},
+		{"four ones on 9月31日", "team_duties", map[string]string{"date": `"2025-09-31"`}, "date", schemas.ErrInvalidValue},
+		{"doctor package code", "doctor_contracts", map[string]string{"package": `"基础包"`}, "package", schemas.ErrInvalidValue},
+		{"contract end 2月30日", "doctor_contracts", map[string]string{"end_date": `"2026-02-30"`}, "end_date", schemas.ErrInvalidValue},
+		{"doctor visit time not date", "doctor_visits", map[string]string{"date": `"2025-11-07T09:00:00+08:00"`}, "date", schemas.ErrInvalidValue},
+		{"doctor without name", "doctor_visits", map[string]string{"doctor": `""`}, "doctor", schemas.ErrInvalidValue},
 
 		// bad sha256
 		{"uppercase sha256", "photos", map[string]string{"blob_sha256": quote(strings.ToUpper("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"))}, "blob_sha256", schemas.ErrInvalidValue},
@@ -305,6 +311,9 @@ func TestPolicies(t *testing.T) {
 		{"villages", schemas.CollectionPolicy{}},
 		{"teams", schemas.CollectionPolicy{}},
 		{"duty_days", schemas.CollectionPolicy{}},
+		{"team_duties", schemas.CollectionPolicy{AppendOnly: true, Annotations: []string{"note"}, CitesBlobs: []string{"evidence_sha256s"}}},
+		{"doctor_contracts", schemas.CollectionPolicy{}},
+		{"doctor_visits", schemas.CollectionPolicy{AppendOnly: true, Annotations: []string{"note"}}},
 		{"income_surveys", schemas.CollectionPolicy{}},
 		{"exit_cases", schemas.CollectionPolicy{}},
 		{"exit_steps", schemas.CollectionPolicy{AppendOnly: true, CitesBlobs: []string{"notice_photo_sha256", "photo_sha256s"}}},

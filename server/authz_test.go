@@ -38,6 +38,12 @@ func createFields(col, area, user string) map[string]any {
 		return map[string]any{"member": "sun", "date": "2026-02-03", "kind": "meeting"}
 	case "housing_cases":
 		return map[string]any{"household_id": "hV1a", "grade": "C"}
+	case "team_duties":
+		return map[string]any{"team_id": "teamV1", "kind": "policy_quiz", "date": "2026-02-03"}
+	case "doctor_contracts":
+		return map[string]any{"household_id": "hV1a", "doctor": "刘芳", "package": "basic", "start_date": "2026-01-01"}
+	case "doctor_visits":
+		return map[string]any{"household_id": "hV1a", "date": "2026-02-03", "doctor": "刘芳"}
 	case "visits":
 		officer := user
 		if user != "wang" && user != "li" {
@@ -85,8 +91,8 @@ func TestPushAuthorizationMatrix(t *testing.T) {
 	writes := map[string][]string{
 		"officer":     {"households", "members", "visits", "photos", "signatures", "housing_cases", "income_surveys", "exit_cases"},
 		"team_member": {"checkins", "signatures", "photos", "income_surveys", "exit_cases"},
-		"township":    {"households", "members", "assignments", "villages", "teams", "duty_days", "housing_cases", "signatures", "photos", "income_surveys", "exit_cases", "ledger_items"},
-		"county":      {"households", "members", "assignments", "villages", "teams", "duty_days", "housing_cases", "exit_cases", "ledger_items"},
+		"township":    {"households", "members", "assignments", "villages", "teams", "duty_days", "housing_cases", "signatures", "photos", "income_surveys", "exit_cases", "ledger_items", "team_duties", "doctor_contracts", "doctor_visits"},
+		"county":      {"households", "members", "assignments", "villages", "teams", "duty_days", "housing_cases", "exit_cases", "ledger_items", "team_duties", "doctor_contracts", "doctor_visits"},
 		"auditor":     {},
 		"admin":       slices.DeleteFunc(ts.reg.Collections(), func(c string) bool { return c == "exit_steps" || c == "ledger_items" }),
 	}

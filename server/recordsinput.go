@@ -145,6 +145,9 @@ func (r *inputReader) read(area string, scan scanFunc) (*rules.Input, error) {
 		}
 		r.flushMembers()
 	}
+	if err := r.readDuties(area); err != nil { // recordsduties.go
+		return nil, err
+	}
 	for i := range in.Households {
 		h := &in.Households[i]
 		h.Members = r.members[h.ID]

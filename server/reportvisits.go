@@ -319,7 +319,7 @@ func readReportInput(store Store, evidence EvidencePolicy, area string, period r
 		side[c] = true
 	}
 	main := map[string]bool{}
-	for _, c := range []string{"households", "members", "assignments", "visits", "photos", "signatures", "housing_cases"} {
+	for _, c := range append([]string{"households", "members", "assignments", "visits", "photos", "signatures", "housing_cases"}, dutyCollections...) {
 		main[c] = true
 	}
 	var sidePart part

@@ -35,8 +35,8 @@ func ValidRole(r string) bool {
 var writable = map[string][]string{
 	RoleOfficer:    {collection.Households, collection.Members, collection.Visits, collection.Photos, collection.Signatures, collection.HousingCases},
 	RoleTeamMember: {collection.Checkins, collection.Signatures, collection.Photos},
-	RoleTownship:   {collection.Households, collection.Members, collection.Assignments, collection.Villages, collection.Teams, collection.DutyDays, collection.HousingCases, collection.Signatures, collection.Photos},
-	RoleCounty:     {collection.Households, collection.Members, collection.Assignments, collection.Villages, collection.Teams, collection.DutyDays, collection.HousingCases},
+	RoleTownship:   {collection.Households, collection.Members, collection.Assignments, collection.Villages, collection.Teams, collection.DutyDays, collection.HousingCases, collection.Signatures, collection.Photos, collection.TeamDuties, collection.DoctorContracts, collection.DoctorVisits},
+	RoleCounty:     {collection.Households, collection.Members, collection.Assignments, collection.Villages, collection.Teams, collection.DutyDays, collection.HousingCases, collection.TeamDuties, collection.DoctorContracts, collection.DoctorVisits},
 	RoleAuditor:    nil,
 }
 
