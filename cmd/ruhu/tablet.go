@@ -34,6 +34,9 @@ const tabletUsage = `用法: ruhu tablet [--data 目录] [--schemas 表单目录
   household set --id 户编号 --field 字段 --value 值       修改农户信息（值按表单类型：电话 13900000001 即文本）
   assignment add --officer 用户名 --household 户编号 [--start 日期]   分配帮扶责任人
   assignment end --id 分配编号 [--end 日期]              结束分配
+  record save --collection 表单 (--household 户编号 | --area 区划) [--id 编号] --fields '{JSON}'|@文件
+            保存任一表单的记录（收入调查 income_surveys、退出步骤 exit_steps、台账 ledger_items…，按表单校验）
+  record show --collection 表单 --id 编号                显示本机上的一条记录
   photo attach (--household 户编号 | --case 项目编号) --stage before|during|after --file 照片.jpg
             [--lat 纬度 --lon 经度 [--accuracy 米]] [--note 备注]   拍照留证（原图与压缩件排队上传）
   signature capture --signer 姓名 --role household_head --record visits/记录编号
@@ -113,7 +116,7 @@ func usageError(msg string) error { return syncengine.Errorf(syncengine.EINVALID
 
 func (t *tabletCLI) run(ctx context.Context, rest []string, appReady chan<- string) error {
 	cmd, cmdArgs := rest[0], rest[1:]
-	if (cmd == "visit" || cmd == "household" || cmd == "photo" || cmd == "signature" || cmd == "assignment") && len(cmdArgs) > 0 {
+	if (cmd == "visit" || cmd == "household" || cmd == "photo" || cmd == "signature" || cmd == "assignment" || cmd == "record") && len(cmdArgs) > 0 {
 		cmd, cmdArgs = cmd+" "+cmdArgs[0], cmdArgs[1:]
 	}
 	switch cmd {
@@ -125,6 +128,10 @@ func (t *tabletCLI) run(ctx context.Context, rest []string, appReady chan<- stri
 		return t.assignmentAdd(ctx, cmdArgs)
 	case "assignment end":
 		return t.assignmentEnd(ctx, cmdArgs)
+	case "record save":
+		return t.recordSave(ctx, cmdArgs)
+	case "record show":
+		return t.recordShow(cmdArgs)
 	case "login":
 		return t.login(ctx, cmdArgs)
 	case "enroll":
