@@ -76,6 +76,7 @@ type userView struct {
 	DisplayName string   `json:"display_name,omitempty"`
 	Role        string   `json:"role"`
 	Scopes      []string `json:"scopes"`
+	Disabled    bool     `json:"disabled,omitempty"`
 }
 
 type tokenResponse struct {
@@ -115,7 +116,7 @@ func (s *Server) handleLogin(c *fiber.Ctx) error {
 }
 
 func viewUser(u *core.User) *userView {
-	return &userView{Username: u.Username, DisplayName: u.DisplayName, Role: u.Role, Scopes: u.Scopes}
+	return &userView{Username: u.Username, DisplayName: u.DisplayName, Role: u.Role, Scopes: u.Scopes, Disabled: u.Disabled}
 }
 
 type enrollRequest struct {

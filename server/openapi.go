@@ -86,6 +86,7 @@ var pathParamDocs = map[string]string{
 	"collection": "collection name (households, visits …)",
 	"id":         "the record's, conflict's, device's, housing case's or upload's id, percent-encoded where it holds a character reserved in URLs",
 	"sha":        "hex sha256 of the blob",
+	"username":   "the account's name",
 }
 
 // uploadMetadataHeaderDoc describes the tus Upload-Metadata header of an
@@ -163,6 +164,13 @@ func openAPISchemas() map[string]any {
 			"display_name": str("name shown to people"),
 			"role":         enum("the account's role", auth.Roles...),
 			"scopes":       strs("area-code prefixes the account may see and write (\"\" for everything, admins only)"),
+			"disabled":     boolean("true when an admin disabled the account (left out otherwise): it cannot log in, refresh or use its tokens"),
+		}),
+		"UserUpdate": obj(map[string]any{
+			"role":         enum("the account's new role; its scopes (new or kept) must suit it", auth.Roles...),
+			"scopes":       strs("the account's new area-code prefixes (2 to 12 digits; \"\" for everything, admins only), replacing the old ones"),
+			"disabled":     boolean("true disables the account, false enables it again"),
+			"display_name": str("new name shown to people, at most 100 bytes"),
 		}),
 		"UserList": obj(map[string]any{"users": desc(arrayOf(ref("User")), "every account, in username order")}),
 		"UserInput": obj(map[string]any{

@@ -123,6 +123,7 @@ func TestOpenAPIMatchesGoTypes(t *testing.T) {
 		{path: "TokenResponse", typ: reflect.TypeOf(tokenResponse{})},
 		{path: "User", typ: reflect.TypeOf(userView{})},
 		{path: "UserInput", typ: reflect.TypeOf(UserInput{})},
+		{path: "UserUpdate", typ: reflect.TypeOf(UserUpdate{})},
 		{path: "DeviceList.devices[]", typ: reflect.TypeOf(deviceView{})},
 		{path: "AuditList.entries[]", typ: reflect.TypeOf(auditEntryJSON{})},
 		{path: "HouseholdImport", typ: reflect.TypeOf(core.HouseholdImport{})},
