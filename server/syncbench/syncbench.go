@@ -1,5 +1,6 @@
 // Package syncbench measures the sync path end to end over loopback HTTP
-// with a real bbolt file (fsync on): pushes and pulls of ops shaped like
+// with a real bbolt file (fsync on), or one PostgreSQL database under one
+// or more server instances: pushes and pulls of ops shaped like
 // real visits, a crowd of tablets pushing at once, and an empty incremental
 // pull on a store of a million records. `ruhu bench sync` prints its
 // figures as one JSON object.
@@ -19,9 +20,7 @@ import (
 	"io"
 	"log/slog"
 	mrand "math/rand/v2"
-	"net"
 	"net/http"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -34,7 +33,6 @@ import (
 	"github.com/ruhu-dev/ruhu/collection"
 	"github.com/ruhu-dev/ruhu/schemas"
 	"github.com/ruhu-dev/ruhu/server"
-	"github.com/ruhu-dev/ruhu/server/boltstore"
 	"github.com/ruhu-dev/ruhu/server/core"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
@@ -45,8 +43,15 @@ type Options struct {
 	PushOps         int    // ops pushed by one tablet (10,000)
 	Tablets         int    // tablets pushing at once (100)
 	OpsPerTablet    int    // ops each of them pushes (1,000)
-	BigStoreRecords int    // records in the store for the empty pull (1,000,000)
-	Log             io.Writer
+	BigStoreRecords int    // records in the store for the empty pull (1,000,000; DefaultPostgresBigStoreRecords on PostgreSQL)
+	// Store is a postgres:// URL whose server the run makes fresh
+	// databases on (dropped at the end); empty runs on bbolt files in Dir.
+	Store string
+	// Instances is how many servers share the store (1); tablets send
+	// each request to the next one, round-robin. More than one needs
+	// PostgreSQL.
+	Instances int
+	Log       io.Writer
 }
 
 func (o *Options) defaults() {
@@ -89,18 +94,25 @@ type Result struct {
 	ConcurrentOps        int     `json:"concurrent_ops"`
 	BigStoreRecords      int     `json:"big_store_records"`
 	BigStoreLoadS        float64 `json:"big_store_load_s"`
+	Store                string  `json:"store"`     // "bbolt" or "postgres"
+	Instances            int     `json:"instances"` // servers sharing the store
 }
 
 const area = "340199001001"
 
-// env is one running server with tokens for its bench users.
+// env is one or more running servers over one store, with tokens for
+// its bench users; url, store and srv are the first instance's.
 type env struct {
-	url    string
-	store  *boltstore.Store
-	srv    *server.Server
-	http   *http.Client
-	tokens map[string]string // username -> device-bound access token
-	device map[string]string // username -> device id
+	url     string
+	store   server.Store
+	srv     *server.Server
+	urls    []string // every instance's
+	srvs    []*server.Server
+	closers []func()
+	next    *atomic.Uint64
+	http    *http.Client
+	tokens  map[string]string // username -> device-bound access token
+	device  map[string]string // username -> device id
 }
 
 func start(path string, users []string) (*env, error) {
@@ -109,41 +121,7 @@ func start(path string, users []string) (*env, error) {
 
 // startWith is start with the server over wrap(store) when wrap is set.
 func startWith(path string, users []string, wrap func(server.Store) server.Store) (*env, error) {
-	store, err := boltstore.Open(path, boltstore.Options{})
-	if err != nil {
-		return nil, err
-	}
-	reg, err := schemas.New()
-	if err != nil {
-		return nil, err
-	}
-	var st server.Store = store.Core()
-	if wrap != nil {
-		st = wrap(st)
-	}
-	srv := server.New(slog.New(slog.NewTextHandler(io.Discard, nil)), server.Config{}, st, reg)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	go srv.Serve(ln)
-	e := &env{url: "http://" + ln.Addr().String(), store: store, srv: srv,
-		http:   &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 200, DisableCompression: false}, Timeout: 2 * time.Minute},
-		tokens: map[string]string{}, device: map[string]string{}}
-	for _, u := range users {
-		if err := e.enroll(u); err != nil {
-			e.close()
-			return nil, err
-		}
-	}
-	return e, nil
-}
-
-func (e *env) close() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	e.srv.Shutdown(ctx)
-	e.store.Close()
+	return startOn(1, openBolt(path), users, wrap)
 }
 
 const benchPassword = "bench-password-1"
@@ -192,7 +170,7 @@ func (e *env) call(method, path, token string, body, out any) error {
 		b, _ := json.Marshal(body)
 		rd = bytes.NewReader(b)
 	}
-	req, _ := http.NewRequest(method, e.url+path, rd)
+	req, _ := http.NewRequest(method, e.base()+path, rd)
 	req.Header.Set("Content-Type", "application/json")
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -304,7 +282,7 @@ func (e *env) push(user string, body []byte, n int, each func(d time.Duration, b
 // pushOnce sends one gzip batch of n ops; a busy answer returns the wait
 // the server asked for and no error.
 func (e *env) pushOnce(user string, body []byte, n int) (time.Duration, error) {
-	req, _ := http.NewRequest("POST", e.url+"/v1/sync/push", bytes.NewReader(body))
+	req, _ := http.NewRequest("POST", e.base()+"/v1/sync/push", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Content-Encoding", "gzip")
 	req.Header.Set("Authorization", "Bearer "+e.tokens[user])
@@ -362,12 +340,21 @@ func (e *env) pullAll(user string) (int, error) {
 
 // Run runs every measurement and returns the figures.
 func Run(ctx context.Context, o Options) (*Result, error) {
+	b, err := newBackend(o)
+	if err != nil {
+		return nil, err
+	}
+	defer b.close() // after the servers (deferred later) stop: drops the PostgreSQL databases
+	if b.kind == "postgres" && o.BigStoreRecords == 0 {
+		o.BigStoreRecords = DefaultPostgresBigStoreRecords
+	}
 	o.defaults()
-	res := &Result{PushOps: o.PushOps, ConcurrentTablets: o.Tablets, ConcurrentOps: o.Tablets * o.OpsPerTablet, BigStoreRecords: o.BigStoreRecords}
+	res := &Result{PushOps: o.PushOps, ConcurrentTablets: o.Tablets, ConcurrentOps: o.Tablets * o.OpsPerTablet, BigStoreRecords: o.BigStoreRecords,
+		Store: b.kind, Instances: b.instances}
 	var seq atomic.Int64
 
 	// 1. One tablet pushes PushOps ops, then pulls them all back.
-	e, err := start(filepath.Join(o.Dir, "single.db"), []string{"solo"})
+	e, err := b.start(ctx, "single", []string{"solo"})
 	if err != nil {
 		return nil, err
 	}
@@ -406,7 +393,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	for i := range users {
 		users[i] = fmt.Sprintf("t%03d", i)
 	}
-	e, err = start(filepath.Join(o.Dir, "crowd.db"), users)
+	e, err = b.start(ctx, "crowd", users)
 	if err != nil {
 		return nil, err
 	}
@@ -465,13 +452,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		res.ConcurrentOpsPerS, res.ConcurrentP99Ms, res.ConcurrentBusy, res.ConcurrentBatchP99Ms)
 
 	// 3. Empty incremental pull on a big store.
-	path := filepath.Join(o.Dir, "big.db")
 	t0 = time.Now()
-	if err := loadBig(path, o.BigStoreRecords); err != nil {
+	startBig, err := b.load(ctx, "big", o.BigStoreRecords)
+	if err != nil {
 		return nil, err
 	}
 	res.BigStoreLoadS = time.Since(t0).Seconds()
-	e, err = start(path, []string{"reader"})
+	e, err = startBig([]string{"reader"})
 	if err != nil {
 		return nil, err
 	}
@@ -508,8 +495,8 @@ func p99ms(ds []time.Duration) float64 {
 }
 
 // countVisits checks that every pushed visit is stored exactly once.
-func countVisits(store *boltstore.Store, want int) (lost, doubled int, err error) {
-	err = store.View(func(tx *boltstore.Tx) error {
+func countVisits(store core.Store, want int) (lost, doubled int, err error) {
+	err = store.View(func(tx core.Tx) error {
 		n := 0
 		err := tx.ForEachRecord(collection.Visits, func(r *syncengine.Record) error {
 			n++
@@ -530,20 +517,15 @@ func countVisits(store *boltstore.Store, want int) (lost, doubled int, err error
 	return lost, doubled, err
 }
 
-// loadBig fills a store with n small household records through the
-// core's Load, in big transactions with fsync off (the load is setup, not
-// the measurement).
-func loadBig(path string, n int) error {
-	store, err := boltstore.Open(path, boltstore.Options{NoSync: true})
-	if err != nil {
-		return err
-	}
-	defer store.Close()
+// loadBig fills a store (opened with durability off: the load is setup,
+// not the measurement) with n small household records through the core's
+// Load, in big transactions.
+func loadBig(store core.Store, n int) error {
 	reg, err := schemas.New()
 	if err != nil {
 		return err
 	}
-	app := core.New(slog.New(slog.DiscardHandler), store.Core(), reg, core.Options{})
+	app := core.New(slog.New(slog.DiscardHandler), store, reg, core.Options{})
 	const chunk = 20000
 	for i := 0; i < n; i += chunk {
 		ops := make([]*syncengine.Op, 0, chunk)
