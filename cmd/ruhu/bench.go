@@ -12,7 +12,7 @@ import (
 	"github.com/ruhu-dev/ruhu/server/syncbench"
 )
 
-const benchUsage = "usage: ruhu bench sync [--quick] | ruhu bench report | ruhu bench photos [--quick] | ruhu bench day [--speedup N] | ruhu bench app [--households N]"
+const benchUsage = "usage: ruhu bench sync [--quick] [--store postgres://…] [--instances N] | ruhu bench report | ruhu bench photos [--quick] | ruhu bench day [--speedup N] | ruhu bench app [--households N]"
 
 func runBench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -23,6 +23,8 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		fs := flag.NewFlagSet("bench sync", flag.ContinueOnError)
 		fs.SetOutput(stderr)
 		quick := fs.Bool("quick", false, "small sizes (a smoke run, not the figures)")
+		store := fs.String("store", "", "a postgres:// URL: the run makes its own databases (ruhu_bench_…) on that server and drops them; empty for bbolt files")
+		instances := fs.Int("instances", 1, "servers sharing the store, each request to the next (more than one needs --store)")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
@@ -35,6 +37,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		if *quick {
 			o = syncbench.Options{Dir: dir, Log: stderr, PushOps: 500, Tablets: 5, OpsPerTablet: 100, BigStoreRecords: 5000}
 		}
+		o.Store, o.Instances = *store, *instances
 		res, err := syncbench.Run(ctx, o)
 		if err != nil {
 			return err
