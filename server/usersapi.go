@@ -1,6 +1,9 @@
 package server
 
 import (
+	"context"
+	"time"
+
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/ruhu-dev/ruhu/server/core"
@@ -27,4 +30,11 @@ func (s *Server) handleUpdateUser(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(viewUser(u))
+}
+
+// UpdateUser changes an account in a stopped server's store (or a shared
+// PostgreSQL one), as the operator (core.UpdateUser: ENOTFOUND for no such
+// user, EINVALID for bad input), and returns the account as stored.
+func UpdateUser(store Store, username string, up UserUpdate, now time.Time) (*core.User, error) {
+	return operatorCore(store, now).UpdateUser(context.Background(), core.Operator(), username, up)
 }

@@ -25,8 +25,11 @@ import (
 )
 
 func runUser(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "set" {
+		return runUserSet(ctx, args[1:], getenv, stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "add" {
-		return errors.New("usage: ruhu user add [--data DIR | --store postgres://… | --server URL --admin USER] --username U --password P --role ROLE --scope PREFIX[,PREFIX]")
+		return errors.New(userUsage)
 	}
 	fs := flag.NewFlagSet("user add", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -61,6 +64,66 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	fmt.Fprintf(stdout, "user %s (%s) created\n", in.Username, in.Role)
+	return nil
+}
+
+const userUsage = "usage: ruhu user add [--data DIR | --store postgres://… | --server URL --admin USER] --username U --password P --role ROLE --scope PREFIX[,PREFIX]\n" +
+	"       ruhu user set [--data DIR | --store postgres://… | --server URL --admin USER] --username U [--role ROLE] [--scope PREFIX[,PREFIX] ...] [--name NAME] [--disable | --enable]"
+
+// runUserSet changes an existing account's role, scopes, display name or
+// disabled flag (core.UpdateUser, audited); flags left out are unchanged.
+func runUserSet(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("user set", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	data := fs.String("data", envOr(getenv, "RUHU_DATA", "./data"), "data directory of a stopped server")
+	storeURL := fs.String("store", getenv("RUHU_STORE"), "postgres:// URL of the servers' database (they may keep running); empty for the bbolt file in --data (env RUHU_STORE)")
+	remote := adminFlags(fs, getenv)
+	username := fs.String("username", "", "the account to change")
+	var up server.UserUpdate
+	fs.Func("role", "new role: officer, team_member, township, county, auditor or admin", func(v string) error { up.Role = &v; return nil })
+	fs.Func("scope", "new comma-separated area-code prefixes, replacing the old ones (may be repeated)", func(v string) error {
+		up.Scopes = append(up.Scopes, strings.Split(v, ",")...)
+		return nil
+	})
+	fs.Func("name", "new display name", func(v string) error { up.DisplayName = &v; return nil })
+	disable := fs.Bool("disable", false, "disable the account: it can no longer log in, refresh or use its tokens")
+	enable := fs.Bool("enable", false, "enable a disabled account again")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *username == "" || fs.NArg() != 0 || *disable && *enable {
+		return errors.New(userUsage)
+	}
+	if *disable || *enable {
+		up.Disabled = disable
+	}
+	var u struct { // the API's User answer
+		Username string   `json:"username"`
+		Role     string   `json:"role"`
+		Scopes   []string `json:"scopes"`
+		Disabled bool     `json:"disabled"`
+	}
+	if remote.url != "" {
+		if err := remote.callInto(ctx, "PATCH", "/v1/admin/users/"+url.PathEscape(*username), up, &u); err != nil {
+			return err
+		}
+	} else {
+		store, closeStore, err := openServeStore(ctx, *storeURL, *data)
+		if err != nil {
+			return err
+		}
+		defer closeStore()
+		stored, err := server.UpdateUser(store, *username, up, time.Now())
+		if err != nil {
+			return err
+		}
+		u.Username, u.Role, u.Scopes, u.Disabled = stored.Username, stored.Role, stored.Scopes, stored.Disabled
+	}
+	state := "enabled"
+	if u.Disabled {
+		state = "disabled"
+	}
+	fmt.Fprintf(stdout, "user %s: %s %s, %s\n", u.Username, u.Role, strings.Join(u.Scopes, ","), state)
 	return nil
 }
 
@@ -120,6 +183,12 @@ func adminFlags(fs *flag.FlagSet, getenv func(string) string) *adminClient {
 // call logs in as the admin and sends one request; an error answer comes
 // back as an error with its stable code.
 func (a *adminClient) call(ctx context.Context, method, path string, body any) error {
+	return a.callInto(ctx, method, path, body, nil)
+}
+
+// callInto is call decoding a successful JSON answer into out (unless out
+// is nil).
+func (a *adminClient) callInto(ctx context.Context, method, path string, body, out any) error {
 	tr := &client.HTTPTransport{BaseURL: strings.TrimSuffix(a.url, "/"), Client: &http.Client{Timeout: time.Minute}, Now: time.Now}
 	login, err := tr.Login(ctx, a.user, a.password)
 	if err != nil {
@@ -145,6 +214,12 @@ func (a *adminClient) call(ctx context.Context, method, path string, body any) e
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 300 {
+		if out == nil {
+			return nil
+		}
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			return fmt.Errorf("%s %s: decode answer: %w", method, path, err)
+		}
 		return nil
 	}
 	var e struct{ Code, Message string }

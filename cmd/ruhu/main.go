@@ -36,6 +36,7 @@ commands:
   tablet           the tablet CLI (login, enroll, households, visit add, household set, photo attach,
                    signature capture, uploads, sync, status, rejected)
   user add         create a user (on a stopped server's data dir)
+  user set         change a user's role, scopes or name, or disable / enable it (audited)
   device revoke    revoke a lost tablet (on a stopped server's data dir; while it runs use the admin API)
   backup           write a consistent copy of the store that tablets will fully resync against
   report           compliance roll-up of an area for a period (on a stopped server's data dir)
