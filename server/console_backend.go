@@ -902,6 +902,11 @@ func (b *consoleBackend) AddUser(ctx context.Context, u console.User, in console
 	return err
 }
 
+func (b *consoleBackend) UpdateUser(ctx context.Context, u console.User, username string, ch console.UserChange) error {
+	_, err := b.s.core.UpdateUser(ctx, callerFor(u), username, core.UserUpdate{Role: &ch.Role, Scopes: ch.Scopes, Disabled: &ch.Disabled})
+	return err
+}
+
 func (b *consoleBackend) RevokeDevice(ctx context.Context, u console.User, id string) error {
 	return b.s.core.RevokeDevice(ctx, callerFor(u), id)
 }

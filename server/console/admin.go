@@ -63,6 +63,34 @@ func (c *Console) addUser(w http.ResponseWriter, r *http.Request, rq *request) {
 	http.Redirect(w, r, "/admin?done="+url.QueryEscape("user:"+in.Username), http.StatusSeeOther)
 }
 
+// updateUser sets an account's role, scopes and disabled flag through the
+// core (the admin API's rules, audited); the form sends all three.
+func (c *Console) updateUser(w http.ResponseWriter, r *http.Request, rq *request) {
+	username := r.PathValue("username")
+	ch := UserChange{
+		Role:     r.PostFormValue("role"),
+		Scopes:   strings.Fields(strings.ReplaceAll(r.PostFormValue("scopes"), ",", " ")),
+		Disabled: r.PostFormValue("status") == "disabled",
+	}
+	if ch.Role == auth.RoleAdmin && len(ch.Scopes) == 0 {
+		ch.Scopes = []string{""} // an admin's scope is every area
+	}
+	if ch.Scopes == nil {
+		ch.Scopes = []string{} // no scopes is refused, not "unchanged"
+	}
+	if username == rq.User.Username && (ch.Disabled || ch.Role != auth.RoleAdmin) {
+		// The core refuses it too; this says so in the page's language.
+		c.fail(w, r, rq, syncengine.Errorf(syncengine.EINVALID, "不能停用自己的账号或取消自己的管理员角色，请由其他管理员操作"))
+		return
+	}
+	if err := c.backend.UpdateUser(r.Context(), rq.User, username, ch); err != nil {
+		c.fail(w, r, rq, err)
+		return
+	}
+	c.log.Info("console: user updated", "by", rq.User.Username, "user", username, "role", ch.Role, "disabled", ch.Disabled)
+	http.Redirect(w, r, "/admin?done="+url.QueryEscape("updated:"+username)+"#users", http.StatusSeeOther)
+}
+
 // revokeDevice ends a tablet's sync tokens through the core.
 func (c *Console) revokeDevice(w http.ResponseWriter, r *http.Request, rq *request) {
 	id := r.PathValue("id")

@@ -89,6 +89,10 @@ type Backend interface {
 	// AddUser creates an account (admin only); ECONFLICT when the name
 	// is taken, EINVALID for a bad role, scope or password.
 	AddUser(ctx context.Context, u User, in NewUser) error
+	// UpdateUser sets another account's role, scopes and disabled flag
+	// (admin only, audited); EINVALID for a bad role or scope or an admin
+	// disabling or demoting themself, ENOTFOUND for no such user.
+	UpdateUser(ctx context.Context, u User, username string, ch UserChange) error
 	// RevokeDevice ends a tablet's tokens at once (admin only).
 	RevokeDevice(ctx context.Context, u User, id string) error
 	// ImportHouseholds loads a household register workbook within the
@@ -118,6 +122,14 @@ type Device struct {
 type NewUser struct {
 	Username, Password, Role, DisplayName string
 	Scopes                                []string
+}
+
+// UserChange is a row's form of the admin page's user list: the
+// account's role, scopes and disabled flag as they are to be.
+type UserChange struct {
+	Role     string
+	Scopes   []string
+	Disabled bool
 }
 
 // ImportResult is what a register import did: rows written, rows already

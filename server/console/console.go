@@ -117,6 +117,7 @@ func (c *Console) routes() {
 	m.HandleFunc("POST /uploads/photos", c.authed(c.addPhoto))
 	m.HandleFunc("GET /admin", c.authed(c.admin))
 	m.HandleFunc("POST /admin/users", c.authed(c.addUser))
+	m.HandleFunc("POST /admin/users/{username}", c.authed(c.updateUser))
 	m.HandleFunc("POST /admin/devices/{id}/revoke", c.authed(c.revokeDevice))
 	m.HandleFunc("GET /audit", c.authed(c.audit))
 	m.HandleFunc("GET /exits", c.authed(c.exits))
