@@ -159,11 +159,6 @@ func (t *Tx) indexVisit(id []byte, old []byte, area string, f visitFields, live 
 	if byHousehold == nil || photos == nil {
 		return nil // a file opened before the indexes existed; Open rebuilds them
 	}
-	// Visits arrive in time order but land on any household: with
-	// bbolt's default half-full split the by-household pages would hold
-	// half the entries they can, and a county report would read twice
-	// the pages.
-	byHousehold.FillPercent, photos.FillPercent = 0.9, 0.9
 	var oldKey, oldPhotoKey []byte
 	if old != nil {
 		spec := core.ReportFields(collection.Visits)
