@@ -183,48 +183,12 @@ func TestKillAnInstanceAndRestartPostgresMidPush(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	var all []string
-	lost, doubled := 0, 0
-	err = s.Core().View(func(tx core.Tx) error {
-		for _, ids := range saved {
-			for _, id := range ids {
-				all = append(all, id)
-				h, err := tx.History("visits", id)
-				if err != nil {
-					return err
-				}
-				switch {
-				case len(h) == 0:
-					lost++
-				case len(h) > 1:
-					doubled++
-				}
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	all, lost, doubled := visitTally(t, s.Core(), saved)
 	t.Logf("%d visits, %d syncs failed and were retried, requests %v: %d lost, %d doubled", len(all), failedSyncs.Load(), picker.hits, lost, doubled)
 	if int64(len(all)) != total || lost != 0 || doubled != 0 {
 		t.Fatalf("%d visits saved of %d, %d lost, %d doubled", len(all), total, lost, doubled)
 	}
-	for i, c := range clients {
-		views, err := c.Query("visits", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		have := map[string]bool{}
-		for _, v := range views {
-			have[v.ID] = true
-		}
-		for _, id := range all {
-			if !have[id] {
-				t.Fatalf("tablet %d lacks visit %s", i, id)
-			}
-		}
-	}
+	requireEveryVisit(t, clients, all)
 	if err := core.New(slog.New(slog.DiscardHandler), s.Core(), nil, core.Options{}).Check(ctx); err != nil {
 		t.Errorf("store check: %v", err)
 	}

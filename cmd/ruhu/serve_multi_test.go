@@ -25,6 +25,7 @@ import (
 
 	"github.com/ruhu-dev/ruhu/assets/miniotest"
 	client "github.com/ruhu-dev/ruhu/client-sdk"
+	"github.com/ruhu-dev/ruhu/collection"
 	"github.com/ruhu-dev/ruhu/server/core"
 	"github.com/ruhu-dev/ruhu/server/pgstore"
 	"github.com/ruhu-dev/ruhu/server/pgstore/pgtest"
@@ -170,48 +171,12 @@ func TestTwoInstancesOnePostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	var all []string
-	lost, doubled := 0, 0
-	err = s.Core().View(func(tx core.Tx) error {
-		for _, ids := range saved {
-			for _, id := range ids {
-				all = append(all, id)
-				h, err := tx.History("visits", id)
-				if err != nil {
-					return err
-				}
-				switch {
-				case len(h) == 0:
-					lost++
-				case len(h) > 1:
-					doubled++
-				}
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	all, lost, doubled := visitTally(t, s.Core(), saved)
 	t.Logf("%d visits from %d tablets over two servers (requests %v): %d lost, %d doubled", len(all), tablets, picker.hits, lost, doubled)
 	if len(all) != tablets*rounds*perRound || lost != 0 || doubled != 0 {
 		t.Fatalf("%d visits saved, %d lost, %d doubled", len(all), lost, doubled)
 	}
-	for i, c := range clients {
-		views, err := c.Query("visits", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		have := map[string]bool{}
-		for _, v := range views {
-			have[v.ID] = true
-		}
-		for _, id := range all {
-			if !have[id] {
-				t.Fatalf("tablet %d lacks visit %s after syncing", i, id)
-			}
-		}
-	}
+	requireEveryVisit(t, clients, all)
 	if picker.hits[hosts[0]] == 0 || picker.hits[hosts[1]] == 0 {
 		t.Fatalf("one server got no request: %v", picker.hits)
 	}
@@ -509,4 +474,52 @@ func processedCounts(t *testing.T, logs [2]string) map[string]int {
 		}
 	}
 	return out
+}
+
+// visitTally reads the visits the tablets saved back from the store: all
+// of them, those it lost (no history) and those it holds twice.
+func visitTally(t *testing.T, s core.Store, saved [][]string) (all []string, lost, doubled int) {
+	t.Helper()
+	err := s.View(func(tx core.Tx) error {
+		for _, ids := range saved {
+			for _, id := range ids {
+				all = append(all, id)
+				h, err := tx.History(collection.Visits, id)
+				if err != nil {
+					return err
+				}
+				switch {
+				case len(h) == 0:
+					lost++
+				case len(h) > 1:
+					doubled++
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return all, lost, doubled
+}
+
+// requireEveryVisit fails unless every tablet holds every visit in ids.
+func requireEveryVisit(t *testing.T, clients []*client.Client, ids []string) {
+	t.Helper()
+	for i, c := range clients {
+		views, err := c.Query(collection.Visits, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		have := make(map[string]bool, len(views))
+		for _, v := range views {
+			have[v.ID] = true
+		}
+		for _, id := range ids {
+			if !have[id] {
+				t.Fatalf("tablet %d lacks visit %s after syncing", i, id)
+			}
+		}
+	}
 }
