@@ -15,6 +15,7 @@ import (
 	"time"
 
 	client "github.com/ruhu-dev/ruhu/client-sdk"
+	"github.com/ruhu-dev/ruhu/collection"
 	"github.com/ruhu-dev/ruhu/schemas"
 	"github.com/ruhu-dev/ruhu/server/pgstore/pgtest"
 	"github.com/ruhu-dev/ruhu/syncengine"
@@ -252,4 +253,31 @@ func dump(m map[string]json.RawMessage) string {
 		parts = append(parts, k+"="+string(v))
 	}
 	return strings.Join(parts, " ")
+}
+
+// twoTabletsEditOneHousehold enrols wang and li against base, has each
+// edit the demo household offline (one field each, address both) and
+// syncs a, b, a, so both hold the merged record and the server one
+// conflict on address.
+func twoTabletsEditOneHousehold(t *testing.T, ctx context.Context, dir, base string) (a, b *client.Client) {
+	t.Helper()
+	a = newTablet(t, dir, base, "wang")
+	b = newTablet(t, dir, base, "li")
+	for _, c := range []*client.Client{a, b} {
+		if _, err := c.Sync(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := a.Save(ctx, collection.Households, demoHousehold, demoArea, rawFields(t, map[string]any{"phone": "13900000001", "address": "A的地址"})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Save(ctx, collection.Households, demoHousehold, demoArea, rawFields(t, map[string]any{"member_count": 6, "address": "B的地址"})); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*client.Client{a, b, a} {
+		if _, err := c.Sync(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return a, b
 }

@@ -33,24 +33,7 @@ func TestTwoTabletsConvergeOverHTTP(t *testing.T) {
 	dir := t.TempDir()
 	srv := startServer(t, filepath.Join(dir, "server"))
 	ctx := context.Background()
-	a := newTablet(t, dir, srv.url, "wang")
-	b := newTablet(t, dir, srv.url, "li")
-	for _, c := range []*client.Client{a, b} {
-		if _, err := c.Sync(ctx, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := a.Save(ctx, "households", demoHousehold, demoArea, rawFields(t, map[string]any{"phone": "13900000001", "address": "A的地址"})); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.Save(ctx, "households", demoHousehold, demoArea, rawFields(t, map[string]any{"member_count": 6, "address": "B的地址"})); err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []*client.Client{a, b, a} {
-		if _, err := c.Sync(ctx, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
+	a, b := twoTabletsEditOneHousehold(t, ctx, dir, srv.url)
 	county := login(t, srv.url, "county")
 	rec := county.record("households", demoHousehold)
 	if !sameJSON(rec.Record.Fields["phone"], json.RawMessage(`"13900000001"`)) || !sameJSON(rec.Record.Fields["member_count"], json.RawMessage(`6`)) {

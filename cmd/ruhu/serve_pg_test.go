@@ -134,24 +134,7 @@ func TestServeOnPostgres(t *testing.T) {
 
 	// Push and pull: two officers, one household, one field each and one
 	// field both.
-	a := newTablet(t, dir, base, "wang")
-	b := newTablet(t, dir, base, "li")
-	for _, c := range []*client.Client{a, b} {
-		if _, err := c.Sync(ctx, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := a.Save(ctx, "households", demoHousehold, demoArea, rawFields(t, map[string]any{"phone": "13900000001", "address": "A的地址"})); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.Save(ctx, "households", demoHousehold, demoArea, rawFields(t, map[string]any{"member_count": 6, "address": "B的地址"})); err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []*client.Client{a, b, a} {
-		if _, err := c.Sync(ctx, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
+	a, b := twoTabletsEditOneHousehold(t, ctx, dir, base)
 	county := login(t, base, "county")
 	rec := county.record("households", demoHousehold)
 	for name, c := range map[string]*client.Client{"wang": a, "li": b} {
