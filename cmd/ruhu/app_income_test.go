@@ -21,11 +21,7 @@ func TestFieldAppIncomeSurveyOffline(t *testing.T) {
 	dir := t.TempDir()
 	srv := startServer(t, filepath.Join(dir, "server"))
 	registerOverdueHousehold(t, dir, srv.url)
-	tdir := filepath.Join(dir, "tablet")
-	_, must := tabletCommands(t, tdir)
-	must("login", "--server", srv.url, "--user", "wang")
-	must("enroll", "--name", "平板A")
-	must("sync")
+	tdir := enrolledTablet(t, dir, srv.url, "wang")
 	serverAddr := strings.TrimPrefix(srv.url, "http://")
 	srv.stop()
 
