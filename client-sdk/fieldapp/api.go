@@ -553,8 +553,11 @@ func (a *App) rejected(w http.ResponseWriter, r *http.Request) {
 			fields = append(fields, k)
 		}
 		sort.Strings(fields)
-		out = append(out, map[string]any{"op_id": rj.Op.ID, "collection": rj.Op.Collection, "record_id": rj.Op.RecordID,
-			"household_id": householdOfOp(rj.Op), "code": rj.Code, "message": rj.Message, "fields": fields,
+		// An officer reads the schema's titles, not its keys.
+		title, labels := schemaTitles(a.reg, rj.Op.Collection, fields)
+		out = append(out, map[string]any{"op_id": rj.Op.ID, "collection": rj.Op.Collection, "collection_title": title,
+			"record_id": rj.Op.RecordID, "household_id": householdOfOp(rj.Op), "code": rj.Code, "message": rj.Message,
+			"fields": fields, "field_titles": labels,
 			"at": rj.At.In(chinaTime).Format("01-02 15:04"), "fixable": rj.Op.Tombstone == nil && a.reg.Schema(rj.Op.Collection) != nil})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"rejected": out})

@@ -121,11 +121,8 @@ func (a *App) viewConflict(cf client.Conflict) conflictView {
 	label := cf.Collection
 	if form, err := BuildForm(a.reg, cf.Collection); err == nil {
 		label = form.Title
-		for i := range form.Fields {
-			if form.Fields[i].Name == cf.Field {
-				field = &form.Fields[i]
-				v.FieldLabel = field.Title
-			}
+		if field = form.field(cf.Field); field != nil {
+			v.FieldLabel = field.Title
 		}
 	}
 	v.Record, v.HouseholdID = a.recordLabel(label, cf.Collection, cf.RecordID)

@@ -53,6 +53,34 @@ type Form struct {
 	ShowWhen *ShowWhen `json:"show_when,omitempty"`
 }
 
+// field returns the top-level field named name, or nil.
+func (f *Form) field(name string) *Field {
+	for i := range f.Fields {
+		if f.Fields[i].Name == name {
+			return &f.Fields[i]
+		}
+	}
+	return nil
+}
+
+// schemaTitles returns the Chinese title of a collection and of each of
+// its top-level fields in names, as the forms show them; a name the
+// schema does not know stays as it is.
+func schemaTitles(reg *schemas.Registry, collection string, names []string) (string, []string) {
+	titles := slices.Clone(names)
+	root := reg.Schema(collection)
+	if root == nil {
+		return collection, titles
+	}
+	root = deref(root)
+	for i, n := range names {
+		if prop := root.Properties[n]; prop != nil {
+			titles[i] = titleOf(prop, deref(prop), n, root)
+		}
+	}
+	return chineseTitle(root), titles
+}
+
 // ShowWhen names a choice field and, per value, the other fields shown;
 // fields listed under no value are always shown.
 type ShowWhen struct {

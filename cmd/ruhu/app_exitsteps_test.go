@@ -167,7 +167,9 @@ func TestFieldAppExitStepsOffline(t *testing.T) {
 	srv = startServerAt(t, filepath.Join(dir, "server"), serverAddr)
 	syncFromScreen(t, tab, app)
 	tab.WaitJS(`document.querySelectorAll("#rejected [data-op]").length === 1`)
-	if txt := tab.Text("#rejected"); !strings.Contains(txt, "exit_notice_too_short") || !strings.Contains(txt, "少于5天") {
+	// The officer reads the form's titles, not the schema's keys.
+	if txt := tab.Text("#rejected"); !strings.Contains(txt, "exit_notice_too_short") || !strings.Contains(txt, "少于5天") ||
+		!strings.Contains(txt, "公示张贴时间") || strings.Contains(txt, "notice_posted_at") || strings.Contains(txt, "exit_steps") {
 		t.Errorf("rejected list: %q", txt)
 	}
 	tab.Screenshot("exit-refused")

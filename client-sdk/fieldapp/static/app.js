@@ -413,8 +413,8 @@
     async function loadRejected() {
       const r = await api("GET", "/api/rejected");
       rejected.replaceChildren(el("h2", { text: "被服务器拒绝的记录" }), r.rejected.length ? el("div", {}, r.rejected.map((x) => el("div", { class: "card", "data-op": x.op_id },
-        el("div", { text: x.collection + " · " + x.at }), el("div", { class: "error reason", text: x.message + "（" + x.code + "）" }),
-        el("div", { class: "muted", text: "字段：" + x.fields.join("、") }),
+        el("div", { text: x.collection_title + " · " + x.at }), el("div", { class: "error reason", text: x.message + "（" + x.code + "）" }),
+        el("div", { class: "muted", text: "字段：" + x.field_titles.join("、") }),
         x.fixable ? el("button", { type: "button", class: "fix", text: "修改后重新保存", onclick: async () => { const d = await api("POST", "/api/rejected/" + encodeURIComponent(x.op_id) + "/fix"); go("#/draft/" + encodeURIComponent(d.id)); } }) : null))) : el("p", { class: "muted", id: "no-rejected", text: "没有被拒绝的记录" }));
     }
     // Conflicts that involve my edits: the field, my value against the
