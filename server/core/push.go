@@ -100,6 +100,9 @@ func (c *Core) push(ctx context.Context, caller Caller, batch []syncengine.WireO
 	err = c.store.Update(func(tx Tx) error {
 		// Update may run this more than once: start from scratch each time.
 		res = PushResult{Acked: make([]string, 0, len(ops))}
+		if err := prefetchAdmitted(tx, caller, ops); err != nil {
+			return err
+		}
 		var areas []string // of the ops applied now, for the audit entry
 		for _, a := range ops {
 			// A resend is acked as it was the first time, whatever has
@@ -180,6 +183,9 @@ func (c *Core) admit(caller Caller, wire []syncengine.WireOp, now time.Time, rej
 	exists := make([]bool, len(wire))
 	seen := make([]bool, len(wire))
 	err := c.store.View(func(tx Tx) error {
+		if err := prefetchWire(tx, wire); err != nil {
+			return err
+		}
 		for i := range wire {
 			area, ok, err := tx.RecordArea(wire[i].Collection, wire[i].RecordID)
 			if err != nil {
@@ -383,6 +389,9 @@ func (c *Core) Load(ctx context.Context, ops []*syncengine.Op) (int, error) {
 	applied := 0
 	err := c.store.UpdateSolo(func(tx Tx) error {
 		applied = 0
+		if err := prefetchOps(tx, Operator(), ops); err != nil {
+			return err
+		}
 		for _, op := range ops {
 			seen, err := tx.OpApplied(op.ID)
 			if err != nil {
