@@ -340,7 +340,12 @@ func ArtifactDir() string {
 // <ArtifactDir>/<test>-<device>-<name>.png and returns its path.
 func (t *Tab) Screenshot(name string) string {
 	t.tb.Helper()
-	png, err := chromedp.Run(t.Ctx, chromedp.FullScreenshot(100))
+	// A screenshot taken while a page is navigating can wait for a frame
+	// that never comes; bound it so that it cannot eat the tab's whole
+	// budget and hide the assertion that matters.
+	ctx, cancel := context.WithTimeout(t.Ctx, 30*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.tb.Logf("browsertest: screenshot %s: %v", name, err)
 		return ""
