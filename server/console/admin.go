@@ -37,7 +37,26 @@ func (c *Console) admin(w http.ResponseWriter, r *http.Request, rq *request) {
 	}
 	c.render(w, r, http.StatusOK, "admin", rq, "用户与设备", adminData{Accounts: accounts, Devices: devices,
 		Roles: auth.Roles,
-		Done:  r.URL.Query().Get("done")})
+		Done:  adminNotice(r.URL.Query().Get("done"))})
+}
+
+// adminNotice words the outcome a form redirected with ("revoked:<id>")
+// for the clerk; anything else in the query — a stale or hand-typed link —
+// shows no notice rather than echoing the URL.
+func adminNotice(done string) string {
+	kind, subject, ok := strings.Cut(done, ":")
+	if !ok || subject == "" {
+		return ""
+	}
+	switch kind {
+	case "user":
+		return "已新增用户 " + subject
+	case "updated":
+		return "已保存用户 " + subject + " 的修改"
+	case "revoked":
+		return "已吊销设备 " + subject + "，该平板需重新登录注册"
+	}
+	return ""
 }
 
 // addUser creates an account through the core (the admin API's rules).

@@ -52,6 +52,9 @@ func TestAdminAddsUserAndRevokesDevice(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#add-user button[type=submit]")),
 		chromedp.WaitVisible(chromedp.CSS("#admin-notice")),
 	)
+	if n := tab.Text("#admin-notice"); n != "已新增用户 qian。" {
+		t.Errorf("add-user notice = %q", n)
+	}
 	if row := tab.Text(`#users tr[data-user="qian"]`); !strings.Contains(row, "钱帮扶") || !strings.Contains(row, "340199001") {
 		t.Errorf("new user row = %q", row)
 	}
@@ -68,6 +71,9 @@ func TestAdminAddsUserAndRevokesDevice(t *testing.T) {
 	)
 	if st := tab.Text("#d-" + victim); !strings.Contains(st, "已吊销") {
 		t.Errorf("revoked device row = %q", st)
+	}
+	if n := tab.Text("#admin-notice"); !strings.HasPrefix(n, "已吊销设备 "+victim) {
+		t.Errorf("revoke notice = %q", n)
 	}
 	tab.Screenshot("revoked")
 	devs, err = f.srv.Core().Devices(ctx, core.Operator())
