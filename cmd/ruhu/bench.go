@@ -12,7 +12,7 @@ import (
 	"github.com/ruhu-dev/ruhu/server/syncbench"
 )
 
-const benchUsage = "usage: ruhu bench sync [--quick] [--store postgres://…] [--instances N] | ruhu bench report | ruhu bench photos [--quick] | ruhu bench day [--speedup N] | ruhu bench app [--households N]"
+const benchUsage = "usage: ruhu bench sync [--quick] [--store postgres://…] [--instances N] | ruhu bench report | ruhu bench photos [--quick] | ruhu bench day [--speedup N] | ruhu bench app [--households N] | ruhu bench peer [--docs N] [--runs N] [--peer-batch N] [--peer-fsync]"
 
 func runBench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -62,6 +62,9 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		return runBenchPhotos(ctx, args[1:], stdout, stderr)
 	case "day":
 		return runBenchDay(ctx, args[1:], stdout, stderr)
+	case "peer":
+		// ruhu and the PouchDB peer alternate on the same 2 cores.
+		return runBenchPeer(ctx, args[1:], stdout, stderr)
 	case "app":
 		// Chromium's CPU is throttled 4×; run it alone for the figures.
 		return runBenchApp(ctx, args[1:], stdout, stderr)

@@ -1,0 +1,255 @@
+package syncbench
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/ruhu-dev/ruhu/server/syncbench/pouchpeer"
+	"github.com/ruhu-dev/ruhu/syncengine"
+)
+
+// PeerOptions size the comparison with the PouchDB peer; zero values mean
+// the figures of the issue.
+type PeerOptions struct {
+	Dir     string // working folder (required)
+	Modules string // node_modules holding pouchpeer.Packages (required)
+	Docs    int    // visits pushed and pulled in each run (10,000)
+	Runs    int    // runs of each side, alternating (3)
+	// PeerBatch is the documents per _bulk_docs and per _changes page.
+	// Zero gives the peer ruhu's own sizes (syncengine.MaxPushOps ops a
+	// push, pullPageLimit records a pull page); 100 is PouchDB's default
+	// batch_size.
+	PeerBatch int
+	// PeerFsync makes the peer sync every LevelDB write to disk, as ruhu's
+	// bbolt store does each commit; zero is PouchDB's own default.
+	PeerFsync bool
+	Log       io.Writer
+}
+
+// Spread is one figure over the runs, in seconds.
+type Spread struct {
+	Min    float64   `json:"min"`
+	Median float64   `json:"median"`
+	Runs   []float64 `json:"runs"`
+}
+
+// Ratio is how many times longer the peer took than ruhu: the medians'
+// ratio and the best runs' ratio.
+type Ratio struct {
+	Median float64 `json:"median"`
+	Min    float64 `json:"min"`
+}
+
+// PeerResult holds the comparison's figures; the keys say 10k, Docs says
+// how many documents a run moved.
+type PeerResult struct {
+	PeerPush  Spread `json:"peer_push_10k_s"`
+	PeerPull  Spread `json:"peer_pull_10k_s"`
+	RuhuPush  Spread `json:"ruhu_push_10k_s"`
+	RuhuPull  Spread `json:"ruhu_pull_10k_s"`
+	PushRatio Ratio  `json:"push_ratio"`
+	PullRatio Ratio  `json:"pull_ratio"`
+	Docs      int    `json:"docs"`
+	Runs      int    `json:"runs"`
+	// Peer names the peer and its storage; PeerFsync whether it synced
+	// each write.
+	Peer          string `json:"peer"`
+	PeerFsync     bool   `json:"peer_fsync"`
+	PeerPushBatch int    `json:"peer_push_batch"`
+	PeerPullBatch int    `json:"peer_pull_batch"`
+	RuhuPushBatch int    `json:"ruhu_push_batch"`
+	RuhuPullBatch int    `json:"ruhu_pull_batch"`
+	RuhuStore     string `json:"ruhu_store"`
+}
+
+// pullPageLimit is the page size pullAll asks ruhu for.
+const pullPageLimit = 2000
+
+// ErrPeerCount is returned by RunPeer when a side moved another number
+// of documents than it was given.
+var ErrPeerCount = errors.New("documents lost or doubled")
+
+// RunPeer pushes and pulls the same visits to ruhu (a bbolt file, fsync
+// on) and to the PouchDB peer, alternating, Runs times each, each run on a
+// fresh store, and returns the figures. Bodies are encoded and gzipped
+// before each clock starts, as a tablet encodes them on its own CPU.
+func RunPeer(ctx context.Context, o PeerOptions) (*PeerResult, error) {
+	if o.Docs == 0 {
+		o.Docs = 10000
+	}
+	if o.Runs == 0 {
+		o.Runs = 3
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	res := &PeerResult{Docs: o.Docs, Runs: o.Runs, PeerFsync: o.PeerFsync,
+		Peer:          fmt.Sprintf("pouchdb %s (leveldb) + express-pouchdb %s, node", pouchpeer.PouchDBVersion, pouchpeer.ExpressPouchDBVersion),
+		PeerPushBatch: syncengine.MaxPushOps, PeerPullBatch: pullPageLimit, RuhuPushBatch: syncengine.MaxPushOps, RuhuPullBatch: pullPageLimit, RuhuStore: "bbolt"}
+	if o.PeerBatch > 0 {
+		res.PeerPushBatch, res.PeerPullBatch = o.PeerBatch, o.PeerBatch
+	}
+	peerDir := filepath.Join(o.Dir, "peer")
+	if err := os.MkdirAll(peerDir, 0o755); err != nil {
+		return nil, err
+	}
+	peer, err := pouchpeer.Start(ctx, pouchpeer.Options{Modules: o.Modules, Dir: peerDir, Fsync: o.PeerFsync, Log: o.Log})
+	if err != nil {
+		return nil, err
+	}
+	defer peer.Close()
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 200}, Timeout: 2 * time.Minute}
+	var peerPush, peerPull, ruhuPush, ruhuPull []float64
+	for run := 1; run <= o.Runs; run++ {
+		ops, push, pull, err := ruhuRun(filepath.Join(o.Dir, "ruhu-"+strconv.Itoa(run)+".db"), o.Docs)
+		if err != nil {
+			return nil, fmt.Errorf("ruhu run %d: %w", run, err)
+		}
+		ruhuPush, ruhuPull = append(ruhuPush, push.Seconds()), append(ruhuPull, pull.Seconds())
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		push, pull, err = peerRun(ctx, hc, peer.URL, run, ops, res.PeerPushBatch, res.PeerPullBatch)
+		if err != nil {
+			return nil, fmt.Errorf("peer run %d: %w", run, err)
+		}
+		peerPush, peerPull = append(peerPush, push.Seconds()), append(peerPull, pull.Seconds())
+		fmt.Fprintf(o.Log, "run %d: ruhu push %.3fs pull %.3fs; peer push %.3fs pull %.3fs\n", run,
+			ruhuPush[run-1], ruhuPull[run-1], peerPush[run-1], peerPull[run-1])
+	}
+	res.PeerPush, res.PeerPull = spread(peerPush), spread(peerPull)
+	res.RuhuPush, res.RuhuPull = spread(ruhuPush), spread(ruhuPull)
+	res.PushRatio = ratio(res.PeerPush, res.RuhuPush)
+	res.PullRatio = ratio(res.PeerPull, res.RuhuPull)
+	return res, nil
+}
+
+// ruhuRun pushes n visits from one tablet to a fresh ruhu server over a
+// fresh bbolt file and pulls them all back, as Run's first stage does; it
+// returns the ops, for the peer to get the same documents.
+func ruhuRun(path string, n int) (ops []syncengine.WireOp, push, pull time.Duration, err error) {
+	defer os.Remove(path)
+	e, err := start(path, []string{"solo"})
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	defer e.close()
+	var seq atomic.Int64
+	ops = visitOps("solo", e.device["solo"], n, &seq)
+	bodies, err := encodeBatches(ops, syncengine.MaxPushOps)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	t0 := time.Now()
+	for i, b := range bodies {
+		if err := e.push("solo", b, min(syncengine.MaxPushOps, n-i*syncengine.MaxPushOps), nil); err != nil {
+			return nil, 0, 0, err
+		}
+	}
+	push = time.Since(t0)
+	t0 = time.Now()
+	got, err := e.pullAll("solo")
+	pull = time.Since(t0)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	// The pull also returns the tablet's household and assignment.
+	if got != n+2 {
+		return nil, 0, 0, fmt.Errorf("%w: pulled %d records, want %d visits and 2 seeded", ErrPeerCount, got, n)
+	}
+	return ops, push, pull, nil
+}
+
+// peerRun replicates ops, as CouchDB documents, into a fresh database of
+// the peer and back out.
+func peerRun(ctx context.Context, hc *http.Client, base string, run int, ops []syncengine.WireOp, pushBatch, pullBatch int) (push, pull time.Duration, err error) {
+	docs, err := couchDocs(ops)
+	if err != nil {
+		return 0, 0, err
+	}
+	batches, err := pouchpeer.PreparePush(docs, pushBatch)
+	if err != nil {
+		return 0, 0, err
+	}
+	db, err := pouchpeer.CreateDB(ctx, hc, base, "visits-"+strconv.Itoa(run), "push-"+strconv.Itoa(run))
+	if err != nil {
+		return 0, 0, err
+	}
+	t0 := time.Now()
+	if err := db.Push(ctx, batches); err != nil {
+		return 0, 0, err
+	}
+	push = time.Since(t0)
+	puller := *db
+	puller.ID = "pull-" + strconv.Itoa(run)
+	t0 = time.Now()
+	got, err := puller.Pull(ctx, pullBatch, nil)
+	pull = time.Since(t0)
+	if err != nil {
+		return 0, 0, err
+	}
+	if got != len(ops) {
+		return 0, 0, fmt.Errorf("%w: pulled %d documents, pushed %d", ErrPeerCount, got, len(ops))
+	}
+	return push, pull, nil
+}
+
+// couchDocs turns visit ops into the documents an offline-first app on
+// PouchDB would keep: the op's fields at the top level beside its
+// metadata, one revision each (its hash is the content's, as PouchDB
+// makes revision ids from content).
+func couchDocs(ops []syncengine.WireOp) ([]pouchpeer.Doc, error) {
+	docs := make([]pouchpeer.Doc, len(ops))
+	for i, op := range ops {
+		fields := make(map[string]any, len(op.Set)+10)
+		for k, v := range op.Set {
+			fields[k] = v
+		}
+		fields["_id"], fields["type"], fields["area"] = op.RecordID, op.Collection, op.Area
+		fields["op_id"], fields["author"], fields["device"], fields["hlc"] = op.ID, op.Author, op.Device, op.HLC
+		fields["device_time"] = op.DeviceTime
+		content, err := json.Marshal(fields)
+		if err != nil {
+			return nil, fmt.Errorf("document %s: %w", op.RecordID, err)
+		}
+		sum := sha256.Sum256(content)
+		hash := hex.EncodeToString(sum[:16])
+		fields["_rev"] = "1-" + hash
+		fields["_revisions"] = map[string]any{"start": 1, "ids": []string{hash}}
+		body, err := json.Marshal(fields)
+		if err != nil {
+			return nil, fmt.Errorf("document %s: %w", op.RecordID, err)
+		}
+		docs[i] = pouchpeer.Doc{ID: op.RecordID, Rev: "1-" + hash, Body: body}
+	}
+	return docs, nil
+}
+
+func spread(runs []float64) Spread {
+	s := append([]float64(nil), runs...)
+	sort.Float64s(s)
+	med := s[len(s)/2]
+	if len(s)%2 == 0 {
+		med = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return Spread{Min: s[0], Median: med, Runs: runs}
+}
+
+func ratio(peer, ruhu Spread) Ratio {
+	if ruhu.Median == 0 || ruhu.Min == 0 {
+		return Ratio{}
+	}
+	return Ratio{Median: peer.Median / ruhu.Median, Min: peer.Min / ruhu.Min}
+}

@@ -1,0 +1,31 @@
+package syncbench_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/ruhu-dev/ruhu/server/syncbench"
+	"github.com/ruhu-dev/ruhu/server/syncbench/pouchpeer/peertest"
+)
+
+// TestPeerComparisonSmall runs the comparison with the real PouchDB peer
+// at a small size: both sides must move every document in every run (the
+// figures are not judged here), with ruhu's batch sizes and PouchDB's.
+func TestPeerComparisonSmall(t *testing.T) {
+	mods := peertest.Modules(t)
+	for _, batch := range []int{0, 100} {
+		res, err := syncbench.RunPeer(context.Background(), syncbench.PeerOptions{Dir: t.TempDir(), Modules: mods, Docs: 250, Runs: 2, PeerBatch: batch})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, s := range map[string]syncbench.Spread{"peer push": res.PeerPush, "peer pull": res.PeerPull, "ruhu push": res.RuhuPush, "ruhu pull": res.RuhuPull} {
+			if len(s.Runs) != 2 || s.Min <= 0 || s.Median < s.Min {
+				t.Fatalf("%s: %+v, want 2 runs", name, s)
+			}
+		}
+		if res.PushRatio.Median <= 0 || res.PullRatio.Median <= 0 {
+			t.Fatalf("ratios %+v %+v", res.PushRatio, res.PullRatio)
+		}
+		t.Logf("batch %d: %+v", batch, res)
+	}
+}
