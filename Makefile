@@ -8,9 +8,16 @@ TOOLS_DIR     ?= $(HOME)/.cache/ruhu-tools
 MINIO_BIN     := $(TOOLS_DIR)/minio-$(MINIO_VERSION)/minio
 TUSJS_VERSION := 4.3.1
 TUSJS_PKG     := $(TOOLS_DIR)/tus-js-client-$(TUSJS_VERSION)/node_modules/tus-js-client/package.json
+# The CouchDB-protocol peer of `ruhu bench peer` (server/syncbench/pouchpeer:
+# its Go constants must say the same versions).
+POUCHDB_VERSION         := 9.0.0
+EXPRESS_POUCHDB_VERSION := 4.2.0
+EXPRESS_VERSION         := 4.22.3
+POUCHPEER_DIR := $(TOOLS_DIR)/pouchpeer-$(POUCHDB_VERSION)-$(EXPRESS_POUCHDB_VERSION)
+POUCHPEER_PKG := $(POUCHPEER_DIR)/node_modules/express-pouchdb/package.json
 TEST_TIMEOUT  ?= 40m
 
-.PHONY: demo test lint bindings bench tools fuzz chromium
+.PHONY: demo test lint bindings bench bench-peer tools fuzz chromium
 
 demo:
 	$(GO) run ./cmd/ruhu demo
@@ -57,8 +64,10 @@ bindings:
 
 # tools: MinIO for the object-store tests, built from the module proxy once,
 # and tus-js-client (a standard tus client the upload tests drive under
-# node), both cached outside the repo. Node comes from Debian if missing.
-tools: $(MINIO_BIN) $(TUSJS_PKG) chromium
+# node), and the PouchDB peer's packages (PouchDB on LevelDB under
+# express-pouchdb, for `ruhu bench peer`), all cached outside the repo.
+# Node comes from Debian if missing.
+tools: $(MINIO_BIN) $(TUSJS_PKG) $(POUCHPEER_PKG) chromium
 
 # chromium: Debian's Chromium drives the web console's and the field app's
 # browser tests (chromedp); CJK fonts make their screenshots legible.
@@ -70,12 +79,22 @@ $(TUSJS_PKG):
 	@command -v npm >/dev/null || (apt-get update && apt-get install -y nodejs npm)
 	npm install --no-save --no-audit --no-fund --prefix $(TOOLS_DIR)/tus-js-client-$(TUSJS_VERSION) tus-js-client@$(TUSJS_VERSION)
 
+$(POUCHPEER_PKG):
+	@command -v npm >/dev/null || (apt-get update && apt-get install -y nodejs npm)
+	npm install --no-save --no-audit --no-fund --prefix $(POUCHPEER_DIR) \
+	  pouchdb@$(POUCHDB_VERSION) express-pouchdb@$(EXPRESS_POUCHDB_VERSION) express@$(EXPRESS_VERSION)
+
 $(MINIO_BIN):
 	mkdir -p $(dir $(MINIO_BIN))
 	GOBIN=$(dir $(MINIO_BIN)) GOFLAGS=-buildvcs=false $(GO) install github.com/minio/minio@$(MINIO_VERSION)
 
 bench:
 	$(GO) run ./cmd/ruhu bench sync
+
+# bench-peer: push and pull 10,000 visits to ruhu and to the PouchDB 9 /
+# express-pouchdb 4.2 peer, alternating, 3 runs each; JSON with the ratios.
+bench-peer: $(POUCHPEER_PKG)
+	$(GO) run ./cmd/ruhu bench peer --node-modules $(POUCHPEER_DIR)/node_modules
 
 # fuzz: a short run of each decoder fuzz target (their seed corpora also
 # run under `make test`). FUZZTIME=2m make fuzz for longer runs.
