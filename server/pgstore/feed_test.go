@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -50,9 +51,11 @@ func pull(t *testing.T, s core.Store, cursor uint64) ([]string, uint64) {
 // TestChangeFeedGap first reproduces the gap a sequence allocated before
 // commit opens (two transactions commit in reverse order of their numbers
 // and a pull between the commits moves its cursor past the first one's
-// change for ever), then shows the store has no such gap: the second
-// writer cannot commit before the first, and a pull taken at any moment
-// misses nothing.
+// change for ever), then shows the store has no such gap: a writer
+// numbers its changes only under the sequencer, just before commit, so a
+// second writer cannot commit before a first one numbered before it, a
+// writer that is slow before it commits holds no number that a quicker
+// one could pass, and a pull taken at any moment misses nothing.
 func TestChangeFeedGap(t *testing.T) {
 	url := pgtest.Database(t)
 	ctx := t.Context()
@@ -123,19 +126,24 @@ func TestChangeFeedGap(t *testing.T) {
 			ids, c := pull(t, store, cursor)
 			got, cursor = append(got, ids...), c
 		}
-
-		firstWrote, releaseFirst, firstDone := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+		// The first writer to reach commit pauses there: its change is
+		// numbered and sent, and it holds the sequencer.
+		numbered, releaseFirst := make(chan struct{}), make(chan struct{})
+		var paused atomic.Bool
+		pgstore.SetBeforeCommit(s, func() {
+			if paused.CompareAndSwap(false, true) {
+				close(numbered)
+				<-releaseFirst
+			}
+		})
+		firstDone := make(chan error, 1)
 		go func() {
 			firstDone <- store.Update(func(tx core.Tx) error {
-				if _, err := syncengine.Apply(tx, op("op-first", "first"), syncengine.MergePolicy{}, t0); err != nil {
-					return err
-				}
-				close(firstWrote)
-				<-releaseFirst // the first writer is slow to commit
-				return nil
+				_, err := syncengine.Apply(tx, op("op-first", "first"), syncengine.MergePolicy{}, t0)
+				return err
 			})
 		}()
-		<-firstWrote
+		<-numbered
 		secondDone := make(chan error, 1)
 		go func() {
 			secondDone <- store.Update(func(tx core.Tx) error {
@@ -164,6 +172,52 @@ func TestChangeFeedGap(t *testing.T) {
 		pullNow()
 		if !slices.Equal(got, []string{"first", "second"}) {
 			t.Fatalf("pulls got %v, want first then second with nothing skipped", got)
+		}
+	})
+
+	t.Run("a writer slow before commit holds no number", func(t *testing.T) {
+		s, err := pgstore.Open(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		store := s.Core()
+		var got []string
+		_, cursor := pull(t, store, 0) // after the subtest above
+		pullNow := func() {
+			ids, c := pull(t, store, cursor)
+			got, cursor = append(got, ids...), c
+		}
+
+		wrote, releaseFirst, firstDone := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+		go func() {
+			firstDone <- store.Update(func(tx core.Tx) error {
+				if _, err := syncengine.Apply(tx, op("op-slow", "slow"), syncengine.MergePolicy{}, t0); err != nil {
+					return err
+				}
+				close(wrote)
+				<-releaseFirst // slow to commit, before its change is numbered
+				return nil
+			})
+		}()
+		<-wrote
+		// The second writer starts later and commits first, numbered
+		// first: the first holds no number yet.
+		if err := store.Update(func(tx core.Tx) error {
+			_, err := syncengine.Apply(tx, op("op-quick", "quick"), syncengine.MergePolicy{}, t0)
+			return err
+		}); err != nil {
+			close(releaseFirst)
+			t.Fatal(err)
+		}
+		pullNow()
+		close(releaseFirst)
+		if err := <-firstDone; err != nil {
+			t.Fatal(err)
+		}
+		pullNow()
+		if !slices.Equal(got, []string{"quick", "slow"}) {
+			t.Fatalf("pulls got %v, want quick then slow with nothing skipped", got)
 		}
 	})
 }

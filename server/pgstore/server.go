@@ -207,14 +207,25 @@ func (t *Tx) DeleteExpiredWebSessions(now time.Time) (int, error) {
 	return int(tag.RowsAffected()), nil
 }
 
-// AppendAudit implements core.AuditTx. Write transactions hold the
-// sequencer, so two appends never read the same head.
+// AppendAudit implements core.AuditTx. An entry is linked to the head
+// under the sequencer, so two appends never read the same head; in
+// deferred mode that happens at commit (Tx.sendDeferred).
 func (t *Tx) AppendAudit(e *audit.Entry) error {
-	if err := t.sequence(); err != nil {
-		return err
-	}
 	if !t.write {
 		return errors.New("audit append in a read-only transaction")
+	}
+	if t.deferred {
+		if err := e.Validate(); err != nil {
+			return err
+		}
+		if err := t.touch(); err != nil {
+			return err
+		}
+		t.pending.audits = append(t.pending.audits, e)
+		return nil
+	}
+	if err := t.sequence(); err != nil {
+		return err
 	}
 	var head *audit.Entry
 	var raw []byte

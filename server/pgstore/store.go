@@ -9,19 +9,33 @@
 // saw as its cursor. With concurrent writers a sequence number handed out
 // before commit could commit after a higher one was already pulled, and
 // that pull's cursor would skip it for ever. pgstore rules this out with
-// one sequencer: every write transaction locks the single row of ruhu_seq
-// (SELECT ... FOR UPDATE) before it first touches the core's tables, and
-// numbers its changes from it, so write transactions commit one after
-// another in sequence order, and any snapshot a pull reads holds every
-// sequence up to the highest it sees. (Transactions that write only blob
-// facts, upload state or web sessions never take it; they lock the blob
-// or upload they change.)
-// PostgreSQL marks a transaction committed before it releases its row
-// locks, so the next writer's changes are never visible without the
-// previous writer's. The lock also serialises read-modify-write of records
-// (the merge reads a record and writes it back), as bbolt's single writer
-// does. TestChangeFeedGap reproduces the gap a plain sequence would open
-// and shows the store does not have it.
+// one sequencer: a write transaction numbers its changes only while it
+// holds the single row of ruhu_seq (SELECT ... FOR UPDATE), from the
+// number the row holds, and it holds the row until it commits. So write
+// transactions that number changes commit one after another in sequence
+// order, and any snapshot a pull reads holds every sequence up to the
+// highest it sees. PostgreSQL marks a transaction committed before it
+// releases its row locks, so the next writer's changes are never visible
+// without the previous writer's.
+//
+// The row is taken late: a transaction of Update reads without it and
+// keeps its writes in memory (deferred.go); just before commit it takes
+// the row, checks in the same round trip that the records, op ids and
+// assignments it read are unchanged (else fn runs again), numbers and
+// sends its writes in one pipelined batch, and commits. The lock is held
+// for those two round trips and the commit, not for the whole use case.
+// A writer still working has no number yet, so it cannot open a gap: it
+// will be numbered after every change committed before it. (UpdateSolo,
+// and any transaction that needs more than records, ops and assignments
+// — a history walk, conflicts, accounts — takes the row at that first
+// touch and holds it to the end, as every writer once did; that also
+// serialises read-modify-write of conflicts, accounts and devices as
+// bbolt's single writer does. Transactions that write only blob facts,
+// upload state or web sessions never take it; they lock the blob or
+// upload they change.) TestChangeFeedGap reproduces the gap a plain
+// sequence would open and shows the store does not have it;
+// TestChangedReadRunsAgain shows a read that changed before commit is
+// read again.
 package pgstore
 
 import (
@@ -65,6 +79,9 @@ type Store struct {
 	epoch   string
 	secret  []byte
 	version int
+	// beforeCommit, when set (by tests), runs in every write transaction
+	// after its changes are numbered and sent, just before COMMIT.
+	beforeCommit func()
 }
 
 // Open connects to the database at url (a postgres:// URL or key=value
@@ -303,50 +320,69 @@ func (c CoreStore) SchemaVersion() int { return c.s.version }
 // View runs fn in a read-only REPEATABLE READ transaction: one snapshot
 // for the whole use case, so a pull's last sequence and its pages agree.
 func (c CoreStore) View(fn func(core.Tx) error) error {
-	return c.s.run(pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, false, fn)
+	return c.s.run(pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, false, false, fn)
 }
 
-// Update runs fn in a write transaction, which takes the sequencer when it
-// first touches the core's tables (Tx.sequence). Writers are not coalesced
-// as bbolt's are; each commits on its own.
+// Update runs fn in a write transaction that takes the sequencer only to
+// commit, having checked that what fn read is unchanged; when it changed,
+// fn runs again (deferred.go). Writers are not coalesced as bbolt's are;
+// each commits on its own.
 func (c CoreStore) Update(fn func(core.Tx) error) error {
-	return c.s.run(pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, true, fn)
+	return c.s.run(pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, true, false, fn)
 }
 
-// UpdateSolo is Update: every write transaction here runs exactly once.
+// UpdateSolo runs fn once, in a write transaction that takes the
+// sequencer at its first touch of the core's tables.
 func (c CoreStore) UpdateSolo(fn func(core.Tx) error) error {
-	return c.s.run(pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, true, fn)
+	return c.s.run(pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, true, true, fn)
 }
 
 // run runs fn in one transaction. An error fn returned passes as it is; a
-// failure of PostgreSQL that waiting can cure is marked ETRANSIENT.
-func (s *Store) run(opts pgx.TxOptions, write bool, fn func(core.Tx) error) error {
+// failure of PostgreSQL that waiting can cure is marked ETRANSIENT. A
+// write transaction that is not solo runs fn again when its reads
+// changed before commit, up to maxOptimistic times, then solo.
+func (s *Store) run(opts pgx.TxOptions, write, solo bool, fn func(core.Tx) error) error {
 	ctx := context.Background()
-	err := pgx.BeginTxFunc(ctx, s.pool, opts, func(ptx pgx.Tx) error {
-		t := &Tx{ctx: ctx, tx: ptx, write: write}
-		if err := fn(t); err != nil {
-			return err
-		}
-		if t.err != nil {
-			return t.err
-		}
-		if t.sequenced && t.seq != t.startSeq {
-			if _, err := ptx.Exec(ctx, "UPDATE ruhu_seq SET last = $1 WHERE id = 1", t.seq); err != nil {
-				return fmt.Errorf("advance the sequencer: %w", err)
+	for try := 1; ; try++ {
+		solo := solo || try > maxOptimistic
+		var t *Tx
+		err := pgx.BeginTxFunc(ctx, s.pool, opts, func(ptx pgx.Tx) error {
+			t = newTx(ctx, ptx, write, solo)
+			err := fn(t)
+			if t.readsChanged {
+				return errReadsChanged
 			}
+			if err != nil {
+				return err
+			}
+			if t.err != nil {
+				return t.err
+			}
+			if !write {
+				return nil
+			}
+			if err := t.commitWrites(); err != nil {
+				return err
+			}
+			if s.beforeCommit != nil {
+				s.beforeCommit()
+			}
+			return nil
+		})
+		if t != nil && t.readsChanged {
+			continue
 		}
-		return nil
-	})
-	if err == nil {
-		return nil
+		if err == nil {
+			return nil
+		}
+		var coded *syncengine.Error
+		if errors.As(err, &coded) {
+			return err // the use case's own answer
+		}
+		// A failure of PostgreSQL reaches here directly or through fn (a Tx
+		// method failed and the use case returned its error).
+		return markTransient(err)
 	}
-	var coded *syncengine.Error
-	if errors.As(err, &coded) {
-		return err // the use case's own answer
-	}
-	// A failure of PostgreSQL reaches here directly or through fn (a Tx
-	// method failed and the use case returned its error).
-	return markTransient(err)
 }
 
 // markTransient marks failures that pass by themselves (the database

@@ -10,43 +10,106 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ruhu-dev/ruhu/collection"
+	"github.com/ruhu-dev/ruhu/server/audit"
 	"github.com/ruhu-dev/ruhu/server/core"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
 
-// Tx is one transaction (core.Tx). A write transaction takes the
-// sequencer row before it first touches the core's tables (records,
-// history, conflicts, accounts, devices, the audit chain) and holds it to
-// the end; one that writes only blob facts, upload state or web sessions
-// never takes it, so uploads do not queue behind pushes.
+// Tx is one transaction (core.Tx). A write transaction of the core's
+// tables (records, history, conflicts, accounts, devices, the audit
+// chain) holds the sequencer row from when it numbers its changes to its
+// end; one that writes only blob facts, upload state or web sessions
+// never takes it, so uploads do not queue behind pushes. See deferred.go
+// for when a write transaction takes it and how it keeps its writes.
 type Tx struct {
 	ctx   context.Context
 	tx    pgx.Tx
 	write bool
-	// sequenced is set once a write transaction holds the sequencer row;
+	// solo: the transaction runs once (UpdateSolo, or Update after
+	// maxOptimistic tries), so it takes the sequencer at its first touch
+	// of the core's tables rather than at commit.
+	solo bool
+	// locked is set once a write transaction holds the sequencer row;
 	// seq is then the last sequence it handed out, from startSeq.
-	sequenced bool
-	seq       uint64
-	startSeq  uint64
+	locked   bool
+	seq      uint64
+	startSeq uint64
+	// deferred: reads of records, ops and assignments go through cache,
+	// and writes of records, history and the audit chain wait in pending
+	// until commit (or until a method that needs the tables themselves).
+	deferred bool
+	cache    *cache // nil in direct mode
+	pending  deferredWrites
+	// reads is what the transaction read before it took the sequencer.
+	reads *readSet
+	// readsChanged: the check under the sequencer found a read changed;
+	// run rolls back and runs fn again.
+	readsChanged bool
 	// err is the first failure of a method that cannot return one
 	// (Assigned, LastSeq, HasChangesAfter); the transaction then fails.
 	err error
 }
 
-// sequence takes the sequencer row, once, in a write transaction: every
-// read of the core's tables in a write transaction comes after it, so
-// read-modify-write of records is serialised as under bbolt's one writer,
-// and sequences are handed out in commit order.
+// newTx starts the core's view of a PostgreSQL transaction: read-only
+// ones cache what they read (their snapshot does not move), write ones
+// start in deferred mode.
+func newTx(ctx context.Context, ptx pgx.Tx, write, solo bool) *Tx {
+	t := &Tx{ctx: ctx, tx: ptx, write: write, solo: solo, cache: newCache(), deferred: write}
+	if write && !solo {
+		t.reads = &readSet{records: map[recKey]int64{}, absentOp: map[string]bool{}, assigned: map[core.AssignmentKey]bool{}}
+	}
+	return t
+}
+
+// touch comes before a deferred read or write of the core's tables: a
+// solo write transaction takes the sequencer at its first one.
+func (t *Tx) touch() error {
+	if t.write && t.solo && !t.locked {
+		_, err := t.lock(false)
+		return err
+	}
+	return nil
+}
+
+// sequence comes before a read or write of the core's tables that the
+// cache cannot serve: a write transaction takes the sequencer (checking
+// what it read without it), sends the writes it kept, and from then on
+// reads and writes the tables directly, so read-modify-write of records
+// is serialised as under bbolt's one writer and sequences are handed out
+// in commit order.
 func (t *Tx) sequence() error {
-	if !t.write || t.sequenced {
+	if !t.write {
 		return nil
 	}
-	var last int64
-	if err := t.tx.QueryRow(t.ctx, "SELECT last FROM ruhu_seq WHERE id = 1 FOR UPDATE").Scan(&last); err != nil {
-		return fmt.Errorf("take the sequencer: %w", err)
+	if !t.locked || t.deferred {
+		var head *audit.Entry
+		var err error
+		wantHead := len(t.pending.audits) > 0
+		switch {
+		case !t.locked:
+			head, err = t.lock(wantHead)
+		case wantHead:
+			head, err = t.auditHead()
+		}
+		if err != nil {
+			return err
+		}
+		if err := t.sendDeferred(head, false); err != nil {
+			return err
+		}
+		t.deferred, t.cache = false, nil
 	}
-	t.sequenced, t.seq, t.startSeq = true, uint64(last), uint64(last)
 	return nil
+}
+
+// cached reports whether reads go through the cache (deferred mode, or a
+// read-only transaction); it first takes the sequencer when a solo
+// transaction needs it, or leaves deferred mode for direct reads.
+func (t *Tx) cached() (bool, error) {
+	if t.cache == nil {
+		return false, t.sequence()
+	}
+	return true, t.touch()
 }
 
 // fail keeps the first failure of a method without an error result.
@@ -79,10 +142,35 @@ func (so *storedOp) op() *syncengine.Op {
 	return op
 }
 
+// acceptedOp is what the transaction knows of an op id: from the cache,
+// or read (and cached) when it has none.
+func (t *Tx) acceptedOp(id string) (cachedOp, error) {
+	if e, ok := t.cache.ops[id]; ok {
+		return e, nil
+	}
+	var e cachedOp
+	err := t.tx.QueryRow(t.ctx, "SELECT digest, body FROM ops WHERE id = $1", id).Scan(&e.digest, &e.body)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+	case err != nil:
+		return e, fmt.Errorf("look up op %s: %w", id, err)
+	default:
+		e.found = true
+	}
+	if t.write { // a read-only transaction keeps only what it prefetched
+		t.rememberOp(id, e)
+	}
+	return e, nil
+}
+
 // OpApplied implements syncengine.Tx.
 func (t *Tx) OpApplied(id string) (bool, error) {
-	if err := t.sequence(); err != nil {
-		return false, err
+	if ok, err := t.cached(); err != nil || ok {
+		if err != nil {
+			return false, err
+		}
+		e, err := t.acceptedOp(id)
+		return e.found, err
 	}
 	var one int
 	err := t.tx.QueryRow(t.ctx, "SELECT 1 FROM ops WHERE id = $1", id).Scan(&one)
@@ -97,8 +185,12 @@ func (t *Tx) OpApplied(id string) (bool, error) {
 
 // AcceptedDigest implements syncengine.OpDigests.
 func (t *Tx) AcceptedDigest(id string) (string, bool, error) {
-	if err := t.sequence(); err != nil {
-		return "", false, err
+	if ok, err := t.cached(); err != nil || ok {
+		if err != nil {
+			return "", false, err
+		}
+		e, err := t.acceptedOp(id)
+		return e.digest, e.found, err
 	}
 	var d string
 	err := t.tx.QueryRow(t.ctx, "SELECT digest FROM ops WHERE id = $1", id).Scan(&d)
@@ -111,20 +203,54 @@ func (t *Tx) AcceptedDigest(id string) (string, bool, error) {
 	return d, true, nil
 }
 
+// record is what the transaction knows of a record: from the cache, or
+// read (and cached) when it has none.
+func (t *Tx) record(collection, id string) (cachedRecord, error) {
+	k := recKey{collection, id}
+	if e, ok := t.cache.records[k]; ok {
+		return e, nil
+	}
+	var e cachedRecord
+	err := t.tx.QueryRow(t.ctx, "SELECT area, seq, body FROM records WHERE collection = $1 AND id = $2", collection, id).Scan(&e.area, &e.seq, &e.body)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+	case err != nil:
+		return e, fmt.Errorf("read record %s/%s: %w", collection, id, err)
+	default:
+		e.found = true
+	}
+	if t.write {
+		t.rememberRecord(k, e)
+	}
+	return e, nil
+}
+
 // Record implements syncengine.Tx.
 func (t *Tx) Record(collection, id string) (*syncengine.Record, error) {
-	if err := t.sequence(); err != nil {
-		return nil, err
-	}
 	var body []byte
-	err := t.tx.QueryRow(t.ctx, "SELECT body FROM records WHERE collection = $1 AND id = $2", collection, id).Scan(&body)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil
+	if ok, err := t.cached(); err != nil || ok {
+		if err != nil {
+			return nil, err
+		}
+		e, err := t.record(collection, id)
+		if err != nil || !e.found {
+			return nil, err
+		}
+		body = e.body
+	} else {
+		err := t.tx.QueryRow(t.ctx, "SELECT body FROM records WHERE collection = $1 AND id = $2", collection, id).Scan(&body)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read record %s/%s: %w", collection, id, err)
+		}
 	}
+	r, err := decodeRecord(body)
 	if err != nil {
-		return nil, fmt.Errorf("read record %s/%s: %w", collection, id, err)
+		return nil, fmt.Errorf("%s/%s: %w", collection, id, err)
 	}
-	return decodeRecord(body)
+	return r, nil
 }
 
 func decodeRecord(body []byte) (*syncengine.Record, error) {
@@ -137,11 +263,18 @@ func decodeRecord(body []byte) (*syncengine.Record, error) {
 
 // RecordArea implements core.Tx.
 func (t *Tx) RecordArea(collection, id string) (string, bool, error) {
-	if err := t.sequence(); err != nil {
+	ok, err := t.cached()
+	if err != nil {
 		return "", false, err
 	}
+	if ok {
+		if _, known := t.cache.records[recKey{collection, id}]; known || t.write {
+			e, err := t.record(collection, id)
+			return e.area, e.found, err
+		}
+	}
 	var area string
-	err := t.tx.QueryRow(t.ctx, "SELECT area FROM records WHERE collection = $1 AND id = $2", collection, id).Scan(&area)
+	err = t.tx.QueryRow(t.ctx, "SELECT area FROM records WHERE collection = $1 AND id = $2", collection, id).Scan(&area)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", false, nil
 	}
@@ -164,15 +297,28 @@ func (t *Tx) nextSeq() (uint64, error) {
 }
 
 // PutRecord implements syncengine.Tx: the record's new state moves to a
-// new sequence of the change feed.
+// new sequence of the change feed. An assignment's state also moves the
+// officer-household index, which deferred mode does not keep: that
+// write leaves it.
 func (t *Tx) PutRecord(rec *syncengine.Record, _ *syncengine.Op) error {
-	seq, err := t.nextSeq()
-	if err != nil {
-		return err
+	if !t.write {
+		return errors.New("write in a read-only transaction")
 	}
 	body, err := json.Marshal(rec.ToWire())
 	if err != nil {
 		return fmt.Errorf("encode record %s/%s: %w", rec.Collection, rec.ID, err)
+	}
+	deleted, _ := rec.Deleted()
+	if t.deferred && rec.Collection != collection.Assignments {
+		if err := t.touch(); err != nil {
+			return err
+		}
+		t.keepRecord(rec, deleted, body)
+		return nil
+	}
+	seq, err := t.nextSeq()
+	if err != nil {
+		return err
 	}
 	var prev *syncengine.Record
 	if rec.Collection == collection.Assignments {
@@ -180,7 +326,6 @@ func (t *Tx) PutRecord(rec *syncengine.Record, _ *syncengine.Op) error {
 			return err
 		}
 	}
-	deleted, _ := rec.Deleted()
 	if _, err := t.tx.Exec(t.ctx, `INSERT INTO records (collection, id, area, seq, deleted, body) VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (collection, id) DO UPDATE SET area = EXCLUDED.area, seq = EXCLUDED.seq, deleted = EXCLUDED.deleted, body = EXCLUDED.body`,
 		rec.Collection, rec.ID, rec.Area, int64(seq), deleted, body); err != nil {
@@ -194,18 +339,25 @@ func (t *Tx) PutRecord(rec *syncengine.Record, _ *syncengine.Op) error {
 
 // AddOp implements syncengine.Tx: the op joins its record's history.
 func (t *Tx) AddOp(op *syncengine.Op) error {
-	if err := t.sequence(); err != nil {
-		return err
-	}
-	seq, err := t.nextSeq()
-	if err != nil {
-		return err
+	if !t.write {
+		return errors.New("write in a read-only transaction")
 	}
 	digest := syncengine.OpDigest(op)
 	body, err := json.Marshal(storedOp{WireOp: op.ToWire(), Flags: op.Flags, StatedHLC: uint64(op.StatedHLC),
 		ReceivedAt: op.ReceivedAt.UnixMilli(), Digest: digest})
 	if err != nil {
 		return fmt.Errorf("encode op %s: %w", op.ID, err)
+	}
+	if t.deferred {
+		if err := t.touch(); err != nil {
+			return err
+		}
+		t.keepOp(op, digest, body)
+		return nil
+	}
+	seq, err := t.nextSeq()
+	if err != nil {
+		return err
 	}
 	if _, err := t.tx.Exec(t.ctx, "INSERT INTO ops (id, collection, record_id, seq, digest, received_at, body) VALUES ($1, $2, $3, $4, $5, $6, $7)",
 		op.ID, op.Collection, op.RecordID, int64(seq), digest, op.ReceivedAt.UnixMilli(), body); err != nil {
@@ -216,22 +368,26 @@ func (t *Tx) AddOp(op *syncengine.Op) error {
 
 // AcceptedOp implements core.Tx.
 func (t *Tx) AcceptedOp(id string) (*syncengine.Op, error) {
-	if err := t.sequence(); err != nil {
-		return nil, err
-	}
 	var body []byte
-	err := t.tx.QueryRow(t.ctx, "SELECT body FROM ops WHERE id = $1", id).Scan(&body)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil
+	if ok, err := t.cached(); err != nil || ok {
+		if err != nil {
+			return nil, err
+		}
+		e, err := t.acceptedOp(id)
+		if err != nil || !e.found {
+			return nil, err
+		}
+		body = e.body
+	} else {
+		err := t.tx.QueryRow(t.ctx, "SELECT body FROM ops WHERE id = $1", id).Scan(&body)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read op %s: %w", id, err)
+		}
 	}
-	if err != nil {
-		return nil, fmt.Errorf("read op %s: %w", id, err)
-	}
-	var so storedOp
-	if err := json.Unmarshal(body, &so); err != nil {
-		return nil, fmt.Errorf("decode op %s: %w", id, err)
-	}
-	return so.op(), nil
+	return decodeOpBody(id, body)
 }
 
 // History implements core.Tx.
@@ -532,15 +688,25 @@ func (t *Tx) indexAssignment(prev, next *syncengine.Record) error {
 
 // Assigned implements core.Tx.
 func (t *Tx) Assigned(officer, household string) bool {
-	if err := t.sequence(); err != nil {
+	ok, err := t.cached()
+	if err != nil {
 		t.fail(err)
 		return false
+	}
+	k := core.AssignmentKey{Officer: officer, Household: household}
+	if ok {
+		if yes, known := t.cache.assigned[k]; known {
+			return yes
+		}
 	}
 	var yes bool
 	if err := t.tx.QueryRow(t.ctx, "SELECT EXISTS (SELECT 1 FROM assignments WHERE officer = $1 AND household = $2)",
 		officer, household).Scan(&yes); err != nil {
 		t.fail(fmt.Errorf("check assignment of %s to %s: %w", officer, household, err))
 		return false
+	}
+	if ok && t.write {
+		t.rememberAssigned(k, yes)
 	}
 	return yes
 }
