@@ -18,10 +18,11 @@
 // Evidence (photos and signatures) is written like any record — the photos
 // or signatures record goes through the outbox at once — and its files wait
 // in an upload queue kept in the same file (uploadqueue.go), sent by Upload
-// over tus in checksummed chunks of adaptive size, resumable across cut
-// connections and restarts. The files themselves live in a folder beside the
-// tablet file (blobs.go). Signatures are hashed and device-signed with
-// package assets/signature.
+// over tus in chunks of adaptive size, resumable across cut connections
+// (the server keeps what arrived of a cut chunk; the complete file is
+// checked against its sha256) and restarts. The files themselves live in
+// a folder beside the tablet file (blobs.go). Signatures are hashed and
+// device-signed with package assets/signature.
 //
 // Personal fields (names, ID numbers, phones: the schemas' pii) and form
 // drafts are sealed in the file (pii.go). Once a PIN is set, their key is

@@ -75,7 +75,8 @@ type Options struct {
 	// (≈ 30 KB/s) keeps chunks at 64 KiB and on Wi-Fi grows them to 1 MiB.
 	FastChunk time.Duration
 	// ChunkTimeout bounds one chunk's round trip; a chunk that takes longer
-	// counts as a failure and the chunk size halves. Zero: 60 s.
+	// counts as a failure (the server keeps what arrived of it; when that
+	// is nothing the chunk size halves). Zero: 60 s.
 	ChunkTimeout time.Duration
 }
 

@@ -3,7 +3,6 @@ package client
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -12,12 +11,20 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
 
-// tus 1.0 client: creation (with upload), core (HEAD, PATCH) and checksum
-// (sha256 per PATCH). The server's endpoint is UploadsPath.
+// tus 1.0 client: creation (with upload) and core (HEAD, PATCH). The
+// PATCHes carry no Upload-Checksum: a checksum makes a chunk all or
+// nothing, so a connection cut mid-chunk threw the whole chunk away — on
+// a 2G link that cuts every 16–64 KiB, about one chunk per cut. Without
+// it the server keeps every byte that arrived and the client resumes
+// from the offset HEAD reports. Integrity stays end to end: the server
+// hashes the complete file against the sha256 in Upload-Metadata before
+// anything becomes visible, and answers 460 (and drops the upload) when
+// it differs. The server's endpoint is UploadsPath.
 
 // UploadsPath is where the server serves tus uploads.
 const UploadsPath = "/v1/uploads"
@@ -75,16 +82,11 @@ func (m tusMeta) header() string {
 	return strings.Join(parts, ",")
 }
 
-func checksumHeader(chunk []byte) string {
-	sum := sha256.Sum256(chunk)
-	return "sha256 " + base64.StdEncoding.EncodeToString(sum[:])
-}
-
 // create starts an upload of length bytes (tus creation). When first is
-// not nil it is sent in the same request (creation-with-upload) with its
-// checksum. It returns the absolute upload URL and the server's offset:
-// equal to length when the server already holds a verified blob with that
-// sha256 (dedup) or the whole file fit in first.
+// not nil it is sent in the same request (creation-with-upload). It
+// returns the absolute upload URL and the server's offset: equal to
+// length when the server already holds a verified blob with that sha256
+// (dedup) or the whole file fit in first.
 func (t *tusClient) create(ctx context.Context, m tusMeta, length int64, first []byte) (string, int64, error) {
 	var body io.Reader
 	if first != nil {
@@ -98,7 +100,6 @@ func (t *tusClient) create(ctx context.Context, m tusMeta, length int64, first [
 	req.Header.Set("Upload-Metadata", m.header())
 	if first != nil {
 		req.Header.Set("Content-Type", offsetContentType)
-		req.Header.Set("Upload-Checksum", checksumHeader(first))
 		req.ContentLength = int64(len(first))
 	}
 	resp, err := t.do(ctx, req, http.StatusCreated)
@@ -138,17 +139,19 @@ func (t *tusClient) head(ctx context.Context, uploadURL string, length int64) (i
 	return off, nil
 }
 
-// patch sends chunk at offset with its sha256 and returns the server's new
-// offset.
-func (t *tusClient) patch(ctx context.Context, uploadURL string, offset, length int64, chunk []byte) (int64, error) {
-	req, err := t.request(ctx, http.MethodPatch, uploadURL, bytes.NewReader(chunk))
+// patch sends chunk at offset and returns the server's new offset. sent
+// counts the chunk's bytes the HTTP client took for the wire, all of
+// them or those before the connection failed.
+func (t *tusClient) patch(ctx context.Context, uploadURL string, offset, length int64, chunk []byte, sent *int64) (int64, error) {
+	body := &wireCounter{r: bytes.NewReader(chunk)}
+	defer func() { *sent += body.n.Load() }()
+	req, err := t.request(ctx, http.MethodPatch, uploadURL, body)
 	if err != nil {
 		return 0, err
 	}
 	req.ContentLength = int64(len(chunk))
 	req.Header.Set("Content-Type", offsetContentType)
 	req.Header.Set("Upload-Offset", strconv.FormatInt(offset, 10))
-	req.Header.Set("Upload-Checksum", checksumHeader(chunk))
 	resp, err := t.do(ctx, req, http.StatusNoContent, http.StatusOK)
 	if err != nil {
 		return 0, fmt.Errorf("send %d bytes at %d: %w", len(chunk), offset, err)
@@ -166,6 +169,9 @@ func (t *tusClient) request(ctx context.Context, method, u string, body io.Reade
 		return nil, syncengine.Errorf(syncengine.EINVALID, "upload address %q: %v", u, err)
 	}
 	req.Header.Set("Tus-Resumable", tusVersion)
+	// No User-Agent: over 2G every request's headers are paid for, and a
+	// cut link costs a HEAD and a PATCH each time.
+	req.Header.Set("User-Agent", "")
 	if tok := t.token(); tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
@@ -242,4 +248,18 @@ func parseOffset(h string, length int64) (int64, error) {
 		return 0, syncengine.Errorf(syncengine.EINTERNAL, "bad Upload-Offset %q for %d bytes", h, length)
 	}
 	return n, nil
+}
+
+// wireCounter counts the bytes of a request body the HTTP client read. It
+// is atomic because the transport may still be reading the body in its
+// own goroutine when Do returns with an error.
+type wireCounter struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (w *wireCounter) Read(p []byte) (int, error) {
+	n, err := w.r.Read(p)
+	w.n.Add(int64(n))
+	return n, err
 }

@@ -19,7 +19,9 @@ import (
 // creation-with-upload, checksum) for the upload client's tests: it tracks
 // each upload's offset, refuses a PATCH at the wrong offset (409), checks
 // Upload-Checksum (460) and keeps nothing of a checksummed chunk that did
-// not arrive whole, verifies the sha256 metadata once the last byte is in,
+// not arrive whole — but keeps what arrived of a chunk without a checksum,
+// as the real server does —, verifies the sha256 metadata once the last
+// byte is in (460 and the bytes dropped when it differs),
 // and answers a creation for bytes it already holds as complete (dedup).
 // Faults are injected per test; the real server's tus is tested end to end
 // in cmd/ruhu.
@@ -36,6 +38,7 @@ type tusServer struct {
 	creates  []string       // sha256 of each POST, in order
 	heads    int            // HEAD requests
 	patches  []int          // body length of each PATCH, in order
+	summed   int            // PATCHes that carried an Upload-Checksum
 	received map[string]int // body bytes read per sha (kept or not)
 
 	// Faults.
@@ -190,6 +193,9 @@ func (s *tusServer) create(w http.ResponseWriter, r *http.Request) {
 func (s *tusServer) patch(w http.ResponseWriter, r *http.Request, u *tusUpload) {
 	sha := u.meta["sha256"]
 	s.patches = append(s.patches, int(r.ContentLength))
+	if r.Header.Get("Upload-Checksum") != "" {
+		s.summed++
+	}
 	if s.failSHA[sha] {
 		tusFail(w, http.StatusInternalServerError, "EINTERNAL", "disk on fire")
 		return
@@ -238,7 +244,12 @@ func (s *tusServer) appendBody(w http.ResponseWriter, r *http.Request, u *tusUpl
 			return false
 		}
 		if conn, _, err := hj.Hijack(); err == nil {
-			conn.Close() // a checksummed chunk that did not arrive whole is dropped
+			conn.Close()
+		}
+		if r.Header.Get("Upload-Checksum") == "" {
+			// A checksummed chunk that did not arrive whole is dropped;
+			// of one without, what arrived is kept.
+			u.data = append(u.data, part[:n]...)
 		}
 		return false
 	}
@@ -272,7 +283,11 @@ func (s *tusServer) appendBody(w http.ResponseWriter, r *http.Request, u *tusUpl
 	if int64(len(u.data)) == u.length {
 		sum := sha256.Sum256(u.data)
 		if hex.EncodeToString(sum[:]) != sha {
-			u.data = nil
+			for id, o := range s.uploads {
+				if o == u {
+					delete(s.uploads, id) // as the real server: nothing kept
+				}
+			}
 			tusFail(w, 460, "EINVALID", "file does not hash to its sha256")
 			return false
 		}

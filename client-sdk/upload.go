@@ -14,10 +14,12 @@ import (
 
 // Chunk sizes of the adaptive upload: a run starts at StartChunkSize,
 // doubles after each chunk acknowledged within Options.FastChunk up to
-// MaxChunkSize, and halves after a failed or timed-out chunk down to
-// MinChunkSize. Small chunks waste round trips on a good line; big ones
-// waste the bytes of a cut chunk (a checksummed chunk is all or nothing)
-// and rarely finish on a bad one.
+// MaxChunkSize, and halves after a failed chunk of which the server kept
+// nothing, down to MinChunkSize. Chunks carry no checksum (tus.go), so the
+// server keeps what arrived of a chunk cut in flight and a cut costs the
+// requests' headers, not the chunk; what a chunk's size still trades is
+// round trips and headers on a good line (small chunks) against a chunk
+// that outlasts Options.ChunkTimeout on a bad one (big chunks).
 const (
 	MinChunkSize   = 16 << 10
 	StartChunkSize = 64 << 10
@@ -50,10 +52,11 @@ type UploadReport struct {
 	Deferred     int // originals left for an unmetered network
 	Resumed      int // items continued from bytes an earlier run sent
 	Retries      int // transient failures retried in this run
-	// ChunkFailures counts chunks that failed or timed out (each halves
-	// the chunk size).
+	// ChunkFailures counts chunks that failed or timed out; those of which
+	// the server kept nothing halve the chunk size.
 	ChunkFailures int
-	// BytesSent counts chunk bytes put on the wire, resends included.
+	// BytesSent counts file bytes the HTTP client put on the wire (chunk
+	// bodies and creation-with-upload bodies), resends included.
 	BytesSent int64
 	// ChunkSize is the adaptive chunk size at the end of the run;
 	// MinChunk and MaxChunk the smallest and largest used.
@@ -66,8 +69,10 @@ type UploadReport struct {
 // Records never wait for their files (they go with Sync), and Sync never
 // runs Upload: call both, records first.
 //
-// Each file goes in checksummed chunks of adaptive size; a cut connection
-// or a restart resumes from the offset the server reports (HEAD). A file
+// Each file goes in chunks of adaptive size; after a cut connection or a
+// restart the upload resumes from the offset the server reports (HEAD),
+// which counts the bytes of a cut chunk that arrived, so those are never
+// sent twice. The server checks the complete file against its sha256. A file
 // that fails is left for later in the run, after the others, with
 // exponential backoff on transient errors (up to Options.MaxAttempts
 // passes); one failing file never blocks the rest. An expired access
@@ -276,22 +281,24 @@ func (r *uploadRun) send(ctx context.Context, u *storedUpload) error {
 			return fmt.Errorf("read evidence file %s: %w", u.SHA256, err)
 		}
 		var off int64
+		before := u.Offset
 		start := time.Now()
 		err := r.call(ctx, func() error {
 			cctx, cancel := context.WithTimeout(ctx, r.c.opts.ChunkTimeout)
 			defer cancel()
 			var err error
-			off, err = r.tus.patch(cctx, u.URL, u.Offset, u.Size, buf)
+			off, err = r.tus.patch(cctx, u.URL, u.Offset, u.Size, buf, &r.rep.BytesSent)
 			return err
 		})
 		elapsed := time.Since(start)
-		r.rep.BytesSent += n
 		if err == nil && off > u.Offset {
 			failures = 0
 			if err := r.setOffset(u, off); err != nil {
 				return err
 			}
-			if elapsed <= r.c.opts.FastChunk {
+			// Only a full chunk measures the line: the short tail of a
+			// file is quick on any line and must not grow the size.
+			if elapsed <= r.c.opts.FastChunk && n == int64(r.chunk) {
 				r.grow()
 			}
 			continue
@@ -315,24 +322,49 @@ func (r *uploadRun) send(ctx context.Context, u *storedUpload) error {
 		case status == http.StatusConflict:
 			// Our offset is wrong (a chunk landed though its answer was
 			// lost): ask below.
-		case status == statusChecksumMismatch || isCode(err, syncengine.ETRANSIENT):
-			r.shrink()
+		case status == statusChecksumMismatch:
+			// The complete file did not hash to its sha256: the server
+			// dropped the upload, and HEAD below finds it gone (or at 0),
+			// so the file starts over.
+		case isCode(err, syncengine.ETRANSIENT):
 		default:
 			return err
 		}
 		r.rep.ChunkFailures++
-		if failures++; failures >= maxChunkFailures {
+		if err := r.resume(ctx, u, f); err != nil {
 			return err
 		}
-		var head int64
-		if herr := r.call(ctx, func() (err error) { head, err = r.tus.head(ctx, u.URL, u.Size); return err }); herr != nil {
-			return herr
+		if u.Offset > before {
+			// The server kept what arrived of the failed chunk (a cut
+			// connection, a timeout): that is progress, and the chunk
+			// size is not to blame.
+			failures = 0
+			continue
 		}
-		if err := r.setOffset(u, head); err != nil {
+		r.shrink()
+		if failures++; failures >= maxChunkFailures {
 			return err
 		}
 	}
 	return r.finish(u)
+}
+
+// resume asks the server how many bytes of the item it holds (HEAD) after
+// a failed chunk and continues from there; an upload the server no longer
+// knows (expired, or dropped because the file did not hash right) starts
+// again.
+func (r *uploadRun) resume(ctx context.Context, u *storedUpload, f io.ReaderAt) error {
+	var off int64
+	err := r.call(ctx, func() (err error) { off, err = r.tus.head(ctx, u.URL, u.Size); return err })
+	switch status := tusStatus(err); {
+	case err == nil:
+		return r.setOffset(u, off)
+	case status == http.StatusNotFound || status == http.StatusGone:
+		u.URL = ""
+		return r.locate(ctx, u, f)
+	default:
+		return err
+	}
 }
 
 // locate finds where the item's upload stands on the server: HEAD on its

@@ -6,7 +6,7 @@ import (
 )
 
 // BenchmarkUploadOriginal sends a 4.8 MB photo original over loopback to
-// the in-test tus server (checksummed chunks growing to 1 MiB): the
+// the in-test tus server (chunks growing to 1 MiB): the
 // client's own cost per byte, the network aside.
 func BenchmarkUploadOriginal(b *testing.B) {
 	_, _, tb := evidenceTablet(b, nil)

@@ -125,7 +125,8 @@ func equalStrings(a, b []string) bool {
 }
 
 // TestUploadResumesAfterCutConnection: the connection drops in the middle
-// of a chunk at 90 %; the client asks the offset and sends only the rest.
+// of a chunk at 90 %; the server keeps what arrived of the chunk, and the
+// client asks the offset and sends only the rest: not one byte twice.
 func TestUploadResumesAfterCutConnection(t *testing.T) {
 	_, s, tb := evidenceTablet(t, nil)
 	original := noisePNG(t, 600, 500, 21) // ≈ 1.2 MB
@@ -141,15 +142,47 @@ func TestUploadResumesAfterCutConnection(t *testing.T) {
 	if rep.Uploaded != 2 || rep.ChunkFailures != 1 || rep.Failed != 0 {
 		t.Fatalf("report %+v", rep)
 	}
-	// Resent: at most the chunk that was cut (≤ MaxChunkSize) beyond the file.
 	s.mu.Lock()
 	received := s.received[orig.SHA256]
 	s.mu.Unlock()
-	if extra := received - int(orig.Size); extra < 0 || extra > client.MaxChunkSize {
-		t.Fatalf("server read %d bytes for a %d-byte file", received, orig.Size)
+	if received != int(orig.Size) || s.summed != 0 {
+		t.Fatalf("server read %d bytes for a %d-byte file (%d checksummed chunks): the cut chunk was sent again", received, orig.Size, s.summed)
 	}
 	if s.heads == 0 {
 		t.Fatal("client did not ask the offset after the cut")
+	}
+}
+
+// TestUploadStartsOverWhenTheFileDoesNotHash: chunks carry no checksum of
+// their own, so a chunk damaged on the way shows when the complete file
+// does not hash to its sha256; the server drops the upload (460) and the
+// client sends the file again in a new upload, in the same run.
+func TestUploadStartsOverWhenTheFileDoesNotHash(t *testing.T) {
+	_, s, tb := evidenceTablet(t, nil)
+	original := noisePNG(t, 300, 300, 25)
+	tb.attach(t, "HH1", "before", original)
+	tb.upload(t, false) // the evidence copy
+	orig := byClass(queue(t, tb), client.UploadOriginal)[0]
+	s.with(func(s *tusServer) { s.corrupt = 1 })
+
+	rep := tb.upload(t, true)
+	if rep.Uploaded != 1 || rep.Failed != 0 || rep.ChunkFailures != 1 {
+		t.Fatalf("report %+v", rep)
+	}
+	if !bytes.Equal(s.blob(orig.SHA256), original) {
+		t.Fatal("server copy differs from the original")
+	}
+	creates := 0
+	for _, sha := range s.creates {
+		if sha == orig.SHA256 {
+			creates++
+		}
+	}
+	s.mu.Lock()
+	received := s.received[orig.SHA256]
+	s.mu.Unlock()
+	if creates != 2 || received != 2*int(orig.Size) {
+		t.Fatalf("%d uploads created and %d bytes read for a %d-byte file, want 2 and twice the file", creates, received, orig.Size)
 	}
 }
 
@@ -249,6 +282,14 @@ func TestChunkSizeAdapts(t *testing.T) {
 		}
 		if !bytes.Equal(s.blob(orig.SHA256), original) {
 			t.Fatal("server copy differs")
+		}
+	})
+	t.Run("a file's short tail does not grow it", func(t *testing.T) {
+		_, s, tb := evidenceTablet(t, nil)
+		tb.attach(t, "HH1", "before", noisePNG(t, 120, 120, 26)) // ≈ 57 KB, and its smaller evidence copy
+		rep := tb.upload(t, true)
+		if rep.Uploaded != 2 || rep.MaxChunk != client.StartChunkSize || rep.ChunkSize != client.StartChunkSize {
+			t.Fatalf("report %+v, chunks %v", rep, s.patches)
 		}
 	})
 	t.Run("does not grow on a slow line, floor at 16 KiB", func(t *testing.T) {
