@@ -46,6 +46,9 @@ type collection struct {
 	policy  CollectionPolicy
 	rules   []crossFieldRule
 	order   map[string][]string // declaration order of properties (form.go)
+	// compiled vouches for most valid input without the library
+	// (compiled.go); whatever it does not accept goes through root/props.
+	compiled *compiledRoot
 }
 
 // New compiles the embedded schema files, using the highest version of each
@@ -141,7 +144,7 @@ func compileCollection(c *jsonschema.Compiler, name string, cv collectionVersion
 	if err != nil {
 		return nil, fmt.Errorf("compile schema %s: %w", url, err)
 	}
-	col := &collection{name: name, version: cv.version, root: root, props: root.Properties}
+	col := &collection{name: name, version: cv.version, root: root, props: root.Properties, compiled: compileRoot(root)}
 	if len(col.props) == 0 {
 		return nil, fmt.Errorf("schema %s: no properties", url)
 	}

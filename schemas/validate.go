@@ -27,6 +27,11 @@ func (r *Registry) ValidatePatch(collection string, fields map[string]json.RawMe
 	if err != nil {
 		return err
 	}
+	if c.compiled.acceptsPatch(fields) {
+		if values, ok := c.ruleValues(fields); ok {
+			return c.checkRules(values, false)
+		}
+	}
 	names, values, ferr := c.decode(fields)
 	if ferr != nil {
 		return ferr
@@ -50,6 +55,11 @@ func (r *Registry) ValidateRecord(collection string, fields map[string]json.RawM
 	if err != nil {
 		return err
 	}
+	if c.compiled.acceptsRecord(fields) {
+		if values, ok := c.ruleValues(fields); ok {
+			return c.checkRules(values, true)
+		}
+	}
 	names, values, ferr := c.decode(fields)
 	if ferr != nil {
 		return ferr
@@ -66,6 +76,31 @@ func (r *Registry) ValidateRecord(collection string, fields map[string]json.RawM
 		return r.recordError(c, err)
 	}
 	return c.checkRules(values, true)
+}
+
+// ruleValues decodes the fields the collection's cross-field rules read,
+// those present, after the compiled checks accepted every field; nil for
+// a collection without rules. ok is false if one does not decode (not
+// expected once accepted): the caller then takes the full path.
+func (c *collection) ruleValues(fields map[string]json.RawMessage) (values map[string]any, ok bool) {
+	if len(c.rules) == 0 {
+		return nil, true
+	}
+	values = make(map[string]any)
+	for _, rule := range c.rules {
+		for _, name := range rule.fields {
+			raw, present := fields[name]
+			if _, done := values[name]; !present || done {
+				continue
+			}
+			v, err := decodeValue(raw)
+			if err != nil {
+				return nil, false
+			}
+			values[name] = v
+		}
+	}
+	return values, true
 }
 
 // maxFieldBytes bounds one field's JSON before it is decoded. The validator
