@@ -204,6 +204,11 @@ func TestMarkupIsShownAsText(t *testing.T) {
 	if txt := tab.Text("#households"); !strings.Contains(txt, xssName) {
 		t.Errorf("list does not show the name as text: %q", txt)
 	}
+	// On a 390-px phone every row's badges stay on screen: the list is a
+	// stack of cards there, not a table scrolled sideways out of sight.
+	if off := browsertest.Eval[int](tab, `[...document.querySelectorAll("#households tbody .badge")].filter(b => b.getBoundingClientRect().right > window.innerWidth).length`); off != 0 {
+		t.Errorf("%d badges of the household list are off the phone's screen", off)
+	}
 	tab.Screenshot("list")
 	tab.Do(chromedp.Navigate(f.url + "/households/" + xssHousehold))
 	if h := tab.Text("#head-name"); !strings.Contains(h, xssName) {
