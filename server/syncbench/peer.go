@@ -61,8 +61,18 @@ type PeerResult struct {
 	RuhuPull  Spread `json:"ruhu_pull_10k_s"`
 	PushRatio Ratio  `json:"push_ratio"`
 	PullRatio Ratio  `json:"pull_ratio"`
-	Docs      int    `json:"docs"`
-	Runs      int    `json:"runs"`
+	// The CPU seconds each side's push and pull used, the Go process
+	// (client, and ruhu's server) and the node process together: steadier
+	// than wall-clock on a shared machine, blind to waits on the disk.
+	// Left out where /proc is missing.
+	PeerPushCPU  *Spread `json:"peer_push_cpu_s,omitempty"`
+	PeerPullCPU  *Spread `json:"peer_pull_cpu_s,omitempty"`
+	RuhuPushCPU  *Spread `json:"ruhu_push_cpu_s,omitempty"`
+	RuhuPullCPU  *Spread `json:"ruhu_pull_cpu_s,omitempty"`
+	PushCPURatio *Ratio  `json:"push_cpu_ratio,omitempty"`
+	PullCPURatio *Ratio  `json:"pull_cpu_ratio,omitempty"`
+	Docs         int     `json:"docs"`
+	Runs         int     `json:"runs"`
 	// Peer names the peer and its storage; PeerFsync whether it synced
 	// each write.
 	Peer          string `json:"peer"`
@@ -111,97 +121,103 @@ func RunPeer(ctx context.Context, o PeerOptions) (*PeerResult, error) {
 	}
 	defer peer.Close()
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 200}, Timeout: 2 * time.Minute}
-	var peerPush, peerPull, ruhuPush, ruhuPull []float64
+	clock := phaseClock{peerPID: peer.PID()}
+	var peerPush, peerPull, ruhuPush, ruhuPull []phase
 	for run := 1; run <= o.Runs; run++ {
-		ops, push, pull, err := ruhuRun(filepath.Join(o.Dir, "ruhu-"+strconv.Itoa(run)+".db"), o.Docs)
+		ops, push, pull, err := ruhuRun(filepath.Join(o.Dir, "ruhu-"+strconv.Itoa(run)+".db"), o.Docs, clock)
 		if err != nil {
 			return nil, fmt.Errorf("ruhu run %d: %w", run, err)
 		}
-		ruhuPush, ruhuPull = append(ruhuPush, push.Seconds()), append(ruhuPull, pull.Seconds())
+		ruhuPush, ruhuPull = append(ruhuPush, push), append(ruhuPull, pull)
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		push, pull, err = peerRun(ctx, hc, peer.URL, run, ops, res.PeerPushBatch, res.PeerPullBatch)
+		push, pull, err = peerRun(ctx, hc, peer.URL, run, ops, res.PeerPushBatch, res.PeerPullBatch, clock)
 		if err != nil {
 			return nil, fmt.Errorf("peer run %d: %w", run, err)
 		}
-		peerPush, peerPull = append(peerPush, push.Seconds()), append(peerPull, pull.Seconds())
-		fmt.Fprintf(o.Log, "run %d: ruhu push %.3fs pull %.3fs; peer push %.3fs pull %.3fs\n", run,
+		peerPush, peerPull = append(peerPush, push), append(peerPull, pull)
+		fmt.Fprintf(o.Log, "run %d: ruhu push %s pull %s; peer push %s pull %s\n", run,
 			ruhuPush[run-1], ruhuPull[run-1], peerPush[run-1], peerPull[run-1])
 	}
-	res.PeerPush, res.PeerPull = spread(peerPush), spread(peerPull)
-	res.RuhuPush, res.RuhuPull = spread(ruhuPush), spread(ruhuPull)
+	res.PeerPush, res.PeerPull = spread(peerPush, wallOf), spread(peerPull, wallOf)
+	res.RuhuPush, res.RuhuPull = spread(ruhuPush, wallOf), spread(ruhuPull, wallOf)
 	res.PushRatio = ratio(res.PeerPush, res.RuhuPush)
 	res.PullRatio = ratio(res.PeerPull, res.RuhuPull)
+	if clock.works() {
+		pp, pl, rp, rl := spread(peerPush, cpuOf), spread(peerPull, cpuOf), spread(ruhuPush, cpuOf), spread(ruhuPull, cpuOf)
+		pr, lr := ratio(pp, rp), ratio(pl, rl)
+		res.PeerPushCPU, res.PeerPullCPU, res.RuhuPushCPU, res.RuhuPullCPU, res.PushCPURatio, res.PullCPURatio = &pp, &pl, &rp, &rl, &pr, &lr
+	}
 	return res, nil
 }
 
 // ruhuRun pushes n visits from one tablet to a fresh ruhu server over a
 // fresh bbolt file and pulls them all back, as Run's first stage does; it
 // returns the ops, for the peer to get the same documents.
-func ruhuRun(path string, n int) (ops []syncengine.WireOp, push, pull time.Duration, err error) {
+func ruhuRun(path string, n int, clock phaseClock) (ops []syncengine.WireOp, push, pull phase, err error) {
 	defer os.Remove(path)
 	e, err := start(path, []string{"solo"})
 	if err != nil {
-		return nil, 0, 0, err
+		return nil, phase{}, phase{}, err
 	}
 	defer e.close()
 	var seq atomic.Int64
 	ops = visitOps("solo", e.device["solo"], n, &seq)
 	bodies, err := encodeBatches(ops, syncengine.MaxPushOps)
 	if err != nil {
-		return nil, 0, 0, err
+		return nil, phase{}, phase{}, err
 	}
-	t0 := time.Now()
+	t0 := clock.start()
 	for i, b := range bodies {
 		if err := e.push("solo", b, min(syncengine.MaxPushOps, n-i*syncengine.MaxPushOps), nil); err != nil {
-			return nil, 0, 0, err
+			return nil, phase{}, phase{}, err
 		}
 	}
-	push = time.Since(t0)
-	t0 = time.Now()
+	push = clock.since(t0)
+	t0 = clock.start()
 	got, err := e.pullAll("solo")
-	pull = time.Since(t0)
+	pull = clock.since(t0)
 	if err != nil {
-		return nil, 0, 0, err
+		return nil, phase{}, phase{}, err
 	}
 	// The pull also returns the tablet's household and assignment.
 	if got != n+2 {
-		return nil, 0, 0, fmt.Errorf("%w: pulled %d records, want %d visits and 2 seeded", ErrPeerCount, got, n)
+		return nil, phase{}, phase{}, fmt.Errorf("%w: pulled %d records, want %d visits and 2 seeded", ErrPeerCount, got, n)
 	}
 	return ops, push, pull, nil
 }
 
 // peerRun replicates ops, as CouchDB documents, into a fresh database of
 // the peer and back out.
-func peerRun(ctx context.Context, hc *http.Client, base string, run int, ops []syncengine.WireOp, pushBatch, pullBatch int) (push, pull time.Duration, err error) {
+func peerRun(ctx context.Context, hc *http.Client, base string, run int, ops []syncengine.WireOp, pushBatch, pullBatch int, clock phaseClock) (push, pull phase, err error) {
 	docs, err := couchDocs(ops)
 	if err != nil {
-		return 0, 0, err
+		return phase{}, phase{}, err
 	}
 	batches, err := pouchpeer.PreparePush(docs, pushBatch)
 	if err != nil {
-		return 0, 0, err
+		return phase{}, phase{}, err
 	}
 	db, err := pouchpeer.CreateDB(ctx, hc, base, "visits-"+strconv.Itoa(run), "push-"+strconv.Itoa(run))
 	if err != nil {
-		return 0, 0, err
+		return phase{}, phase{}, err
 	}
-	t0 := time.Now()
+	t0 := clock.start()
 	if err := db.Push(ctx, batches); err != nil {
-		return 0, 0, err
+		return phase{}, phase{}, err
 	}
-	push = time.Since(t0)
+	push = clock.since(t0)
 	puller := *db
 	puller.ID = "pull-" + strconv.Itoa(run)
-	t0 = time.Now()
+	t0 = clock.start()
 	got, err := puller.Pull(ctx, pullBatch, nil)
-	pull = time.Since(t0)
+	pull = clock.since(t0)
 	if err != nil {
-		return 0, 0, err
+		return phase{}, phase{}, err
 	}
 	if got != len(ops) {
-		return 0, 0, fmt.Errorf("%w: pulled %d documents, pushed %d", ErrPeerCount, got, len(ops))
+		return phase{}, phase{}, fmt.Errorf("%w: pulled %d documents, pushed %d", ErrPeerCount, got, len(ops))
 	}
 	return push, pull, nil
 }
@@ -237,7 +253,60 @@ func couchDocs(ops []syncengine.WireOp) ([]pouchpeer.Doc, error) {
 	return docs, nil
 }
 
-func spread(runs []float64) Spread {
+// phase is what one push or pull took: wall-clock, and CPU time of the
+// Go process and the peer's together (cpu < 0 when unknown).
+type phase struct {
+	wall, cpu time.Duration
+}
+
+func (p phase) String() string {
+	if p.cpu < 0 {
+		return fmt.Sprintf("%.3fs", p.wall.Seconds())
+	}
+	return fmt.Sprintf("%.3fs (cpu %.2fs)", p.wall.Seconds(), p.cpu.Seconds())
+}
+
+func wallOf(p phase) float64 { return p.wall.Seconds() }
+func cpuOf(p phase) float64  { return p.cpu.Seconds() }
+
+// phaseClock reads the wall clock and the CPU time used by this process
+// and the peer's.
+type phaseClock struct {
+	peerPID int
+}
+
+// mark is a phase's start.
+type mark struct {
+	at  time.Time
+	cpu time.Duration // < 0 when unknown
+}
+
+func (c phaseClock) cpu() time.Duration {
+	self, err1 := procCPU(0)
+	peer, err2 := procCPU(c.peerPID)
+	if err1 != nil || err2 != nil {
+		return -1
+	}
+	return self + peer
+}
+
+func (c phaseClock) works() bool { return c.cpu() >= 0 }
+
+func (c phaseClock) start() mark { return mark{cpu: c.cpu(), at: time.Now()} }
+
+func (c phaseClock) since(m mark) phase {
+	p := phase{wall: time.Since(m.at), cpu: -1}
+	if now := c.cpu(); now >= 0 && m.cpu >= 0 {
+		p.cpu = now - m.cpu
+	}
+	return p
+}
+
+func spread(phases []phase, of func(phase) float64) Spread {
+	runs := make([]float64, len(phases))
+	for i, p := range phases {
+		runs[i] = of(p)
+	}
 	s := append([]float64(nil), runs...)
 	sort.Float64s(s)
 	med := s[len(s)/2]

@@ -2,6 +2,8 @@ package syncbench_test
 
 import (
 	"context"
+	"encoding/json"
+	"runtime"
 	"testing"
 
 	"github.com/ruhu-dev/ruhu/server/syncbench"
@@ -26,6 +28,10 @@ func TestPeerComparisonSmall(t *testing.T) {
 		if res.PushRatio.Median <= 0 || res.PullRatio.Median <= 0 {
 			t.Fatalf("ratios %+v %+v", res.PushRatio, res.PullRatio)
 		}
-		t.Logf("batch %d: %+v", batch, res)
+		if runtime.GOOS == "linux" && (res.PeerPushCPU == nil || res.RuhuPullCPU == nil || res.PushCPURatio == nil || len(res.PeerPullCPU.Runs) != 2) {
+			t.Fatalf("no CPU figures on Linux: %+v", res)
+		}
+		raw, _ := json.Marshal(res)
+		t.Logf("batch %d: %s", batch, raw)
 	}
 }

@@ -172,6 +172,9 @@ func Start(ctx context.Context, o Options) (*Peer, error) {
 	}
 }
 
+// PID is the peer process's id, for reading the CPU time it used.
+func (p *Peer) PID() int { return p.cmd.Process.Pid }
+
 // Close stops the peer: closing its stdin ends it; it is killed if it
 // has not ended a few seconds later.
 func (p *Peer) Close() {
