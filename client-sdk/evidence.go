@@ -65,7 +65,7 @@ type PhotoAttachment struct {
 }
 
 // AttachPhoto keeps a photo as evidence: it stores the original bytes and
-// a compressed evidence copy (≤ 1600 px JPEG, photo.CompressForEvidence)
+// a compressed evidence copy (≤ photo.EvidenceSide px JPEG, photo.CompressForEvidence)
 // in the evidence folder beside the tablet file, writes a photos record
 // citing the evidence copy's sha256 in blob_sha256, and queues the
 // evidence copy and the original for upload — record and queue in one
@@ -100,7 +100,7 @@ func (c *Client) AttachPhoto(ctx context.Context, p PhotoAttachment) (string, er
 			return "", syncengine.Errorf(syncengine.EINVALID, "无法压缩照片：%v", err)
 		}
 	}
-	sameAsOriginal := format == photo.JPEG && max(cfg.Width, cfg.Height) <= 1600 && len(evidence) >= len(p.Original)
+	sameAsOriginal := format == photo.JPEG && max(cfg.Width, cfg.Height) <= photo.EvidenceSide && len(evidence) >= len(p.Original)
 	if sameAsOriginal {
 		evidence = p.Original
 	}

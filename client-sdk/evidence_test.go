@@ -17,13 +17,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ruhu-dev/ruhu/assets/photo"
 	"github.com/ruhu-dev/ruhu/assets/signature"
 	client "github.com/ruhu-dev/ruhu/client-sdk"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
 
 // testJPEG makes a camera-like JPEG: a smooth gradient with grain, so the
-// evidence copy (≤ 1600 px, quality 75) is much smaller than it.
+// evidence copy (≤ photo.EvidenceSide px, photo.EvidenceQuality) is much
+// smaller than it.
 func testJPEG(t testing.TB, w, h int, seed uint64) []byte {
 	t.Helper()
 	r := rand.New(rand.NewPCG(seed, 7))
@@ -143,7 +145,7 @@ func TestAttachPhotoWritesRecordAndQueueTogetherDurably(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(evBytes))
-	if err != nil || format != "jpeg" || max(cfg.Width, cfg.Height) != 1600 || hexSHA(evBytes) != ev.SHA256 {
+	if err != nil || format != "jpeg" || max(cfg.Width, cfg.Height) != photo.EvidenceSide || hexSHA(evBytes) != ev.SHA256 {
 		t.Fatalf("evidence copy: %s %dx%d %v", format, cfg.Width, cfg.Height, err)
 	}
 	if len(evBytes) >= len(original) {
@@ -189,7 +191,8 @@ func TestSmallJPEGIsItsOwnEvidenceCopy(t *testing.T) {
 	f := newFakeServer(t)
 	tb := newTablet(t, f, nil)
 	tb.save(t, "households", "HH1", household("张建国"))
-	// A low-quality small JPEG: re-encoding at 75 cannot make it smaller.
+	// A low-quality small JPEG: re-encoding at photo.EvidenceQuality cannot
+	// make it smaller.
 	img, err := jpeg.Decode(bytes.NewReader(testJPEG(t, 800, 600, 5)))
 	if err != nil {
 		t.Fatal(err)

@@ -31,8 +31,9 @@ const (
 	// UploadSignature is a rendered signature image: a few KB, and a
 	// signature without its image is what gets disputed, so it goes first.
 	UploadSignature = "signature"
-	// UploadEvidence is the compressed evidence copy of a photo (≤ 1600 px
-	// JPEG), small enough for 2G; the photos record cites it.
+	// UploadEvidence is the compressed evidence copy of a photo (a JPEG
+	// of at most photo.EvidenceSide px, photo.CompressForEvidence), small
+	// enough for 2G; the photos record cites it.
 	UploadEvidence = "evidence"
 	// UploadOriginal is a photo as the camera wrote it. It waits for an
 	// unmetered network (Options.Metered) unless UploadAll is called.

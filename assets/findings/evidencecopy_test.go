@@ -78,8 +78,8 @@ func TestEvidenceCopyKeepsTheFindings(t *testing.T) {
 		name             string
 		maxSide, quality int
 	}{
-		{"the tablet's evidence copy (1600 px, quality 75)", 0, 0},
-		{"1280 px, quality 60", 1280, 60},
+		{fmt.Sprintf("the tablet's evidence copy (%d px, quality %d)", photo.EvidenceSide, photo.EvidenceQuality), 0, 0},
+		{"the former copy (1600 px, quality 75)", 1600, 75},
 		{"1024 px, quality 50", 1024, 50},
 		{"800 px, quality 40", 800, 40},
 	}

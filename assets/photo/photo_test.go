@@ -347,8 +347,8 @@ func TestCompressForEvidence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Width != 1067 || cfg.Height != 1600 {
-		t.Errorf("evidence copy is %d×%d, want upright 1067×1600", cfg.Width, cfg.Height)
+	if cfg.Width != 853 || cfg.Height != photo.EvidenceSide {
+		t.Errorf("evidence copy is %d×%d, want upright 853×%d", cfg.Width, cfg.Height, photo.EvidenceSide)
 	}
 	if len(small) >= len(orig)/2 {
 		t.Errorf("evidence copy is %d bytes for an original of %d", len(small), len(orig))
