@@ -55,6 +55,28 @@ var kindLabels = map[string]string{
 	"enroll": "登记设备", "revoke": "停用设备", "user": "账号变更", "import": "导入", "export": "导出",
 }
 
+// detailLabels names the facts audit entries carry (the keys server/core
+// records). The stored keys stay English — the hash chain covers them —
+// and the page shows the auditor these words, with the key as a tooltip.
+var detailLabels = map[string]string{
+	"acked": "已确认", "applied": "已应用", "rejected": "被拒绝", "ops": "操作数", "digest": "批次摘要",
+	"signature": "设备签名", "role": "角色", "role_before": "原角色", "scopes": "管辖区划",
+	"scopes_before": "原管辖区划", "user": "用户", "action": "动作", "status": "状态",
+	"display_name": "姓名", "device": "设备", "name": "名称", "public_key": "公钥", "conflict": "冲突",
+	"field": "字段", "op": "操作", "record": "记录", "what": "内容", "format": "格式", "period": "统计期",
+	"list": "清单", "file": "文件", "via": "途径", "bytes": "字节数", "sha256": "文件哈希",
+	"imported": "已导入", "unchanged": "未变", "problems": "问题行",
+}
+
+// detailLabel is the Chinese name of an audit fact, or its key when the
+// core records a fact this page does not know yet.
+func detailLabel(k string) string {
+	if l, ok := detailLabels[k]; ok {
+		return l
+	}
+	return k
+}
+
 func kindLabel(k string) string {
 	if l, ok := kindLabels[k]; ok {
 		return l

@@ -130,6 +130,10 @@ func TestAuditPageInBrowser(t *testing.T) {
 	if txt := tab.Text("#audit"); !strings.Contains(txt, "导出") || !strings.Contains(txt, "xlsx") || !strings.Contains(txt, "county") {
 		t.Errorf("audit table lacks the county's workbook export: %q", txt[:min(len(txt), 400)])
 	}
+	// Every fact is named in Chinese: an auditor reads 已确认, not acked.
+	if raw := browsertest.Eval[[]string](tab, `[...document.querySelectorAll("#audit td.detail .kv > span:first-child")].map(s => s.textContent).filter(k => /^[a-z_0-9]+$/.test(k))`); len(raw) != 0 {
+		t.Errorf("audit facts shown by their English keys: %v", raw)
+	}
 	tab.Screenshot("audit")
 	saveReadmeShot(t, tab, "console-audit.png")
 	tab.RequireLoopbackOnly()

@@ -47,6 +47,7 @@ var funcs = template.FuncMap{
 	"add":         func(a, b int) int { return a + b },
 	"short":       func(s string) string { return shortSHA(s) },
 	"kindLabel":   kindLabel,
+	"detailLabel": detailLabel,
 	"readsAudit":  func(u *User) bool { return u != nil && auth.CanReadAudit(u.Role) },
 }
 
