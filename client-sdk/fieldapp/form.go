@@ -152,20 +152,20 @@ func widgetsFor(col string) map[string]string {
 // pairs of the description, bounds from the keywords. Annotation fields
 // (a reviewer's) are left out. A field added to the schema appears here
 // without any UI code.
-func BuildForm(reg *schemas.Registry, collection string) (*Form, error) {
-	root := reg.Schema(collection)
+func BuildForm(reg *schemas.Registry, name string) (*Form, error) {
+	root := reg.Schema(name)
 	if root == nil {
-		return nil, syncengine.Errorf(syncengine.ENOTFOUND, "没有 %s 的表单", collection)
+		return nil, syncengine.Errorf(syncengine.ENOTFOUND, "没有 %s 的表单", name)
 	}
 	root = deref(root)
-	pol := reg.Policy(collection)
+	pol := reg.Policy(name)
 	skip := map[string]bool{}
 	for _, a := range pol.Annotations {
 		skip[a] = true
 	}
-	f := &Form{Collection: collection, Title: chineseTitle(root), Version: reg.Version(collection)}
-	f.Fields = fieldsOf(reg, collection, "", root, widgetsFor(collection), skip)
-	if collection == "exit_steps" {
+	f := &Form{Collection: name, Title: chineseTitle(root), Version: reg.Version(name)}
+	f.Fields = fieldsOf(reg, name, "", root, widgetsFor(name), skip)
+	if name == collection.ExitSteps {
 		f.ShowWhen = exitStepShowWhen()
 	}
 	return f, nil
