@@ -37,9 +37,13 @@ var (
 // projection and the visit indexes (visitindex.go).
 var reportBuckets = [][]byte{bucketReportRows, bucketReportCounts, bucketVisitsByHousehold, bucketVisitPhotos}
 
+// summaryBuckets are the buckets RebuildReportRows recomputes after the
+// projection, from the visit index (summaries.go).
+var summaryBuckets = [][]byte{bucketVisitSummaries}
+
 // reportRowsVersion is the layout of the rows and the field list below.
 // Change it with either: Open then rebuilds the projection.
-const reportRowsVersion = 4
+const reportRowsVersion = 5
 
 // ReportField is core.ReportField: a field the projection keeps.
 type ReportField = core.ReportField
@@ -335,7 +339,7 @@ func (s *Store) ensureReportRows() error {
 	err := s.db.View(func(btx *bolt.Tx) error {
 		v := btx.Bucket(bucketMeta).Get(keyReportRows)
 		current = len(v) == 1 && v[0] == reportRowsVersion
-		for _, name := range reportBuckets {
+		for _, name := range append(slices.Clip(reportBuckets), summaryBuckets...) {
 			current = current && btx.Bucket(name) != nil
 		}
 		return nil
@@ -370,6 +374,15 @@ func (s *Store) RebuildReportRows() error {
 			}
 			if _, err := btx.CreateBucket(name); err != nil {
 				return err
+			}
+		}
+		// Without their bucket the rows below leave the summaries alone:
+		// they are made once the index is whole.
+		for _, name := range summaryBuckets {
+			if btx.Bucket(name) != nil {
+				if err := btx.DeleteBucket(name); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
@@ -408,6 +421,20 @@ func (s *Store) RebuildReportRows() error {
 		if err != nil {
 			return fmt.Errorf("rebuild report rows: %w", err)
 		}
+	}
+	err = s.db.Update(func(btx *bolt.Tx) error {
+		for _, name := range summaryBuckets {
+			if _, err := btx.CreateBucket(name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("rebuild report rows: %w", err)
+	}
+	if err := s.rebuildVisitSummaries(); err != nil {
+		return err
 	}
 	err = s.db.Update(func(btx *bolt.Tx) error {
 		return btx.Bucket(bucketMeta).Put(keyReportRows, []byte{reportRowsVersion})

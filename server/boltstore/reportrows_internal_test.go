@@ -85,7 +85,7 @@ func reportRows(t *testing.T, s *Store) map[string]string {
 		if err != nil {
 			return err
 		}
-		for _, b := range [][]byte{bucketReportCounts, bucketVisitsByHousehold, bucketVisitPhotos} {
+		for _, b := range [][]byte{bucketReportCounts, bucketVisitsByHousehold, bucketVisitPhotos, bucketVisitSummaries} {
 			err := tx.tx.Bucket(b).ForEach(func(k, v []byte) error {
 				rows[string(b)+" "+string(k)] = string(v)
 				return nil

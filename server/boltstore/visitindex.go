@@ -183,13 +183,23 @@ func (t *Tx) indexVisit(id []byte, old []byte, area string, f visitFields, live 
 	if live {
 		newKey, newValue = visitEntryKey(area, id, &f)
 	}
+	var moved [][]byte // the households whose entries changed (summaries.go)
 	if oldKey != nil && !bytes.Equal(oldKey, newKey) {
 		if err := byHousehold.Delete(oldKey); err != nil {
 			return err
 		}
+		moved = append(moved, householdKeyOf(oldKey, id))
 	}
 	if newKey != nil && !bytes.Equal(byHousehold.Get(newKey), newValue) {
 		if err := byHousehold.Put(newKey, newValue); err != nil {
+			return err
+		}
+		if hh := householdKeyOf(newKey, id); len(moved) == 0 || !bytes.Equal(moved[0], hh) {
+			moved = append(moved, hh)
+		}
+	}
+	for _, hh := range moved {
+		if err := t.summarizeHousehold(hh); err != nil {
 			return err
 		}
 	}
@@ -226,6 +236,17 @@ func (t *Tx) ScanVisitsByHousehold(areaPrefix string, fn func(area, household []
 	// releaseMapped): a county's entries are some 60 MB, and released
 	// during the scan the tree's inner pages would be read back again.
 	defer t.releaseMapped()
+	return t.scanVisitIndex([]byte(areaPrefix), fn)
+}
+
+// scanVisitIndex is ScanVisitsByHousehold over the keys starting with
+// prefix (an area prefix, or a whole area and household), without
+// releasing the pages it read.
+func (t *Tx) scanVisitIndex(prefix []byte, fn func(area, household []byte, visits []VisitEntry) error) error {
+	b := t.tx.Bucket(bucketVisitsByHousehold)
+	if b == nil {
+		return fmt.Errorf("visit index: the store has none (open it writable once to build it)")
+	}
 	var area, household []byte
 	var visits []VisitEntry
 	var listed []core.ListedVisit // visits[i].Listed points at listed[i] when set
@@ -242,7 +263,6 @@ func (t *Tx) ScanVisitsByHousehold(areaPrefix string, fn func(area, household []
 		visits = visits[:0]
 		return err
 	}
-	prefix := []byte(areaPrefix)
 	c := b.Cursor()
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 		end := bytes.IndexByte(k, 0)
