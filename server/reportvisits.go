@@ -353,7 +353,8 @@ func readReportInput(store Store, evidence EvidencePolicy, area string, period r
 // are tallied where the rules allow it (see visitTallier), so the input
 // is only good for rules.Check over that period judged at asOf. It reads
 // the visits from the store's by-household visit index when the store
-// keeps one (core.VisitIndexTx), else from the report rows. only, when
+// keeps one (core.VisitIndexTx), through its visit summaries when it
+// keeps those too (core.VisitSummaryTx), else from the report rows. only, when
 // not nil, names the collections to read (the others are left empty).
 func readReportInputFor(tx Tx, evidence EvidencePolicy, area string, period rules.Period, asOf time.Time, only map[string]bool) (*rules.Input, error) {
 	r := newInputReader(tx, evidence, asOf)
@@ -388,9 +389,16 @@ func readReportInputFor(tx Tx, evidence EvidencePolicy, area string, period rule
 		if !indexed {
 			return tx.ScanReportRows("visits", area, visitFieldNames, tallier.visit)
 		}
-		err := ix.ScanVisitsByHousehold(area, func(_, household []byte, visits []core.VisitEntry) error {
-			return tallier.householdVisits(ix, household, visits)
-		})
+		var err error
+		if sx, summarized := tx.(core.VisitSummaryTx); summarized {
+			err = sx.ScanVisitSummaries(area, func(a, household []byte, s *core.VisitSummary) error {
+				return tallier.householdSummary(sx, a, household, s)
+			})
+		} else {
+			err = ix.ScanVisitsByHousehold(area, func(_, household []byte, visits []core.VisitEntry) error {
+				return tallier.householdVisits(ix, household, visits)
+			})
+		}
 		// The rules list findings in the order of the visits: id order,
 		// as a scan of the visits gives them.
 		slices.SortFunc(r.in.Visits, func(a, b rules.Visit) int { return strings.Compare(a.ID, b.ID) })

@@ -116,10 +116,13 @@ func TestTalliedReportEqualsRecords(t *testing.T) {
 		}
 		for _, asOf := range []time.Time{period.End.Add(40 * 24 * time.Hour), period.End.Add(-9 * 24 * time.Hour), period.Start.Add(time.Duration(rng.Int64N(int64(period.End.Sub(period.Start)))))} {
 			for _, prefix := range []string{reportbench.CountyCode, reportbench.CountyCode + "002", reportbench.CountyCode + "001002"} {
-				var indexed, rows, slow *rules.Input
+				var indexed, unsummarized, rows, slow *rules.Input
 				err := store.Core().View(func(ctx core.Tx) (err error) {
 					tx := ctx.(server.Tx)
 					if indexed, err = server.ReadReportInputFor(tx, server.EvidencePolicy{}, prefix, period, asOf, nil); err != nil {
+						return err
+					}
+					if unsummarized, err = server.ReadReportInputFor(withoutSummaries{tx, tx.(core.VisitIndexTx)}, server.EvidencePolicy{}, prefix, period, asOf, nil); err != nil {
 						return err
 					}
 					if rows, err = server.ReadReportInputFor(withoutVisitIndex{tx}, server.EvidencePolicy{}, prefix, period, asOf, nil); err != nil {
@@ -150,14 +153,14 @@ func TestTalliedReportEqualsRecords(t *testing.T) {
 					t.Fatalf("seed %d, %s as of %v under %s: ComplianceReportWith differs:\n%s", seed, label, asOf, prefix,
 						firstLineDiff(whole.String(), want.String()))
 				}
-				for _, in := range []*rules.Input{indexed, rows} {
+				for _, in := range []*rules.Input{indexed, unsummarized, rows} {
 					var got bytes.Buffer
 					if err := reports.WriteJSON(&got, reports.Compliance(in, ps, prefix, period)); err != nil {
 						t.Fatal(err)
 					}
 					if !bytes.Equal(got.Bytes(), want.Bytes()) {
-						t.Fatalf("seed %d, %s as of %v under %s (index %v): the tallied report differs:\n%s", seed, label, asOf, prefix,
-							in == indexed, firstLineDiff(got.String(), want.String()))
+						t.Fatalf("seed %d, %s as of %v under %s (summaries %v, index %v): the tallied report differs:\n%s", seed, label, asOf, prefix,
+							in == indexed, in != rows, firstLineDiff(got.String(), want.String()))
 					}
 				}
 			}
@@ -171,6 +174,14 @@ func TestTalliedReportEqualsRecords(t *testing.T) {
 // withoutVisitIndex hides a transaction's visit indexes
 // (core.VisitIndexTx), as a store without them would have none.
 type withoutVisitIndex struct{ server.Tx }
+
+// withoutSummaries hides a transaction's visit summaries
+// (core.VisitSummaryTx) but not its visit indexes, as a store keeping the
+// indexes only would.
+type withoutSummaries struct {
+	server.Tx
+	core.VisitIndexTx
+}
 
 // firstLineDiff shows where two JSON texts first differ, with context.
 func firstLineDiff(a, b string) string {
