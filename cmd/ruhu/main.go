@@ -43,6 +43,7 @@ commands:
   import households  import a household register XLSX (on a stopped server's data dir)
   audit verify     recompute the hash-chained audit log and name the first bad entry (stopped server)
   audit anchor     print the day's audit head hash, for the county to keep outside the system
+  rebuild-summaries  recompute the report projection, visit indexes and visit summaries from the records (stopped server)
   migrate bbolt-to-postgres  move a stopped server's bbolt store (--data) into an empty PostgreSQL database (--store), counts and contents checked
   bench sync       run the sync benchmark and print JSON figures
   bench report     run the report benchmark (a county: 100,000 households) and print JSON figures
@@ -79,6 +80,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runAudit(ctx, args[1:], getenv, stdout, stderr)
 	case "migrate":
 		return runMigrate(ctx, args[1:], getenv, stdout, stderr)
+	case "rebuild-summaries":
+		return runRebuildSummaries(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
