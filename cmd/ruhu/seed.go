@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -69,9 +70,13 @@ func seedDemoInto(store core.Store, now time.Time) error {
 	if len(users) > 0 {
 		return nil
 	}
+	// Several servers started at once on one empty PostgreSQL database
+	// all find no users and seed together: an account another one added
+	// first is theirs (ECONFLICT), and core.Load skips ops already applied,
+	// so every seeder ends with the same county and none fails to start.
 	for _, u := range demoUsers {
 		u.Password = demoPassword
-		if _, err := app.AddUser(ctx, core.Operator(), u); err != nil {
+		if _, err := app.AddUser(ctx, core.Operator(), u); err != nil && !errors.Is(err, core.ErrUserExists) {
 			return fmt.Errorf("user %s: %w", u.Username, err)
 		}
 	}
