@@ -15,11 +15,12 @@ import (
 // Chunk sizes of the adaptive upload: a run starts at StartChunkSize,
 // doubles after each chunk acknowledged within Options.FastChunk up to
 // MaxChunkSize, and halves after a failed chunk of which the server kept
-// nothing, down to MinChunkSize. Chunks carry no checksum (tus.go), so the
-// server keeps what arrived of a chunk cut in flight and a cut costs the
-// requests' headers, not the chunk; what a chunk's size still trades is
-// round trips and headers on a good line (small chunks) against a chunk
-// that outlasts Options.ChunkTimeout on a bad one (big chunks).
+// nothing, down to MinChunkSize; below StartChunkSize each chunk that
+// arrives doubles it again, however slow. Chunks carry no checksum
+// (tus.go), so the server keeps what arrived of a chunk cut in flight and
+// a cut costs the requests' headers, not the chunk; what a chunk's size
+// still trades is round trips and headers (small chunks) against a chunk
+// that outlasts Options.ChunkTimeout on a bad line (big chunks).
 const (
 	MinChunkSize   = 16 << 10
 	StartChunkSize = 64 << 10
@@ -297,8 +298,11 @@ func (r *uploadRun) send(ctx context.Context, u *storedUpload) error {
 				return err
 			}
 			// Only a full chunk measures the line: the short tail of a
-			// file is quick on any line and must not grow the size.
-			if elapsed <= r.c.opts.FastChunk && n == int64(r.chunk) {
+			// file is quick on any line and must not grow the size. Below
+			// StartChunkSize any full chunk that arrives grows it back:
+			// the failure that shrank it is behind, and small chunks on a
+			// slow line cost a request's headers each.
+			if n == int64(r.chunk) && (elapsed <= r.c.opts.FastChunk || r.chunk < StartChunkSize) {
 				r.grow()
 			}
 			continue
