@@ -92,8 +92,11 @@ type dayResult struct {
 	// during the day's sync and uploads: HTTP headers, resent chunks, and
 	// bytes cut in flight included.
 	BytesSent int64 `json:"bytes_sent"`
-	// BytesNeeded is the gzip push bodies plus the evidence files, each
-	// counted once.
+	// BytesNeeded is what the day's data takes at the least: the gzip
+	// bodies of the sync requests the server answered (PushWireBytes: a
+	// push whose answer the link cut off is counted once, by the resend
+	// that was answered) plus the evidence files, each counted once. No
+	// HTTP headers: they are cost, counted in BytesSent only.
 	BytesNeeded   int64 `json:"bytes_needed"`
 	PushWireBytes int64 `json:"push_wire_bytes"`
 	EvidenceBytes int64 `json:"evidence_bytes"`
@@ -103,8 +106,10 @@ type dayResult struct {
 	Records       int   `json:"records"`
 	EvidenceFiles int   `json:"evidence_files"`
 	Cuts          int   `json:"cuts"`
-	// UploadChunkBytes is the chunk bytes the client put on the wire,
-	// resends and chunks cut in flight included (client.UploadReport);
+	// UploadChunkBytes is the file bytes the client's HTTP stack took for
+	// the wire (client.UploadReport.BytesSent), resends included, and
+	// also what still sat in the client's socket buffers when the link
+	// cut and so never crossed it: more than BytesSent can show;
 	// ChunkFailures the chunks that failed; MinChunk and MaxChunk the
 	// smallest and largest adaptive chunk sizes used. They tell where
 	// bytes beyond the files went: resent chunks, or request headers.
@@ -149,10 +154,11 @@ func runBenchDay(ctx context.Context, args []string, stdout, stderr io.Writer) e
 // benchDay plays an officer's day: the tablet logs in and takes its
 // households over an uncut link (the morning at the township office),
 // then, offline, records the visits, takes the photos from camera-size
-// originals (the client makes the ≤ 1600 px evidence copies) and captures
-// the signatures; then, back in 2G coverage, it syncs the records and
-// uploads the evidence over the cutting link, retrying as an app would
-// until everything is on the server. Progress lines go to logw.
+// originals (the client makes the evidence copies with
+// photo.CompressForEvidence) and captures the signatures; then, back in
+// 2G coverage, it syncs the records and uploads the evidence over the
+// cutting link, retrying as an app would until everything is on the
+// server. Progress lines go to logw.
 func benchDay(ctx context.Context, o dayOptions, logw io.Writer) (dayResult, error) {
 	o = o.withDefaults()
 	if o.Dir == "" {
@@ -242,11 +248,14 @@ func benchDay(ctx context.Context, o dayOptions, logw io.Writer) (dayResult, err
 		Link:           fmt.Sprintf("%d bit/s each way, cut every %d–%d KiB", o.BitsPerSecond, o.CutMin>>10, o.CutMax>>10),
 		TargetRecordsS: 30, TargetEvidenceM: 12, TargetBytesRatio: 1.2}
 	var files []client.UploadItem
+	seen := map[string]bool{}
 	for _, it := range queue {
-		if it.Class != client.UploadOriginal {
-			files = append(files, it)
-			res.EvidenceBytes += it.Size
+		if it.Class == client.UploadOriginal || seen[it.SHA256] {
+			continue // a file cited twice is needed, and sent, once
 		}
+		seen[it.SHA256] = true
+		files = append(files, it)
+		res.EvidenceBytes += it.Size
 	}
 	res.EvidenceFiles = len(files)
 
