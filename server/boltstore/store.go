@@ -186,6 +186,9 @@ type Tx struct {
 	// seqSet; it is written to the meta bucket once, by flush.
 	seq    uint64
 	seqSet bool
+	// summariesDue holds the by-household keys whose visit summary flush
+	// must rewrite (summariesdue.go).
+	summariesDue map[string]struct{}
 }
 
 func randomHex(n int) string {
@@ -223,9 +226,12 @@ func (t *Tx) nextSeq() uint64 {
 	return t.seq
 }
 
-// flush writes the last sequence handed out, before the transaction
-// commits.
+// flush rewrites the visit summaries the transaction made due and writes
+// the last sequence handed out, before the transaction commits.
 func (t *Tx) flush() error {
+	if err := t.flushSummaries(); err != nil {
+		return err
+	}
 	if !t.seqSet {
 		return nil
 	}

@@ -252,6 +252,9 @@ func (r *visitSummaryReader) decode(v []byte) (*core.VisitSummary, bool) {
 // its summary (see core.VisitSummaryTx). fn's arguments are borrowed from
 // the transaction and reused between calls.
 func (t *Tx) ScanVisitSummaries(areaPrefix string, fn func(area, household []byte, s *core.VisitSummary) error) error {
+	if err := t.flushSummaries(); err != nil { // a write transaction reading its own writes
+		return err
+	}
 	b := t.tx.Bucket(bucketVisitSummaries)
 	if b == nil {
 		return fmt.Errorf("visit summaries: the store has none (open it writable once, or run ruhu rebuild-summaries)")

@@ -199,7 +199,7 @@ func (t *Tx) indexVisit(id []byte, old []byte, area string, f visitFields, live 
 		}
 	}
 	for _, hh := range moved {
-		if err := t.summarizeHousehold(hh); err != nil {
+		if err := t.summaryDue(hh); err != nil {
 			return err
 		}
 	}
