@@ -1,7 +1,7 @@
 package rules
 
 import (
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -16,55 +16,77 @@ func CheckCaseload(in *Input, policies *PolicySet, period Period) []CaseloadFind
 }
 
 func checkCaseload(in *Input, ix *index, policies *PolicySet, period Period) []CaseloadFinding {
-	byOfficer := map[string][]string{}
-	seen := map[[2]string]bool{}
+	// The active assignments as officer and household pairs, by officer
+	// then household, each pair once: an officer's households are then
+	// a run, in the order a finding lists them.
+	type pair struct{ officer, household string }
+	pairs := make([]pair, 0, len(in.Assignments))
 	for _, a := range in.Assignments {
-		if !a.Active || a.Officer == "" || a.HouseholdID == "" {
-			continue
+		if a.Active && a.Officer != "" && a.HouseholdID != "" {
+			pairs = append(pairs, pair{a.Officer, a.HouseholdID})
 		}
-		k := [2]string{a.Officer, a.HouseholdID}
-		if seen[k] {
-			continue
-		}
-		seen[k] = true
-		byOfficer[a.Officer] = append(byOfficer[a.Officer], a.HouseholdID)
 	}
+	slices.SortFunc(pairs, func(a, b pair) int {
+		if c := strings.Compare(a.officer, b.officer); c != 0 {
+			return c
+		}
+		return strings.Compare(a.household, b.household)
+	})
+	pairs = slices.Compact(pairs)
 	pc := newPolicyCache(policies)
 	year := period.Year()
 	var out []CaseloadFinding
-	for officer, hhs := range byOfficer {
-		if len(hhs) <= 1 {
+	type areaCount struct {
+		area string
+		n    int
+	}
+	var areas []areaCount
+	for i := 0; i < len(pairs); {
+		j := i + 1
+		for j < len(pairs) && pairs[j].officer == pairs[i].officer {
+			j++
+		}
+		run := pairs[i:j]
+		i = j
+		if len(run) <= 1 {
 			continue // no policy allows fewer than one
 		}
 		limit := 0
-		areas := map[string]int{}
-		for _, id := range hhs {
-			h := ix.householdOf(in, id)
+		areas = areas[:0]
+		for _, p := range run {
+			h := ix.householdOf(in, p.household)
 			if h == nil {
 				continue
 			}
-			areas[h.Area]++
-			if l := pc.get(h.Area, year).Caseload.MaxHouseholdsPerOfficer; limit == 0 || l < limit {
-				limit = l
+			if k := slices.IndexFunc(areas, func(c areaCount) bool { return c.area == h.Area }); k >= 0 {
+				areas[k].n++
+			} else {
+				areas = append(areas, areaCount{h.Area, 1})
+				// The limit is the same for every household of an area.
+				if l := pc.get(h.Area, year).Caseload.MaxHouseholdsPerOfficer; limit == 0 || l < limit {
+					limit = l
+				}
 			}
 		}
 		if limit == 0 {
 			limit = pc.get("", year).Caseload.MaxHouseholdsPerOfficer
 		}
-		if len(hhs) <= limit {
+		if len(run) <= limit {
 			continue
 		}
 		area, most := "", 0
-		for a, n := range areas {
-			if n > most || (n == most && a < area) {
-				area, most = a, n
+		for _, c := range areas {
+			if c.n > most || (c.n == most && c.area < area) {
+				area, most = c.area, c.n
 			}
 		}
-		sort.Strings(hhs)
-		out = append(out, CaseloadFinding{Kind: KindCaseloadExceeded, Area: area, Officer: officer,
+		hhs := make([]string, len(run))
+		for k, p := range run {
+			hhs[k] = p.household
+		}
+		out = append(out, CaseloadFinding{Kind: KindCaseloadExceeded, Area: area, Officer: run[0].officer,
 			Households: len(hhs), Limit: limit, HouseholdIDs: hhs})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Officer < out[j].Officer })
 	return out
 }
 
