@@ -12,7 +12,7 @@ import (
 	"github.com/ruhu-dev/ruhu/server/syncbench"
 )
 
-const benchUsage = "usage: ruhu bench sync [--quick] [--store postgres://…] [--instances N] | ruhu bench report | ruhu bench photos [--quick] | ruhu bench day [--speedup N] | ruhu bench app [--households N] | ruhu bench peer [--docs N] [--runs N] [--peer-batch N] [--peer-fsync]"
+const benchUsage = "usage: ruhu bench sync [--quick] [--store postgres://…] [--instances N] | ruhu bench report | ruhu bench photos [--quick] | ruhu bench day [--speedup N] | ruhu bench app [--households N] | ruhu bench peer [--docs N] [--runs N] [--peer-batch N] [--peer-fsync] [--peer-client go|pouchdb]"
 
 func runBench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {

@@ -23,6 +23,7 @@ func runBenchPeer(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	runs := fs.Int("runs", 3, "runs of each side, alternating")
 	batch := fs.Int("peer-batch", 0, "documents per _bulk_docs and _changes page (0: ruhu's own sizes; 100 is PouchDB's default)")
 	fsync := fs.Bool("peer-fsync", false, "the peer syncs every LevelDB write to disk, as ruhu's store does each commit (PouchDB's default does not)")
+	client := fs.String("peer-client", syncbench.PeerClientGo, "who replicates with the peer: go (a CouchDB replication client in this process) or pouchdb (PouchDB 9's own replicator under node, from and into a local PouchDB)")
 	modules := fs.String("node-modules", "", "node_modules holding the peer's pinned packages (default: the tools cache `make tools` fills)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -45,7 +46,7 @@ func runBenchPeer(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	defer os.RemoveAll(dir)
-	res, err := syncbench.RunPeer(ctx, syncbench.PeerOptions{Dir: dir, Modules: *modules, Docs: *docs, Runs: *runs, PeerBatch: *batch, PeerFsync: *fsync, Log: stderr})
+	res, err := syncbench.RunPeer(ctx, syncbench.PeerOptions{Dir: dir, Modules: *modules, Docs: *docs, Runs: *runs, PeerBatch: *batch, PeerFsync: *fsync, PeerClient: *client, Log: stderr})
 	if err != nil {
 		return err
 	}

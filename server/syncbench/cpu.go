@@ -18,7 +18,8 @@ var errNoProcStat = errors.New("no /proc/PID/stat")
 const clockTicks = 100
 
 // procCPU is the user plus system CPU time the process pid (0: this one)
-// has used, all its threads together, from /proc/PID/stat. CPU seconds
+// has used, all its threads together, and its children it has waited for,
+// from /proc/PID/stat. CPU seconds
 // hold still on a machine others load, where wall-clock figures wander.
 func procCPU(pid int) (time.Duration, error) {
 	name := "self"
@@ -33,13 +34,16 @@ func procCPU(pid int) (time.Duration, error) {
 	// the fields after it start with the state (field 3).
 	i := strings.LastIndexByte(string(raw), ')')
 	fields := strings.Fields(string(raw[i+1:]))
-	if i < 0 || len(fields) < 13 {
+	if i < 0 || len(fields) < 15 {
 		return 0, fmt.Errorf("%w: %s is short", errNoProcStat, name)
 	}
-	utime, err1 := strconv.ParseInt(fields[11], 10, 64) // field 14
-	stime, err2 := strconv.ParseInt(fields[12], 10, 64) // field 15
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, fmt.Errorf("%w: %v", errNoProcStat, err)
+	var ticks int64
+	for _, f := range fields[11:15] { // utime, stime, cutime, cstime: fields 14 to 17
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("%w: %v", errNoProcStat, err)
+		}
+		ticks += n
 	}
-	return time.Duration(utime+stime) * time.Second / clockTicks, nil
+	return time.Duration(ticks) * time.Second / clockTicks, nil
 }

@@ -35,8 +35,22 @@ type PeerOptions struct {
 	// PeerFsync makes the peer sync every LevelDB write to disk, as ruhu's
 	// bbolt store does each commit; zero is PouchDB's own default.
 	PeerFsync bool
-	Log       io.Writer
+	// PeerClient is who replicates with the peer: PeerClientGo (zero) is
+	// this package's replication client, PeerClientPouchDB is PouchDB's
+	// own replicator under node, from and into a local PouchDB on LevelDB
+	// (its CPU counts too).
+	PeerClient string
+	Log        io.Writer
 }
+
+// The clients that can replicate with the peer.
+const (
+	PeerClientGo      = "go"
+	PeerClientPouchDB = "pouchdb"
+)
+
+// ErrPeerClient is returned by RunPeer for a PeerClient it does not know.
+var ErrPeerClient = errors.New("peer client: want go or pouchdb")
 
 // Spread is one figure over the runs, in seconds.
 type Spread struct {
@@ -76,6 +90,7 @@ type PeerResult struct {
 	// Peer names the peer and its storage; PeerFsync whether it synced
 	// each write.
 	Peer          string `json:"peer"`
+	PeerClient    string `json:"peer_client"`
 	PeerFsync     bool   `json:"peer_fsync"`
 	PeerPushBatch int    `json:"peer_push_batch"`
 	PeerPullBatch int    `json:"peer_pull_batch"`
@@ -111,6 +126,14 @@ func RunPeer(ctx context.Context, o PeerOptions) (*PeerResult, error) {
 	if o.PeerBatch > 0 {
 		res.PeerPushBatch, res.PeerPullBatch = o.PeerBatch, o.PeerBatch
 	}
+	switch o.PeerClient {
+	case "", PeerClientGo:
+		res.PeerClient = PeerClientGo
+	case PeerClientPouchDB:
+		res.PeerClient = PeerClientPouchDB
+	default:
+		return nil, fmt.Errorf("%w (got %q)", ErrPeerClient, o.PeerClient)
+	}
 	peerDir := filepath.Join(o.Dir, "peer")
 	if err := os.MkdirAll(peerDir, 0o755); err != nil {
 		return nil, err
@@ -132,7 +155,11 @@ func RunPeer(ctx context.Context, o PeerOptions) (*PeerResult, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		push, pull, err = peerRun(ctx, hc, peer.URL, run, ops, res.PeerPushBatch, res.PeerPullBatch, clock)
+		if res.PeerClient == PeerClientPouchDB {
+			push, pull, err = pouchRun(ctx, o, filepath.Join(o.Dir, "client-"+strconv.Itoa(run)), hc, peer.URL, run, ops, res.PeerPushBatch, res.PeerPullBatch, clock)
+		} else {
+			push, pull, err = peerRun(ctx, hc, peer.URL, run, ops, res.PeerPushBatch, res.PeerPullBatch, clock)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("peer run %d: %w", run, err)
 		}
@@ -222,6 +249,48 @@ func peerRun(ctx context.Context, hc *http.Client, base string, run int, ops []s
 	return push, pull, nil
 }
 
+// pouchRun replicates ops, as CouchDB documents, from a local PouchDB
+// into a fresh database of the peer and from there into another, empty,
+// local PouchDB, with PouchDB's own replicator; the local databases are
+// filled before the clock starts.
+func pouchRun(ctx context.Context, o PeerOptions, dir string, hc *http.Client, base string, run int, ops []syncengine.WireOp, pushBatch, pullBatch int, clock phaseClock) (push, pull phase, err error) {
+	docs, err := couchDocs(ops)
+	if err != nil {
+		return phase{}, phase{}, err
+	}
+	db, err := pouchpeer.CreateDB(ctx, hc, base, "visits-"+strconv.Itoa(run), "check-"+strconv.Itoa(run))
+	if err != nil {
+		return phase{}, phase{}, err
+	}
+	replicate := func(d pouchpeer.Direction, docs []pouchpeer.Doc, batch int) (phase, error) {
+		work := filepath.Join(dir, string(d))
+		if err := os.MkdirAll(work, 0o755); err != nil {
+			return phase{}, err
+		}
+		r, err := pouchpeer.StartReplicator(ctx, pouchpeer.ReplicatorOptions{Modules: o.Modules, Dir: work, Direction: d, RemoteDB: db.DB, Docs: docs, Batch: batch, Log: o.Log})
+		if err != nil {
+			return phase{}, err
+		}
+		t0 := clock.start(r.PID())
+		written, err := r.Run()
+		took := clock.since(t0)
+		if err != nil {
+			return phase{}, err
+		}
+		if written != len(ops) {
+			return phase{}, fmt.Errorf("%w: PouchDB's %s wrote %d documents, want %d", ErrPeerCount, d, written, len(ops))
+		}
+		return took, nil
+	}
+	if push, err = replicate(pouchpeer.Push, docs, pushBatch); err != nil {
+		return phase{}, phase{}, err
+	}
+	if pull, err = replicate(pouchpeer.Pull, nil, pullBatch); err != nil {
+		return phase{}, phase{}, err
+	}
+	return push, pull, nil
+}
+
 // couchDocs turns visit ops into the documents an offline-first app on
 // PouchDB would keep: the op's fields at the top level beside its
 // metadata, one revision each (its hash is the content's, as PouchDB
@@ -277,26 +346,48 @@ type phaseClock struct {
 
 // mark is a phase's start.
 type mark struct {
-	at  time.Time
-	cpu time.Duration // < 0 when unknown
+	at    time.Time
+	cpu   time.Duration // < 0 when unknown
+	extra int           // a client process counted too (0: none)
 }
 
-func (c phaseClock) cpu() time.Duration {
-	self, err1 := procCPU(0)
-	peer, err2 := procCPU(c.peerPID)
-	if err1 != nil || err2 != nil {
-		return -1
+// cpu is the CPU time this process, the peer and the process extra (when
+// not 0) have used; -1 when one cannot be read.
+func (c phaseClock) cpu(extra int) time.Duration {
+	pids := []int{0, c.peerPID}
+	if extra != 0 {
+		pids = append(pids, extra)
 	}
-	return self + peer
+	var sum time.Duration
+	for _, pid := range pids {
+		d, err := procCPU(pid)
+		if err != nil {
+			return -1
+		}
+		sum += d
+	}
+	return sum
 }
 
-func (c phaseClock) works() bool { return c.cpu() >= 0 }
+func (c phaseClock) works() bool { return c.cpu(0) >= 0 }
 
-func (c phaseClock) start() mark { return mark{cpu: c.cpu(), at: time.Now()} }
+// start marks a phase's start; extra is a client process to count too.
+func (c phaseClock) start(extra ...int) mark {
+	m := mark{}
+	if len(extra) > 0 {
+		m.extra = extra[0]
+	}
+	m.cpu, m.at = c.cpu(m.extra), time.Now()
+	return m
+}
 
+// since is the phase from m to now. A client process counted at the start
+// has ended and been waited for by now: its whole CPU time is in this
+// process's children's time, so the difference holds what it used in the
+// phase.
 func (c phaseClock) since(m mark) phase {
 	p := phase{wall: time.Since(m.at), cpu: -1}
-	if now := c.cpu(); now >= 0 && m.cpu >= 0 {
+	if now := c.cpu(0); now >= 0 && m.cpu >= 0 {
 		p.cpu = now - m.cpu
 	}
 	return p

@@ -12,11 +12,15 @@ import (
 
 // TestPeerComparisonSmall runs the comparison with the real PouchDB peer
 // at a small size: both sides must move every document in every run (the
-// figures are not judged here), with ruhu's batch sizes and PouchDB's.
+// figures are not judged here), with the Go client at ruhu's batch sizes
+// and PouchDB's, and with PouchDB's own replicator.
 func TestPeerComparisonSmall(t *testing.T) {
 	mods := peertest.Modules(t)
-	for _, batch := range []int{0, 100} {
-		res, err := syncbench.RunPeer(context.Background(), syncbench.PeerOptions{Dir: t.TempDir(), Modules: mods, Docs: 250, Runs: 2, PeerBatch: batch})
+	for _, c := range []struct {
+		client string
+		batch  int
+	}{{syncbench.PeerClientGo, 0}, {syncbench.PeerClientGo, 100}, {syncbench.PeerClientPouchDB, 0}} {
+		res, err := syncbench.RunPeer(context.Background(), syncbench.PeerOptions{Dir: t.TempDir(), Modules: mods, Docs: 250, Runs: 2, PeerBatch: c.batch, PeerClient: c.client})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -32,6 +36,9 @@ func TestPeerComparisonSmall(t *testing.T) {
 			t.Fatalf("no CPU figures on Linux: %+v", res)
 		}
 		raw, _ := json.Marshal(res)
-		t.Logf("batch %d: %s", batch, raw)
+		if res.PeerClient != c.client {
+			t.Fatalf("peer_client %q, want %q", res.PeerClient, c.client)
+		}
+		t.Logf("%s, batch %d: %s", c.client, c.batch, raw)
 	}
 }
