@@ -243,6 +243,9 @@ type cutPatchOnce struct {
 	after int64
 	done  bool
 	cuts  int
+	// cutAt is the Upload-Offset of the PATCH cut; resumedAt that of the
+	// next PATCH, -1 until there is one.
+	cutAt, resumedAt int64
 }
 
 type failingBody struct {
@@ -266,10 +269,14 @@ func (b *failingBody) Close() error { return nil }
 
 func (c *cutPatchOnce) RoundTrip(req *http.Request) (*http.Response, error) {
 	c.mu.Lock()
+	if req.Method == http.MethodPatch && c.done && c.resumedAt < 0 {
+		c.resumedAt, _ = strconv.ParseInt(req.Header.Get("Upload-Offset"), 10, 64)
+	}
 	if req.Method == http.MethodPatch && !c.done {
 		if off, _ := strconv.ParseInt(req.Header.Get("Upload-Offset"), 10, 64); off >= c.after && req.ContentLength > 1 {
 			c.done = true
 			c.cuts++
+			c.cutAt, c.resumedAt = off, -1
 			req = req.Clone(req.Context())
 			req.Body = &failingBody{r: req.Body, left: int(req.ContentLength / 2)}
 		}
@@ -279,8 +286,9 @@ func (c *cutPatchOnce) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // TestPhotoUploadSurvivesACutAgainstRealServer: the connection breaks
-// mid-chunk late in a photo original; the tablet asks the real server for
-// the offset and finishes, and the server holds the original byte for byte.
+// mid-chunk late in a photo original; the real server keeps what arrived
+// of the chunk, the tablet asks it for the offset and sends only the
+// rest, and the server holds the original byte for byte.
 func TestPhotoUploadSurvivesACutAgainstRealServer(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -315,6 +323,9 @@ func TestPhotoUploadSurvivesACutAgainstRealServer(t *testing.T) {
 	}
 	if cut.cuts != 1 || rep.Uploaded != 2 || rep.Failed != 0 || rep.ChunkFailures != 1 {
 		t.Fatalf("cuts %d, report %+v", cut.cuts, rep)
+	}
+	if cut.resumedAt <= cut.cutAt {
+		t.Fatalf("the chunk cut at offset %d was sent again from %d: the server kept none of what arrived", cut.cutAt, cut.resumedAt)
 	}
 	q, err := c.UploadQueue()
 	if err != nil {
