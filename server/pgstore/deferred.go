@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/ruhu-dev/ruhu/server/audit"
 	"github.com/ruhu-dev/ruhu/server/core"
@@ -198,10 +199,13 @@ func (t *Tx) Prefetch(keys core.PrefetchKeys) error {
 	defer br.Close()
 	if len(opIDs) > 0 {
 		found := map[string]cachedOp{}
-		rows, _ := br.Query()
+		rows, err := br.Query()
+		if err != nil {
+			return fmt.Errorf("prefetch ops: %w", err)
+		}
 		var id string
 		var e cachedOp
-		_, err := pgx.ForEachRow(rows, []any{&id, &e.digest, &e.body}, func() error {
+		_, err = pgx.ForEachRow(rows, []any{&id, &e.digest, &e.body}, func() error {
 			e.found = true
 			found[id] = e
 			return nil
@@ -215,10 +219,13 @@ func (t *Tx) Prefetch(keys core.PrefetchKeys) error {
 	}
 	if len(cols) > 0 {
 		found := map[recKey]cachedRecord{}
-		rows, _ := br.Query()
+		rows, err := br.Query()
+		if err != nil {
+			return fmt.Errorf("prefetch records: %w", err)
+		}
 		var k recKey
 		var e cachedRecord
-		_, err := pgx.ForEachRow(rows, []any{&k.collection, &k.id, &e.area, &e.seq, &e.body}, func() error {
+		_, err = pgx.ForEachRow(rows, []any{&k.collection, &k.id, &e.area, &e.seq, &e.body}, func() error {
 			e.found = true
 			found[k] = e
 			return nil
@@ -233,9 +240,12 @@ func (t *Tx) Prefetch(keys core.PrefetchKeys) error {
 	}
 	if len(officers) > 0 {
 		found := map[core.AssignmentKey]bool{}
-		rows, _ := br.Query()
+		rows, err := br.Query()
+		if err != nil {
+			return fmt.Errorf("prefetch assignments: %w", err)
+		}
 		var k core.AssignmentKey
-		_, err := pgx.ForEachRow(rows, []any{&k.Officer, &k.Household}, func() error {
+		_, err = pgx.ForEachRow(rows, []any{&k.Officer, &k.Household}, func() error {
 			found[k] = true
 			return nil
 		})
@@ -268,188 +278,183 @@ func (t *Tx) keepRecord(rec *syncengine.Record, deleted bool, body []byte) {
 	t.cache.records[k] = cachedRecord{found: true, area: rec.Area, body: body}
 }
 
-// lock takes the sequencer row and, in the same round trip, checks the
-// reads made without it (errReadsChanged when any changed) and, when
-// wantHead, reads the audit chain's head. In READ COMMITTED each
-// statement of the pipeline reads a snapshot taken when it starts, after
-// the lock is granted, so it sees every write of the previous holder.
-func (t *Tx) lock(wantHead bool) (*audit.Entry, error) {
+// readsChangedMessage is the message of the error ruhu_reads_changed()
+// raises (migration 0003).
+const readsChangedMessage = "ruhu: rows this transaction read changed before it took the sequencer"
+
+// checkReadsSQL raises (ruhu_reads_changed, SQLSTATE 40001) when a record
+// read has another sequence now, an op id read as unknown was accepted,
+// or an assignment read has come or gone.
+const checkReadsSQL = `SELECT ruhu_reads_changed() WHERE
+	EXISTS (SELECT 1 FROM unnest($1::text[], $2::text[], $3::bigint[]) AS k(collection, id, seq)
+		LEFT JOIN records r ON r.collection = k.collection AND r.id = k.id
+		WHERE coalesce(r.seq, 0) <> k.seq)
+	OR EXISTS (SELECT 1 FROM ops WHERE id = ANY($4::text[]))
+	OR EXISTS (SELECT 1 FROM unnest($5::text[], $6::text[], $7::bool[]) AS k(officer, household, yes)
+		WHERE k.yes <> EXISTS (SELECT 1 FROM assignments a WHERE a.officer = k.officer AND a.household = k.household))`
+
+// The writes number themselves from the sequencer row, which the first
+// statement of the pipeline advanced by $1 (their count) in this
+// transaction: the row's last minus $1 plus each write's place.
+const (
+	insertOpsSQL = `INSERT INTO ops (id, collection, record_id, seq, digest, received_at, body)
+	SELECT u.id, u.collection, u.record_id, s.last - $1 + u.place, u.digest, u.received_at, u.body
+	FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::bigint[], $8::bytea[])
+		AS u(id, collection, record_id, place, digest, received_at, body)
+	CROSS JOIN ruhu_seq s WHERE s.id = 1`
+	upsertRecordsSQL = `INSERT INTO records (collection, id, area, seq, deleted, body)
+	SELECT u.collection, u.id, u.area, s.last - $1 + u.place, u.deleted, u.body
+	FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::bool[], $7::bytea[])
+		AS u(collection, id, area, place, deleted, body)
+	CROSS JOIN ruhu_seq s WHERE s.id = 1
+	ON CONFLICT (collection, id) DO UPDATE SET area = EXCLUDED.area, seq = EXCLUDED.seq, deleted = EXCLUDED.deleted, body = EXCLUDED.body`
+)
+
+// appendAuditSQL links entries after the chain's head and stores them,
+// in the database, so that no round trip is needed to read the head:
+// $1 are the entries' canonical bytes (audit.Entry.Canonical) made with
+// sequence 0, which sits big-endian in bytes 2-9; each gets the head's
+// sequence plus its place there, and is stored as audit.Entry.Marshal
+// does (canonical, prev, hash), hash = sha256(prev || canonical)
+// (audit.ChainHash). $2 is audit.Genesis(), the first entry's prev; $3
+// audit.HashSize. The storetest conformance suite verifies the chain.
+const appendAuditSQL = `WITH RECURSIVE
+	e AS (SELECT canon, place FROM unnest($1::bytea[]) WITH ORDINALITY AS u(canon, place)),
+	head AS (SELECT seq, substring(body FROM length(body) - $3::int + 1) AS hash FROM audit ORDER BY seq DESC LIMIT 1),
+	chain (place, seq, hash, body) AS (
+		SELECT 0::bigint, coalesce((SELECT seq FROM head), 0), coalesce((SELECT hash FROM head), $2::bytea), NULL::bytea
+		UNION ALL
+		SELECT e.place, c.seq + 1, sha256(c.hash || x.canon), x.canon || c.hash || sha256(c.hash || x.canon)
+		FROM chain c JOIN e ON e.place = c.place + 1
+		CROSS JOIN LATERAL (SELECT overlay(e.canon PLACING int8send(c.seq + 1) FROM 2 FOR 8) AS canon) x)
+	INSERT INTO audit (seq, body) SELECT seq, body FROM chain WHERE place > 0`
+
+// flush sends what the transaction kept in one pipeline: it takes the
+// sequencer if it does not hold it (advancing it by the number of writes
+// kept), checks the reads made without it (errReadsChanged when one
+// changed), inserts the ops and records numbered from it, links the
+// audit entries after the chain's head, and, when commit, ends the
+// transaction. In READ COMMITTED each statement of the pipeline reads a
+// snapshot taken when it starts, after the first has the lock, so the
+// check and the audit head see every write of the previous holder. After
+// it the transaction holds the sequencer and seq is the row's last.
+func (t *Tx) flush(commit bool) error {
+	var (
+		opID, opCol, opRec, opDigest []string
+		opPlace, opAt                []int64
+		opBody                       [][]byte
+		rCol, rID, rArea             []string
+		rPlace                       []int64
+		rDel                         []bool
+		rBody                        [][]byte
+	)
+	n := int64(0)
+	for i, w := range t.pending.writes {
+		switch {
+		case w.op != nil:
+			n++
+			opID, opCol, opRec, opDigest = append(opID, w.op.id), append(opCol, w.op.collection), append(opRec, w.op.recordID), append(opDigest, w.op.digest)
+			opPlace, opAt, opBody = append(opPlace, n), append(opAt, w.op.receivedAt), append(opBody, w.op.body)
+		case t.pending.lastPut[w.rec.key] == i:
+			n++
+			rCol, rID, rArea = append(rCol, w.rec.key.collection), append(rID, w.rec.key.id), append(rArea, w.rec.area)
+			rPlace, rDel, rBody = append(rPlace, n), append(rDel, w.rec.deleted), append(rBody, w.rec.body)
+		}
+	}
 	b := &pgx.Batch{}
-	b.Queue("SELECT last FROM ruhu_seq WHERE id = 1 FOR UPDATE")
-	check := t.reads != nil && !t.reads.empty()
-	var cols, ids, absent, officers, households []string
+	if t.locked {
+		b.Queue("UPDATE ruhu_seq SET last = $1 WHERE id = 1 RETURNING last", int64(t.seq)+n)
+	} else {
+		b.Queue("UPDATE ruhu_seq SET last = last + $1 WHERE id = 1 RETURNING last", n)
+	}
+	check := !t.locked && t.reads != nil && !t.reads.empty()
 	if check {
-		for k := range t.reads.records {
-			cols, ids = append(cols, k.collection), append(ids, k.id)
+		var cols, ids, absent, officers, households []string
+		var seqs []int64
+		var yes []bool
+		for k, seq := range t.reads.records {
+			cols, ids, seqs = append(cols, k.collection), append(ids, k.id), append(seqs, seq)
 		}
 		for id := range t.reads.absentOp {
 			absent = append(absent, id)
 		}
-		for k := range t.reads.assigned {
-			officers, households = append(officers, k.Officer), append(households, k.Household)
+		for k, y := range t.reads.assigned {
+			officers, households, yes = append(officers, k.Officer), append(households, k.Household), append(yes, y)
 		}
-		b.Queue(`SELECT k.collection, k.id, coalesce(r.seq, 0) FROM unnest($1::text[], $2::text[]) AS k(collection, id)
-			LEFT JOIN records r ON r.collection = k.collection AND r.id = k.id`, cols, ids)
-		b.Queue("SELECT count(*) FROM ops WHERE id = ANY($1)", absent)
-		b.Queue(`SELECT k.officer, k.household, EXISTS (SELECT 1 FROM assignments a WHERE a.officer = k.officer AND a.household = k.household)
-			FROM unnest($1::text[], $2::text[]) AS k(officer, household)`, officers, households)
+		b.Queue(checkReadsSQL, cols, ids, seqs, absent, officers, households, yes)
 	}
-	if wantHead {
-		b.Queue("SELECT body FROM audit ORDER BY seq DESC LIMIT 1")
-	}
-	br := t.tx.SendBatch(t.ctx, b)
-	defer br.Close()
-	var last int64
-	if err := br.QueryRow().Scan(&last); err != nil {
-		return nil, fmt.Errorf("take the sequencer: %w", err)
-	}
-	t.locked, t.seq, t.startSeq = true, uint64(last), uint64(last)
-	if check {
-		changed := false
-		rows, _ := br.Query()
-		var k recKey
-		var seq int64
-		_, err := pgx.ForEachRow(rows, []any{&k.collection, &k.id, &seq}, func() error {
-			if t.reads.records[k] != seq {
-				changed = true
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("check records read: %w", err)
-		}
-		var n int
-		if err := br.QueryRow().Scan(&n); err != nil {
-			return nil, fmt.Errorf("check ops read: %w", err)
-		}
-		changed = changed || n > 0
-		rows, _ = br.Query()
-		var a core.AssignmentKey
-		var yes bool
-		_, err = pgx.ForEachRow(rows, []any{&a.Officer, &a.Household, &yes}, func() error {
-			if t.reads.assigned[a] != yes {
-				changed = true
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("check assignments read: %w", err)
-		}
-		if changed {
-			t.readsChanged = true
-			return nil, errReadsChanged
-		}
-	}
-	t.reads = nil // from here every read is made under the sequencer
-	var head *audit.Entry
-	if wantHead {
-		var raw []byte
-		err := br.QueryRow().Scan(&raw)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-		case err != nil:
-			return nil, fmt.Errorf("read audit head: %w", err)
-		default:
-			if head, err = audit.Unmarshal(raw); err != nil {
-				return nil, fmt.Errorf("audit head: %w", err)
-			}
-		}
-	}
-	return head, br.Close()
-}
-
-// auditHead reads the audit chain's head; the sequencer is held.
-func (t *Tx) auditHead() (*audit.Entry, error) {
-	var raw []byte
-	err := t.tx.QueryRow(t.ctx, "SELECT body FROM audit ORDER BY seq DESC LIMIT 1").Scan(&raw)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return nil, nil
-	case err != nil:
-		return nil, fmt.Errorf("read audit head: %w", err)
-	}
-	head, err := audit.Unmarshal(raw)
-	if err != nil {
-		return nil, fmt.Errorf("audit head: %w", err)
-	}
-	return head, nil
-}
-
-// sendDeferred numbers the kept writes from the sequencer (held), links
-// the kept audit entries after head, and sends them in one pipelined
-// batch; final adds the sequencer's advance, for a commit that follows.
-func (t *Tx) sendDeferred(head *audit.Entry, final bool) error {
-	var (
-		opID, opCol, opRec, opDigest []string
-		opSeq, opAt                  []int64
-		opBody                       [][]byte
-		rCol, rID, rArea             []string
-		rSeq                         []int64
-		rDel                         []bool
-		rBody                        [][]byte
-	)
-	for i, w := range t.pending.writes {
-		switch {
-		case w.op != nil:
-			t.seq++
-			opID, opCol, opRec, opDigest = append(opID, w.op.id), append(opCol, w.op.collection), append(opRec, w.op.recordID), append(opDigest, w.op.digest)
-			opSeq, opAt, opBody = append(opSeq, int64(t.seq)), append(opAt, w.op.receivedAt), append(opBody, w.op.body)
-		case t.pending.lastPut[w.rec.key] == i:
-			t.seq++
-			rCol, rID, rArea = append(rCol, w.rec.key.collection), append(rID, w.rec.key.id), append(rArea, w.rec.area)
-			rSeq, rDel, rBody = append(rSeq, int64(t.seq)), append(rDel, w.rec.deleted), append(rBody, w.rec.body)
-		}
-	}
-	b := &pgx.Batch{}
 	if len(opID) > 0 {
-		b.Queue(`INSERT INTO ops (id, collection, record_id, seq, digest, received_at, body)
-			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::bigint[], $7::bytea[])`,
-			opID, opCol, opRec, opSeq, opDigest, opAt, opBody)
+		b.Queue(insertOpsSQL, n, opID, opCol, opRec, opPlace, opDigest, opAt, opBody)
 	}
 	if len(rCol) > 0 {
-		b.Queue(`INSERT INTO records (collection, id, area, seq, deleted, body)
-			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bool[], $6::bytea[])
-			ON CONFLICT (collection, id) DO UPDATE SET area = EXCLUDED.area, seq = EXCLUDED.seq, deleted = EXCLUDED.deleted, body = EXCLUDED.body`,
-			rCol, rID, rArea, rSeq, rDel, rBody)
+		b.Queue(upsertRecordsSQL, n, rCol, rID, rArea, rPlace, rDel, rBody)
 	}
-	for _, e := range t.pending.audits {
-		if err := audit.Link(head, e); err != nil {
-			return err
+	if len(t.pending.audits) > 0 {
+		canon := make([][]byte, len(t.pending.audits))
+		for i, e := range t.pending.audits {
+			e.Seq = 0
+			canon[i] = e.Canonical()
 		}
-		b.Queue("INSERT INTO audit (seq, body) VALUES ($1, $2)", int64(e.Seq), e.Marshal())
-		head = e
+		b.Queue(appendAuditSQL, canon, audit.Genesis(), audit.HashSize)
 	}
-	if final && t.seq != t.startSeq {
-		b.Queue("UPDATE ruhu_seq SET last = $1 WHERE id = 1", int64(t.seq))
-		t.startSeq = t.seq
+	if commit {
+		b.Queue("COMMIT")
 	}
-	t.pending = deferredWrites{}
-	if b.Len() == 0 {
-		return nil
+	br := t.tx.SendBatch(t.ctx, b)
+	var last int64
+	err := br.QueryRow().Scan(&last)
+	if err != nil {
+		err = fmt.Errorf("take the sequencer: %w", err)
 	}
-	if err := t.tx.SendBatch(t.ctx, b).Close(); err != nil {
-		return fmt.Errorf("store the transaction's writes: %w", err)
+	if err == nil && check {
+		if _, err = br.Exec(); err != nil {
+			var pgErr *pgconn.PgError
+			if errors.As(err, &pgErr) && pgErr.Message == readsChangedMessage {
+				t.readsChanged = true
+				err = errReadsChanged
+			} else {
+				err = fmt.Errorf("check the transaction's reads: %w", err)
+			}
+		}
 	}
+	for i := 1 + btoi(check); err == nil && i < b.Len(); i++ {
+		if _, err = br.Exec(); err != nil {
+			err = fmt.Errorf("store the transaction's writes: %w", err)
+		}
+	}
+	if cerr := br.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("store the transaction's writes: %w", cerr)
+	}
+	if err != nil {
+		return err
+	}
+	t.locked, t.seq, t.startSeq = true, uint64(last), uint64(last)
+	t.reads, t.pending = nil, deferredWrites{}
+	t.tx.done = commit
 	return nil
 }
 
-// commitWrites sends what a write transaction kept and advances the
-// sequencer, just before commit: a deferred transaction that has not got
-// the sequencer takes it here (and checks its reads).
-func (t *Tx) commitWrites() error {
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// commitWrites sends what a write transaction kept, just before commit,
+// and ends it: a deferred transaction's writes, sequencer and COMMIT go
+// in one round trip (flush). pause, when set (tests), runs after the
+// writes are numbered and sent and before COMMIT.
+func (t *Tx) commitWrites(pause func()) error {
 	if t.deferred && !t.pending.empty() {
-		var head *audit.Entry
-		var err error
-		switch {
-		case !t.locked:
-			head, err = t.lock(len(t.pending.audits) > 0)
-		case len(t.pending.audits) > 0:
-			head, err = t.auditHead()
+		if pause == nil {
+			return t.flush(true)
 		}
-		if err != nil {
+		if err := t.flush(false); err != nil {
 			return err
 		}
-		return t.sendDeferred(head, true)
+		pause()
+		return nil
 	}
 	if t.locked && t.seq != t.startSeq {
 		if _, err := t.tx.Exec(t.ctx, "UPDATE ruhu_seq SET last = $1 WHERE id = 1", int64(t.seq)); err != nil {

@@ -209,7 +209,7 @@ func (t *Tx) DeleteExpiredWebSessions(now time.Time) (int, error) {
 
 // AppendAudit implements core.AuditTx. An entry is linked to the head
 // under the sequencer, so two appends never read the same head; in
-// deferred mode that happens at commit (Tx.sendDeferred).
+// deferred mode that happens at commit, in the database (Tx.flush).
 func (t *Tx) AppendAudit(e *audit.Entry) error {
 	if !t.write {
 		return errors.New("audit append in a read-only transaction")

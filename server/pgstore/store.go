@@ -67,6 +67,12 @@ var migrationFiles embed.FS
 // of servers starting at once on one database.
 const migrationLock = 0x72756875 // "ruhu"
 
+// defaultMaxConns is the pool's bound when the URL sets none
+// (pool_max_conns): pushes, pulls and the checks before a push each hold
+// a connection while they wait for PostgreSQL, so a server answering a
+// hundred tablets at once needs more than pgx's max(4, CPUs).
+const defaultMaxConns = 16
+
 // ErrSchemaTooNew is returned by Open when the database was migrated by a
 // newer ruhu than this one: running an older server on it could corrupt
 // data it does not understand.
@@ -79,6 +85,7 @@ type Store struct {
 	epoch   string
 	secret  []byte
 	version int
+	group   *groupCommit
 	// beforeCommit, when set (by tests), runs in every write transaction
 	// after its changes are numbered and sent, just before COMMIT.
 	beforeCommit func()
@@ -88,11 +95,19 @@ type Store struct {
 // DSN), applies the migrations it lacks and reads the store's epoch and
 // token secret, creating them on first use.
 func Open(ctx context.Context, url string) (*Store, error) {
-	pool, err := pgxpool.New(ctx, url)
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("connect to postgresql: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = max(cfg.MaxConns, defaultMaxConns)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to postgresql: %w", err)
 	}
 	s := &Store{pool: pool}
+	s.group = &groupCommit{s: s}
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -104,8 +119,12 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	return s, nil
 }
 
-// Close releases the store's connections.
-func (s *Store) Close() { s.pool.Close() }
+// Close waits for the writes under way and releases the store's
+// connections.
+func (s *Store) Close() {
+	s.group.close()
+	s.pool.Close()
+}
 
 // Epoch is the random id of the store's lineage (core.Store).
 func (s *Store) Epoch() string { return s.epoch }
@@ -320,55 +339,37 @@ func (c CoreStore) SchemaVersion() int { return c.s.version }
 // View runs fn in a read-only REPEATABLE READ transaction: one snapshot
 // for the whole use case, so a pull's last sequence and its pages agree.
 func (c CoreStore) View(fn func(core.Tx) error) error {
-	return c.s.run(pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, false, false, fn)
+	return c.s.run(false, false, fn)
 }
 
 // Update runs fn in a write transaction that takes the sequencer only to
 // commit, having checked that what fn read is unchanged; when it changed,
-// fn runs again (deferred.go). Writers are not coalesced as bbolt's are;
-// each commits on its own.
+// fn runs again (deferred.go). Concurrent calls on one Store are grouped
+// into one transaction (groupcommit.go), as bbolt's are.
 func (c CoreStore) Update(fn func(core.Tx) error) error {
-	return c.s.run(pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, true, false, fn)
+	return c.s.group.do(fn)
 }
 
 // UpdateSolo runs fn once, in a write transaction that takes the
 // sequencer at its first touch of the core's tables.
 func (c CoreStore) UpdateSolo(fn func(core.Tx) error) error {
-	return c.s.run(pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, true, true, fn)
+	return c.s.run(true, true, fn)
 }
+
+// Statements that begin run's transactions.
+const (
+	beginRead  = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+	beginWrite = "BEGIN ISOLATION LEVEL READ COMMITTED"
+)
 
 // run runs fn in one transaction. An error fn returned passes as it is; a
 // failure of PostgreSQL that waiting can cure is marked ETRANSIENT. A
 // write transaction that is not solo runs fn again when its reads
 // changed before commit, up to maxOptimistic times, then solo.
-func (s *Store) run(opts pgx.TxOptions, write, solo bool, fn func(core.Tx) error) error {
+func (s *Store) run(write, solo bool, fn func(core.Tx) error) error {
 	ctx := context.Background()
 	for try := 1; ; try++ {
-		solo := solo || try > maxOptimistic
-		var t *Tx
-		err := pgx.BeginTxFunc(ctx, s.pool, opts, func(ptx pgx.Tx) error {
-			t = newTx(ctx, ptx, write, solo)
-			err := fn(t)
-			if t.readsChanged {
-				return errReadsChanged
-			}
-			if err != nil {
-				return err
-			}
-			if t.err != nil {
-				return t.err
-			}
-			if !write {
-				return nil
-			}
-			if err := t.commitWrites(); err != nil {
-				return err
-			}
-			if s.beforeCommit != nil {
-				s.beforeCommit()
-			}
-			return nil
-		})
+		t, err := s.runOnce(ctx, write, solo || try > maxOptimistic, fn)
 		if t != nil && t.readsChanged {
 			continue
 		}
@@ -383,6 +384,50 @@ func (s *Store) run(opts pgx.TxOptions, write, solo bool, fn func(core.Tx) error
 		// method failed and the use case returned its error).
 		return markTransient(err)
 	}
+}
+
+// runOnce runs fn in a transaction on a connection of the pool, begun
+// with its first statement (txConn) and committed with its writes.
+func (s *Store) runOnce(ctx context.Context, write, solo bool, fn func(core.Tx) error) (t *Tx, err error) {
+	pc, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// A connection left inside a transaction (a failure, a panic) is
+	// closed by Release rather than reused.
+	defer pc.Release()
+	begin := beginRead
+	if write {
+		begin = beginWrite
+	}
+	c := &txConn{conn: pc.Conn(), begin: begin}
+	defer func() {
+		if err != nil && c.begin == "" && !c.done {
+			_, _ = c.conn.Exec(context.WithoutCancel(ctx), "ROLLBACK") // a failure here leaves the connection to be closed
+		}
+	}()
+	t = newTx(ctx, c, write, solo)
+	err = fn(t)
+	switch {
+	case t.readsChanged:
+		return t, errReadsChanged
+	case err != nil:
+		return t, err
+	case t.err != nil:
+		return t, t.err
+	}
+	if write {
+		if err := t.commitWrites(s.beforeCommit); err != nil {
+			return t, err
+		}
+	}
+	if c.done || c.begin != "" {
+		return t, nil // committed with the writes, or never begun
+	}
+	if _, err := c.conn.Exec(ctx, "COMMIT"); err != nil {
+		return t, fmt.Errorf("commit: %w", err)
+	}
+	return t, nil
 }
 
 // markTransient marks failures that pass by themselves (the database

@@ -10,7 +10,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ruhu-dev/ruhu/collection"
-	"github.com/ruhu-dev/ruhu/server/audit"
 	"github.com/ruhu-dev/ruhu/server/core"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
@@ -23,7 +22,7 @@ import (
 // for when a write transaction takes it and how it keeps its writes.
 type Tx struct {
 	ctx   context.Context
-	tx    pgx.Tx
+	tx    *txConn
 	write bool
 	// solo: the transaction runs once (UpdateSolo, or Update after
 	// maxOptimistic tries), so it takes the sequencer at its first touch
@@ -53,8 +52,8 @@ type Tx struct {
 // newTx starts the core's view of a PostgreSQL transaction: read-only
 // ones cache what they read (their snapshot does not move), write ones
 // start in deferred mode.
-func newTx(ctx context.Context, ptx pgx.Tx, write, solo bool) *Tx {
-	t := &Tx{ctx: ctx, tx: ptx, write: write, solo: solo, cache: newCache(), deferred: write}
+func newTx(ctx context.Context, c *txConn, write, solo bool) *Tx {
+	t := &Tx{ctx: ctx, tx: c, write: write, solo: solo, cache: newCache(), deferred: write}
 	if write && !solo {
 		t.reads = &readSet{records: map[recKey]int64{}, absentOp: map[string]bool{}, assigned: map[core.AssignmentKey]bool{}}
 	}
@@ -65,8 +64,7 @@ func newTx(ctx context.Context, ptx pgx.Tx, write, solo bool) *Tx {
 // solo write transaction takes the sequencer at its first one.
 func (t *Tx) touch() error {
 	if t.write && t.solo && !t.locked {
-		_, err := t.lock(false)
-		return err
+		return t.flush(false)
 	}
 	return nil
 }
@@ -78,27 +76,13 @@ func (t *Tx) touch() error {
 // is serialised as under bbolt's one writer and sequences are handed out
 // in commit order.
 func (t *Tx) sequence() error {
-	if !t.write {
+	if !t.write || (t.locked && !t.deferred) {
 		return nil
 	}
-	if !t.locked || t.deferred {
-		var head *audit.Entry
-		var err error
-		wantHead := len(t.pending.audits) > 0
-		switch {
-		case !t.locked:
-			head, err = t.lock(wantHead)
-		case wantHead:
-			head, err = t.auditHead()
-		}
-		if err != nil {
-			return err
-		}
-		if err := t.sendDeferred(head, false); err != nil {
-			return err
-		}
-		t.deferred, t.cache = false, nil
+	if err := t.flush(false); err != nil {
+		return err
 	}
+	t.deferred, t.cache = false, nil
 	return nil
 }
 
