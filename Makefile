@@ -93,8 +93,11 @@ bench:
 
 # bench-peer: push and pull 10,000 visits to ruhu and to the PouchDB 9 /
 # express-pouchdb 4.2 peer, alternating, 3 runs each; JSON with the ratios.
+# Twice: the peer's server driven by a Go CouchDB replication client, then
+# PouchDB's own replicator from and into a local PouchDB (the issue's setup).
 bench-peer: $(POUCHPEER_PKG)
-	$(GO) run ./cmd/ruhu bench peer --node-modules $(POUCHPEER_DIR)/node_modules
+	$(GO) run ./cmd/ruhu bench peer --node-modules $(POUCHPEER_DIR)/node_modules --peer-client go
+	$(GO) run ./cmd/ruhu bench peer --node-modules $(POUCHPEER_DIR)/node_modules --peer-client pouchdb
 
 # fuzz: a short run of each decoder fuzz target (their seed corpora also
 # run under `make test`). FUZZTIME=2m make fuzz for longer runs.
