@@ -283,20 +283,28 @@ func (t *visitTallier) finish() {
 
 // sideCollections are the collections readReportInput reads beside the
 // others, on a second goroutine: what the rules need that does not hang
-// on households.
-var sideCollections = []string{"villages", "checkins", "teams", "duty_days"}
+// on the households' members, as the visit tallies do. The assignments,
+// housing cases and duties are read there too, so that both goroutines
+// have about as much to read.
+var sideCollections = append([]string{"villages", "checkins", "teams", "duty_days", "assignments",
+	"photos", "signatures", "housing_cases"}, dutyCollections...)
+
+// mainCollections are the collections readReportInput reads on the
+// calling goroutine: the households, their members and the visits, which
+// are tallied against the members.
+var mainCollections = []string{"households", "members", "visits"}
 
 // readReportInput is readReportInputFor in two read transactions of the
 // same snapshot at once, one reading sideCollections and one the rest: on
-// two cores the check-ins are read while the visits are. Neither waits
-// for the other while it holds its transaction (a writer growing the file
-// waits for open readers, and new readers wait for it). When the two do
-// not see the same snapshot (a write committed between their starts), or
-// the store cannot tell (no write generation), it reads everything in one
-// transaction.
+// two cores the check-ins and assignments are read while the households
+// and visits are. Neither waits for the other while it holds its
+// transaction (a writer growing the file waits for open readers, and new
+// readers wait for it). When the two do not see the same snapshot (a
+// write committed between their starts), or the store cannot tell (no
+// write generation), it reads everything in one transaction.
 func readReportInput(store Store, evidence EvidencePolicy, area string, period rules.Period, asOf time.Time) (*rules.Input, error) {
 	type part struct {
-		in  *rules.Input
+		r   *inputReader
 		gen uint64
 		ok  bool
 		err error
@@ -309,26 +317,25 @@ func readReportInput(store Store, evidence EvidencePolicy, area string, period r
 				return nil
 			}
 			p.gen, p.ok = g.Generation(), true
-			p.in, p.err = readReportInputFor(tx, evidence, area, period, asOf, only)
+			p.r, p.err = readReportPart(tx, evidence, area, period, asOf, only)
 			return p.err
 		})
 		return p
 	}
-	side := map[string]bool{}
-	for _, c := range sideCollections {
-		side[c] = true
-	}
-	main := map[string]bool{}
-	for _, c := range append([]string{"households", "members", "assignments", "visits", "photos", "signatures", "housing_cases"}, dutyCollections...) {
-		main[c] = true
+	only := func(cols []string) map[string]bool {
+		m := make(map[string]bool, len(cols))
+		for _, c := range cols {
+			m[c] = true
+		}
+		return m
 	}
 	var sidePart part
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		sidePart = read(side)
+		sidePart = read(only(sideCollections))
 	}()
-	mainPart := read(main)
+	mainPart := read(only(mainCollections))
 	<-done
 	if mainPart.err != nil {
 		return nil, mainPart.err
@@ -337,8 +344,14 @@ func readReportInput(store Store, evidence EvidencePolicy, area string, period r
 		return nil, sidePart.err
 	}
 	if mainPart.ok && sidePart.ok && mainPart.gen == sidePart.gen {
-		in := mainPart.in
-		in.Villages, in.Checkins, in.Teams, in.DutyDays = sidePart.in.Villages, sidePart.in.Checkins, sidePart.in.Teams, sidePart.in.DutyDays
+		in, side := mainPart.r.in, sidePart.r.in
+		in.Villages, in.Checkins, in.Teams, in.DutyDays = side.Villages, side.Checkins, side.Teams, side.DutyDays
+		in.Assignments, in.HousingCases = side.Assignments, side.HousingCases
+		in.TeamDuties, in.DoctorContracts, in.DoctorVisits = side.TeamDuties, side.DoctorContracts, side.DoctorVisits
+		officers := sidePart.r.officers
+		for i := range in.Households {
+			in.Households[i].AssignedOfficers = officers[in.Households[i].ID]
+		}
 		return in, nil
 	}
 	var in *rules.Input
@@ -357,6 +370,17 @@ func readReportInput(store Store, evidence EvidencePolicy, area string, period r
 // keeps those too (core.VisitSummaryTx), else from the report rows. only, when
 // not nil, names the collections to read (the others are left empty).
 func readReportInputFor(tx Tx, evidence EvidencePolicy, area string, period rules.Period, asOf time.Time, only map[string]bool) (*rules.Input, error) {
+	r, err := readReportPart(tx, evidence, area, period, asOf, only)
+	if err != nil {
+		return nil, err
+	}
+	return r.in, nil
+}
+
+// readReportPart is readReportInputFor returning the reader, whose
+// officers by household readReportInput gives the households the other
+// part read.
+func readReportPart(tx Tx, evidence EvidencePolicy, area string, period rules.Period, asOf time.Time, only map[string]bool) (*inputReader, error) {
 	r := newInputReader(tx, evidence, asOf)
 	r.strs = map[string]string{}
 	r.only = only
@@ -404,12 +428,11 @@ func readReportInputFor(tx Tx, evidence EvidencePolicy, area string, period rule
 		slices.SortFunc(r.in.Visits, func(a, b rules.Visit) int { return strings.Compare(a.ID, b.ID) })
 		return err
 	}
-	in, err := r.read(area, tx.ScanReportRows)
-	if err != nil {
+	if _, err := r.read(area, tx.ScanReportRows); err != nil {
 		return nil, err
 	}
 	if tallier != nil {
 		tallier.finish()
 	}
-	return in, nil
+	return r, nil
 }
