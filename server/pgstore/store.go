@@ -393,21 +393,34 @@ func (s *Store) runOnce(ctx context.Context, write, solo bool, fn func(core.Tx) 
 	if err != nil {
 		return nil, err
 	}
-	// A connection left inside a transaction (a failure, a panic) is
-	// closed by Release rather than reused.
-	defer pc.Release()
 	begin := beginRead
 	if write {
 		begin = beginWrite
 	}
 	c := &txConn{conn: pc.Conn(), begin: begin}
+	readDone := false
 	defer func() {
-		if err != nil && c.begin == "" && !c.done {
-			_, _ = c.conn.Exec(context.WithoutCancel(ctx), "ROLLBACK") // a failure here leaves the connection to be closed
+		switch {
+		case c.begin != "" || c.done:
+			pc.Release()
+		case !write && readDone:
+			// A read-only transaction has nothing to commit: its answer
+			// need not wait for the round trip that ends it.
+			go func() {
+				_, _ = c.conn.Exec(context.WithoutCancel(ctx), "COMMIT") // on failure Release closes the connection
+				pc.Release()
+			}()
+		default:
+			_, _ = c.conn.Exec(context.WithoutCancel(ctx), "ROLLBACK") // on failure Release closes the connection
+			pc.Release()
 		}
 	}()
 	t = newTx(ctx, c, write, solo)
 	err = fn(t)
+	if !write && err == nil && t.err == nil {
+		readDone = true
+		return t, nil
+	}
 	switch {
 	case t.readsChanged:
 		return t, errReadsChanged
@@ -427,6 +440,7 @@ func (s *Store) runOnce(ctx context.Context, write, solo bool, fn func(core.Tx) 
 	if _, err := c.conn.Exec(ctx, "COMMIT"); err != nil {
 		return t, fmt.Errorf("commit: %w", err)
 	}
+	c.done = true
 	return t, nil
 }
 
