@@ -1,8 +1,11 @@
 // Package pouchpeer runs the CouchDB-protocol peer that `ruhu bench peer`
 // compares ruhu's sync with — PouchDB on LevelDB served by express-pouchdb
-// under node, as an offline-first team would deploy it — and drives it the
-// way a CouchDB replicator does (revs_diff, bulk_docs with new_edits=false
-// and checkpoints to push; changes, bulk_get and checkpoints to pull).
+// under node, as an offline-first team would deploy it — and replicates
+// with it two ways: Client, in Go, sends what a CouchDB replicator sends
+// (revs_diff, bulk_docs with new_edits=false and checkpoints to push;
+// changes, bulk_get and checkpoints to pull), so the peer's server cost is
+// measured alone; Replicator runs PouchDB's own replicator under node from
+// and into a local PouchDB, the whole client side included.
 //
 // The node packages are not in the repository: `make tools` installs them,
 // pinned, into a cache folder (ModulesDir).
