@@ -31,3 +31,16 @@ func TestAllMatchesSchemas(t *testing.T) {
 		t.Errorf("constants %v, schemas %v", all, schemas)
 	}
 }
+
+// TestEveryCollectionHasATitle: pages name collections in Chinese, so a
+// new collection needs its title too.
+func TestEveryCollectionHasATitle(t *testing.T) {
+	for _, c := range collection.All() {
+		if title := collection.Title(c); title == c || title == "" {
+			t.Errorf("collection %s has no Chinese title", c)
+		}
+	}
+	if got := collection.Title("no_such"); got != "no_such" {
+		t.Errorf("Title of an unknown collection = %q", got)
+	}
+}

@@ -131,6 +131,9 @@ func TestCountyUserFlow(t *testing.T) {
 		chromedp.Click(chromedp.CSS(card+` label.cand:not(:has(input:checked)):not(.other) input`)),
 		chromedp.SendKeys(chromedp.CSS(card+` input[name=note]`), "已电话核实：已搬迁"),
 	)
+	if sub := tab.Text(card + " .sub"); !strings.HasPrefix(sub, "建档立卡户") {
+		t.Errorf("the conflict names its collection by the machine name: %q", sub)
+	}
 	tab.Screenshot("conflict-chosen")
 	tab.Do(
 		chromedp.Click(chromedp.CSS(card+` button[type=submit]`)),
