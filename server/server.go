@@ -14,6 +14,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -114,6 +115,8 @@ type Server struct {
 	routes  []route
 	// uploads is the tus endpoint and blob pipeline; nil when Blobs is.
 	uploads *uploads.Service
+	// gzipReaders holds idle *gzip.Reader for request bodies (body.go).
+	gzipReaders sync.Pool
 }
 
 // New builds the server; it does not listen. log and store are required.
