@@ -2,7 +2,7 @@ package syncengine
 
 import (
 	"encoding/json"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -93,7 +93,7 @@ func (op *Op) Changes() []FieldWrite {
 		v, _ := json.Marshal(op.Tombstone)
 		out = append(out, FieldWrite{Name: DeletedField, Value: v})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	slices.SortFunc(out, func(a, b FieldWrite) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
 
