@@ -3,7 +3,9 @@ package rules
 import (
 	"math"
 	"math/bits"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -48,12 +50,12 @@ func CheckResidency(in *Input, policies *PolicySet, period Period) (short []Resi
 	}
 	for _, m := range members {
 		list := byMember[m]
-		sort.Slice(list, func(a, b int) bool {
-			ca, cb := &in.Checkins[list[a]], &in.Checkins[list[b]]
-			if !ca.At.Equal(cb.At) {
-				return ca.At.Before(cb.At)
+		slices.SortFunc(list, func(a, b int32) int {
+			ca, cb := &in.Checkins[a], &in.Checkins[b]
+			if c := ca.At.Compare(cb.At); c != 0 {
+				return c
 			}
-			return ca.ID < cb.ID
+			return strings.Compare(ca.ID, cb.ID)
 		})
 		prev := -1
 		for _, ci := range list {
@@ -118,11 +120,20 @@ func CheckResidency(in *Input, policies *PolicySet, period Period) (short []Resi
 	if len(months) == 0 {
 		return nil, clock, travel
 	}
+	// The months' bounds in Unix seconds: China Standard Time has no
+	// daylight saving time, so a month's days are 86,400 s each from its
+	// start, and a time's month and day follow from its Unix second
+	// (bounds are whole seconds, so its floor compares as the time does).
+	bounds := make([][3]int64, len(months)) // start, end, the start of the calendar month
+	for i, mo := range months {
+		y, m, _ := mo.Start.In(shanghai).Date()
+		bounds[i] = [3]int64{mo.Start.Unix(), mo.End.Unix(), time.Date(y, m, 1, 0, 0, 0, 0, shanghai).Unix()}
+	}
 	monthOf := func(t time.Time) (int, int) { // month position and day-1, or -1
-		lt := t.In(shanghai)
-		for i, mo := range months {
-			if mo.Contains(t) {
-				return i, lt.Day() - 1
+		u := t.Unix()
+		for i, b := range bounds {
+			if u >= b[0] && u < b[1] {
+				return i, int((u - b[2]) / 86400)
 			}
 		}
 		return -1, 0
