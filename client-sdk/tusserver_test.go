@@ -39,6 +39,7 @@ type tusServer struct {
 	heads    int            // HEAD requests
 	patches  []int          // body length of each PATCH, in order
 	summed   int            // PATCHes that carried an Upload-Checksum
+	chunked  int            // PATCHes sent without a Content-Length
 	received map[string]int // body bytes read per sha (kept or not)
 
 	// Faults.
@@ -47,6 +48,7 @@ type tusServer struct {
 	fail503  int              // answer the next n PATCHes 503
 	corrupt  int              // flip a bit in the next n PATCH bodies as they arrive (→ 460)
 	onPatch  func()           // called before each PATCH is handled (without mu)
+	length   bool             // answer 411 to a PATCH without a Content-Length, as some proxies do
 	complete func(sha string) // called when a blob is verified
 }
 
@@ -192,7 +194,23 @@ func (s *tusServer) create(w http.ResponseWriter, r *http.Request) {
 
 func (s *tusServer) patch(w http.ResponseWriter, r *http.Request, u *tusUpload) {
 	sha := u.meta["sha256"]
-	s.patches = append(s.patches, int(r.ContentLength))
+	if r.ContentLength < 0 {
+		s.chunked++
+		if s.length {
+			tusFail(w, http.StatusLengthRequired, "EINVALID", "Content-Length required")
+			return
+		}
+	}
+	// The body is read first (a chunked one has no length to go by); a
+	// cut is then played by closing the connection without an answer.
+	body, err := io.ReadAll(io.LimitReader(r.Body, u.length+1))
+	if err != nil {
+		tusFail(w, http.StatusBadRequest, "EINVALID", "body")
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.ContentLength = int64(len(body))
+	s.patches = append(s.patches, len(body))
 	if r.Header.Get("Upload-Checksum") != "" {
 		s.summed++
 	}

@@ -323,6 +323,11 @@ func (r *uploadRun) send(ctx context.Context, u *storedUpload) error {
 				return err
 			}
 			continue
+		case status == http.StatusLengthRequired && !r.tus.fixedLength:
+			// A proxy on the way refuses chunked bodies: send lengths
+			// from now on. Nothing of the chunk was taken.
+			r.tus.fixedLength = true
+			continue
 		case status == http.StatusConflict:
 			// Our offset is wrong (a chunk landed though its answer was
 			// lost): ask below.

@@ -149,8 +149,32 @@ func TestUploadResumesAfterCutConnection(t *testing.T) {
 	if received != int(orig.Size) || s.summed != 0 {
 		t.Fatalf("server read %d bytes for a %d-byte file (%d checksummed chunks): the cut chunk was sent again", received, orig.Size, s.summed)
 	}
+	if s.chunked != len(s.patches) {
+		t.Fatalf("%d of %d chunks went chunked, want all (a body of known length cut in its first 8 KiB is lost whole on the real server)", s.chunked, len(s.patches))
+	}
 	if s.heads == 0 {
 		t.Fatal("client did not ask the offset after the cut")
+	}
+}
+
+// TestUploadSendsLengthsWhenChunkedIsRefused: a proxy on the way answers
+// 411 Length Required to chunked bodies; the run goes on with a
+// Content-Length on every later chunk, nothing failed.
+func TestUploadSendsLengthsWhenChunkedIsRefused(t *testing.T) {
+	_, s, tb := evidenceTablet(t, nil)
+	original := noisePNG(t, 300, 300, 27)
+	tb.attach(t, "HH1", "before", original)
+	s.with(func(s *tusServer) { s.length = true })
+	rep := tb.upload(t, true)
+	if rep.Uploaded != 2 || rep.Failed != 0 || rep.ChunkFailures != 0 {
+		t.Fatalf("report %+v", rep)
+	}
+	orig := byClass(queue(t, tb), client.UploadOriginal)[0]
+	if !bytes.Equal(s.blob(orig.SHA256), original) {
+		t.Fatal("server copy differs from the original")
+	}
+	if s.chunked != 1 || len(s.patches) < 2 {
+		t.Fatalf("%d chunked PATCHes refused, %d PATCHes taken: want one refused, then lengths", s.chunked, len(s.patches))
 	}
 }
 
