@@ -12,8 +12,10 @@
 // covers the whole chunk, so an unverifiable partial chunk is dropped).
 //
 // One limit of the HTTP layer: fasthttp reads the first 8 KiB of a body
-// before the handler runs, and a request cut inside those is never seen,
-// so such a cut costs up to 8 KiB.
+// with a Content-Length before the handler runs, and a request cut inside
+// those is never seen, so such a cut costs up to 8 KiB. A chunked body is
+// not read ahead (the handler sees it from the first byte), which is why
+// the tablet SDK sends its PATCH bodies chunked.
 //
 // Knowing a blob's sha256 never grants its bytes: a creation naming a
 // verified blob completes at once only for a caller who can already read
