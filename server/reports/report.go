@@ -173,17 +173,32 @@ func maskVisit(f *rules.VisitFinding) {
 // and sorts them by area (then by their original order, which the rules
 // keep deterministic).
 func keep[F rules.Finding](t *tree, scope string, in []F, mask func(*F)) []F {
-	out := make([]F, 0, len(in))
-	for i := range in {
-		if !strings.HasPrefix(in[i].FindingArea(), scope) {
-			continue
-		}
-		f := in[i]
-		mask(&f)
-		out = append(out, f)
-		t.count(padArea(f.FindingArea()), f.FindingKind())
+	// The positions kept are sorted by area then position, a total order,
+	// so that an unstable sort of small values gives the stable order; a
+	// county's tens of thousands of findings are then moved once, not
+	// swapped about by a stable sort.
+	type pos struct {
+		area string
+		i    int32
 	}
-	slices.SortStableFunc(out, func(a, b F) int { return cmp.Compare(a.FindingArea(), b.FindingArea()) })
+	kept := make([]pos, 0, len(in))
+	for i := range in {
+		if area := in[i].FindingArea(); strings.HasPrefix(area, scope) {
+			kept = append(kept, pos{area, int32(i)})
+		}
+	}
+	slices.SortFunc(kept, func(a, b pos) int {
+		if c := cmp.Compare(a.area, b.area); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.i, b.i)
+	})
+	out := make([]F, len(kept))
+	for j, p := range kept {
+		out[j] = in[p.i]
+		mask(&out[j])
+		t.count(padArea(out[j].FindingArea()), out[j].FindingKind())
+	}
 	return out
 }
 
