@@ -325,6 +325,18 @@ func (a *App) households(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"households": out})
 }
 
+// roleLabel names an account's role as the county's staff say it.
+func roleLabel(role string) string {
+	if l, ok := roleLabels[role]; ok {
+		return l
+	}
+	return role
+}
+
+var roleLabels = map[string]string{
+	"officer": "帮扶干部", "team_member": "驻村工作队员", "township": "乡镇工作人员", "county": "县扶贫办", "auditor": "检查组", "admin": "管理员",
+}
+
 var relationLabels = map[string]string{
 	"head": "户主", "spouse": "配偶", "child": "子女", "parent": "父母", "grandchild": "孙辈", "sibling": "兄弟姐妹", "other": "其他",
 }
@@ -442,7 +454,7 @@ func (a *App) household(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	for _, p := range problems {
-		open = append(open, map[string]any{"kind": "problem", "text": "上次走访：" + titles[p] + " 存在问题"})
+		open = append(open, map[string]any{"kind": "problem", "text": "上次走访「" + titles[p] + "」一项存在问题"})
 	}
 	rej, err := a.c.Rejected()
 	if err != nil {
@@ -451,7 +463,8 @@ func (a *App) household(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, rj := range rej {
 		if householdOfOp(rj.Op) == id {
-			open = append(open, map[string]any{"kind": "rejected", "op_id": rj.Op.ID, "text": "被服务器拒绝：" + rj.Message})
+			reason, _ := refusalText(a.reg, rj.Code, rj.Message)
+			open = append(open, map[string]any{"kind": "rejected", "op_id": rj.Op.ID, "text": "被服务器拒绝：" + reason})
 		}
 	}
 	out["open_items"] = open
@@ -502,8 +515,11 @@ func (a *App) status(w http.ResponseWriter, r *http.Request) {
 	}
 	used, _ := a.c.StorageBytes()
 	versions := map[string]int{}
+	forms := []map[string]any{} // the same, by the forms' Chinese titles
 	for _, col := range a.reg.Collections() {
 		versions[col] = a.reg.Version(col)
+		title, _ := schemaTitles(a.reg, col, nil)
+		forms = append(forms, map[string]any{"collection": col, "title": title, "version": a.reg.Version(col)})
 	}
 	last := ""
 	if !st.LastSync.IsZero() {
@@ -517,10 +533,10 @@ func (a *App) status(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
-		"user": st.User, "role": st.Role, "server": st.Server, "device_id": st.DeviceID, "device_name": st.DeviceName,
+		"user": st.User, "role": st.Role, "role_label": roleLabel(st.Role), "server": st.Server, "device_id": st.DeviceID, "device_name": st.DeviceName,
 		"pending_ops": st.Pending, "sent_ops": st.Sent, "rejected_ops": st.Rejected,
 		"pending_files": files, "pending_file_bytes": fileBytes, "last_sync": last,
-		"storage_bytes": used, "app_version": a.opts.Version, "schema_versions": versions, "drafts": nDrafts,
+		"storage_bytes": used, "app_version": a.opts.Version, "schema_versions": versions, "form_versions": forms, "drafts": nDrafts,
 		"clock_warning": clockWarning(st),
 	})
 }
@@ -535,7 +551,28 @@ func clockWarning(st client.Status) string {
 	if st.ClockOffset < 0 {
 		dir = "快"
 	}
-	return fmt.Sprintf("本机时钟比服务器%s %s：请校正平板时间，否则记录时间会被标记为可疑", dir, st.ClockOffset.Abs().Round(time.Second))
+	return fmt.Sprintf("本机时钟比服务器%s %s：请校正平板时间，否则记录时间会被标记为可疑", dir, durationText(st.ClockOffset.Abs()))
+}
+
+// durationText says a clock's offset in words, to the minute: "2 小时 5 分钟",
+// "3 天 4 小时" (Go's "2h5m0s" is not for the officer).
+func durationText(d time.Duration) string {
+	d = d.Round(time.Minute)
+	days, hours, mins := int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour), int(d%time.Hour/time.Minute)
+	var parts []string
+	if days > 0 {
+		parts = append(parts, fmt.Sprintf("%d 天", days))
+	}
+	if hours > 0 {
+		parts = append(parts, fmt.Sprintf("%d 小时", hours))
+	}
+	if mins > 0 && days == 0 {
+		parts = append(parts, fmt.Sprintf("%d 分钟", mins))
+	}
+	if len(parts) == 0 {
+		return "不到 1 分钟"
+	}
+	return strings.Join(parts, " ")
 }
 
 // ---- rejected ----
@@ -553,11 +590,18 @@ func (a *App) rejected(w http.ResponseWriter, r *http.Request) {
 			fields = append(fields, k)
 		}
 		sort.Strings(fields)
-		// An officer reads the schema's titles, not its keys.
+		// An officer reads the schema's titles, not its keys, and the
+		// server's reason in Chinese ("reason"; "message" is the server's
+		// own text, kept for support).
 		title, labels := schemaTitles(a.reg, rj.Op.Collection, fields)
+		reason, field := refusalText(a.reg, rj.Code, rj.Message)
+		fieldTitle := ""
+		if field != "" {
+			fieldTitle = fieldTitles(a.reg, rj.Op.Collection)[field]
+		}
 		out = append(out, map[string]any{"op_id": rj.Op.ID, "collection": rj.Op.Collection, "collection_title": title,
 			"record_id": rj.Op.RecordID, "household_id": householdOfOp(rj.Op), "code": rj.Code, "message": rj.Message,
-			"fields": fields, "field_titles": labels,
+			"reason": reason, "field": field, "field_title": fieldTitle, "fields": fields, "field_titles": labels,
 			"at": rj.At.In(chinaTime).Format("01-02 15:04"), "fixable": rj.Op.Tombstone == nil && a.reg.Schema(rj.Op.Collection) != nil})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"rejected": out})
@@ -584,8 +628,9 @@ func (a *App) fixRejected(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	inputs, carry := form.Inputs(op.Set)
+	reason, _ := refusalText(a.reg, list[i].Code, list[i].Message)
 	d := &draft{ID: "fix-" + op.ID, Kind: "fix", Collection: op.Collection, RecordID: op.RecordID, Area: op.Area,
-		HouseholdID: householdOfOp(op), Values: inputs, Carry: carry, RejectedOp: op.ID, Reason: list[i].Message}
+		HouseholdID: householdOfOp(op), Values: inputs, Carry: carry, RejectedOp: op.ID, Reason: reason}
 	if err := a.storeDraft(d); err != nil {
 		a.fail(w, err)
 		return

@@ -304,6 +304,12 @@ func (a *App) fail(w http.ResponseWriter, err error) {
 	if errors.As(err, &se) {
 		msg = se.Message
 	}
+	// A schema refusal from the store says which field in the form's words
+	// (its own text is English, for logs).
+	var fe *schemas.FieldError
+	if errors.As(err, &fe) {
+		msg = fieldErrorText(a.reg, fe)
+	}
 	writeJSON(w, status, apiError{Code: string(code), Message: msg, Field: fieldOf(err)})
 }
 

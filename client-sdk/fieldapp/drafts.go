@@ -363,7 +363,7 @@ func (a *App) saveVisit(r *http.Request, d *draft) (string, error) {
 		set("gps", d.GPS)
 	}
 	if err := a.reg.ValidateRecord(client.CollectionVisits, fields); err != nil {
-		return "", &fieldErr{syncengine.Errorf(syncengine.EINVALID, "%v", err), fieldOf(err)}
+		return "", a.invalidRecord(err)
 	}
 	var shas []string
 	for _, p := range d.Photos {

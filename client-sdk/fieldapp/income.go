@@ -88,7 +88,7 @@ func (a *App) saveRecord(r *http.Request, d *draft) (string, error) {
 		return "", syncengine.Errorf(syncengine.EINVALID, "不能在本机新建 %s", d.Collection)
 	}
 	if err := a.reg.ValidateRecord(d.Collection, fields); err != nil {
-		return "", &fieldErr{syncengine.Errorf(syncengine.EINVALID, "%v", err), fieldOf(err)}
+		return "", a.invalidRecord(err)
 	}
 	id := a.c.NewID()
 	if _, err := a.c.Save(r.Context(), d.Collection, id, d.Area, fields); err != nil {

@@ -106,6 +106,7 @@ func TestFieldAppSyncScreenShowsMyConflicts(t *testing.T) {
 	}
 	t.Logf("conflict card: %+v", c)
 	tab.Screenshot("conflicts")
+	requireReadableScreen(t, tab, "conflicts")
 
 	// A restarted app has not synced yet: the screen asks the server.
 	app.stop()
@@ -134,6 +135,7 @@ func TestFieldAppSyncScreenShowsMyConflicts(t *testing.T) {
 		t.Fatalf("after the decision the current value is %q's, want mine", cur)
 	}
 	tab.Screenshot("conflict-resolved")
+	requireReadableScreen(t, tab, "conflict-resolved")
 	tab.RequireLoopbackOnly()
 	tab.RequireNoProblems()
 }

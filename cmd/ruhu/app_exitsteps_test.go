@@ -110,6 +110,7 @@ func TestFieldAppExitStepsOffline(t *testing.T) {
 		tab.Do(chromedp.SendKeys(chromedp.CSS(`input[name="`+name+`"]`), v))
 	}
 	tab.Screenshot("exit-appraisal")
+	requireReadableScreen(t, tab, "exit-appraisal")
 	appraisal := saveForm(tab)
 	if strings.Contains(appraisal, " ") || appraisal == "" {
 		t.Fatalf("appraisal not saved: %s", appraisal)
@@ -159,6 +160,7 @@ func TestFieldAppExitStepsOffline(t *testing.T) {
 	tab.Do(chromedp.SetUploadFiles(chromedp.CSS("#photo-input"), writeJPEGs(t, dir)[:1]))
 	tab.WaitJS(`document.querySelectorAll("#photo-list figure").length === 1`)
 	tab.Screenshot("exit-notice")
+	requireReadableScreen(t, tab, "exit-notice")
 	notice := saveForm(tab)
 	if strings.Contains(notice, " ") || notice == "" {
 		t.Fatalf("notice not saved: %s", notice)
@@ -167,12 +169,14 @@ func TestFieldAppExitStepsOffline(t *testing.T) {
 	srv = startServerAt(t, filepath.Join(dir, "server"), serverAddr)
 	syncFromScreen(t, tab, app)
 	tab.WaitJS(`document.querySelectorAll("#rejected [data-op]").length === 1`)
-	// The officer reads the form's titles, not the schema's keys.
-	if txt := tab.Text("#rejected"); !strings.Contains(txt, "exit_notice_too_short") || !strings.Contains(txt, "少于5天") ||
+	// The officer reads the form's titles and the rule's sentence, not the
+	// schema's keys nor the rule's code.
+	if txt := tab.Text("#rejected"); strings.Contains(txt, "exit_notice_too_short") || strings.Contains(txt, "EINVALID") || !strings.Contains(txt, "少于5天") ||
 		!strings.Contains(txt, "公示张贴时间") || strings.Contains(txt, "notice_posted_at") || strings.Contains(txt, "exit_steps") {
 		t.Errorf("rejected list: %q", txt)
 	}
 	tab.Screenshot("exit-refused")
+	requireReadableScreen(t, tab, "exit-refused")
 	// Fixed from the rejected list: the same form, its times shown as
 	// entered; the notice now runs 5 days and is accepted.
 	// The sync screen redraws the list while it polls: click by script.

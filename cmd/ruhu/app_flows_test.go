@@ -93,6 +93,7 @@ func TestFieldAppCheckinDaysMatchTheServerReport(t *testing.T) {
 		t.Fatalf("check-in screen: %s days, %q; want 1 day and 2 not counted", days, detail)
 	}
 	tab.Screenshot("checkin")
+	requireReadableScreen(t, tab, "checkin")
 
 	syncFromScreen(t, tab, app)
 	tab.Do(chromedp.Navigate(app.base + "/#/checkin"))
@@ -178,11 +179,21 @@ func TestFieldAppRejectedOpIsFixedAndResynced(t *testing.T) {
 	tab.WaitJS(`document.body.dataset.ready === "list"`)
 	syncFromScreen(t, tab, app)
 	tab.WaitJS(`document.querySelectorAll("#rejected [data-op]").length === 1`)
+	// The server says "visits.checklist: missing drinking_water"; the
+	// officer reads it in Chinese with the form's titles, no key, no code.
 	reason := tab.Text("#rejected [data-op] .reason")
-	if !strings.Contains(reason, "drinking_water") || !strings.Contains(reason, "EINVALID") {
-		t.Fatalf("rejected reason %q: want the server's message naming drinking_water and its code", reason)
+	if reason != "两不愁三保障及饮水安全：缺少「饮水安全有保障」" {
+		t.Fatalf("rejected reason %q: want the server's reason in the form's words", reason)
+	}
+	if got := tab.Text("#rejected [data-op] .muted"); got != "请修改：两不愁三保障及饮水安全" {
+		t.Errorf("rejected field %q", got)
+	}
+	// The sync did not all go: the phase line says so, not 同步完成.
+	if got := tab.Text("#sync-phase"); strings.Contains(got, "同步完成") || !strings.Contains(got, "1 条记录被服务器拒绝") {
+		t.Errorf("sync phase after a refusal: %q", got)
 	}
 	tab.Screenshot("rejected")
+	requireReadableScreen(t, tab, "rejected")
 	wang := login(t, srv.url, "wang")
 	var v map[string]any
 	if code := wang.do("GET", "/v1/records/visits/"+goodID, nil, &v); code != 200 {
@@ -202,7 +213,7 @@ func TestFieldAppRejectedOpIsFixedAndResynced(t *testing.T) {
 	tab.WaitJS(`document.body.dataset.ready === "sync" && !!document.querySelector("#rejected button.fix")`)
 	tab.Do(chromedp.Click(chromedp.CSS("#rejected button.fix")))
 	tab.WaitJS(`document.body.dataset.ready === "form"`)
-	if got := browsertest.Eval[string](tab, `document.querySelector(".warnbox").textContent + " | " + document.querySelector('input[name="checklist.housing"]:checked').value + " | " + document.querySelector('textarea[name="notes"]').value`); !strings.Contains(got, "drinking_water") || !strings.HasSuffix(got, "problem | 屋顶漏雨。") {
+	if got := browsertest.Eval[string](tab, `document.querySelector(".warnbox").textContent + " | " + document.querySelector('input[name="checklist.housing"]:checked').value + " | " + document.querySelector('textarea[name="notes"]').value`); !strings.Contains(got, "服务器拒绝的原因：两不愁三保障及饮水安全：缺少「饮水安全有保障」") || !strings.HasSuffix(got, "problem | 屋顶漏雨。") {
 		t.Fatalf("fix form: %q; want the reason and the refused values", got)
 	}
 	choose(tab, "checklist.drinking_water", "ok")
@@ -286,6 +297,7 @@ func TestFieldAppExtraSchemaFieldAndPINLock(t *testing.T) {
 	tab.Do(chromedp.SetValue(chromedp.CSS(`select[name="answered_by_member_id"]`), "m"+appHousehold+"b"),
 		chromedp.SendKeys(chromedp.CSS(`input[name="adults_at_home"]`), "3"))
 	tab.Screenshot("extra-field")
+	requireReadableScreen(t, tab, "extra-field")
 	tab.Do(chromedp.Click(chromedp.CSS("#save")))
 	tab.WaitJS(`!!document.body.dataset.saved`)
 	visitID := browsertest.Eval[string](tab, `document.body.dataset.saved`)
@@ -295,6 +307,8 @@ func TestFieldAppExtraSchemaFieldAndPINLock(t *testing.T) {
 	// PIN set on the status screen; nothing locks while there is none.
 	tab.Do(chromedp.Navigate(app.base + "/#/status"))
 	tab.WaitJS(`document.body.dataset.ready === "status"`)
+	tab.Screenshot("status")
+	requireReadableScreen(t, tab, "status")
 	tab.Do(chromedp.SendKeys(chromedp.CSS("#pin-new"), "2468"), chromedp.Click(chromedp.CSS(`#pin-form button[type="submit"]`)))
 	tab.WaitJS(`document.getElementById("pin-msg").textContent.includes("PIN 已修改")`)
 	if browsertest.Eval[bool](tab, `!document.getElementById("lock").hidden`) {

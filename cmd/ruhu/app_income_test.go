@@ -47,6 +47,7 @@ func TestFieldAppIncomeSurveyOffline(t *testing.T) {
 		t.Errorf("the form shows a stray null")
 	}
 	tab.Screenshot("income-form")
+	requireReadableScreen(t, tab, "income-form")
 	tab.Do(chromedp.Click(chromedp.CSS("#save")))
 	tab.WaitJS(`!!document.body.dataset.saved`)
 	id := browsertest.Eval[string](tab, `document.body.dataset.saved`)

@@ -167,12 +167,14 @@ func TestFieldAppOfflineVisitThenSync(t *testing.T) {
 		t.Fatalf("first household %q, want the overdue %s", first, appHousehold)
 	}
 	tab.Screenshot("list")
+	requireReadableScreen(t, tab, "list")
 	tab.Do(chromedp.Click(chromedp.CSS(`a.hh[data-id="` + appHousehold + `"]`)))
 	tab.WaitJS(`document.body.dataset.ready === "household"`)
 	if got := tab.Text(".idno"); got != "340***********1234" {
 		t.Fatalf("masked id number %q", got)
 	}
 	tab.Screenshot("household")
+	requireReadableScreen(t, tab, "household")
 	tab.Do(chromedp.Click(chromedp.CSS("#new-visit")))
 	tab.WaitJS(`document.body.dataset.ready === "form"`)
 	for _, item := range []string{"food", "clothing", "education", "medical", "drinking_water"} {
@@ -187,6 +189,7 @@ func TestFieldAppOfflineVisitThenSync(t *testing.T) {
 	tab.WaitJS(`document.querySelectorAll("#photo-list figure").length === 2`)
 	sign(t, tab)
 	tab.Screenshot("visit-form")
+	requireReadableScreen(t, tab, "visit-form")
 	// Let the autosave land, then kill the app mid-form.
 	tab.WaitJS(`fetch("/api/drafts/visit-` + appHousehold + `", {credentials: "same-origin"}).then(r => r.json()).then(d => (d.strokes || []).length === 2 && d.values["notes"] !== undefined && d.gps && d.photos.length === 2)`)
 	app.stop()
@@ -210,8 +213,12 @@ func TestFieldAppOfflineVisitThenSync(t *testing.T) {
 	if got := tab.Text(`a.hh[data-id="` + appHousehold + `"] [data-badge="pending"]`); !strings.Contains(got, "待同步") {
 		t.Fatalf("pending badge %q", got)
 	}
+	tab.Screenshot("list-pending")
+	requireReadableScreen(t, tab, "list-pending")
 	tab.Do(chromedp.Navigate(app.base + "/#/h/" + appHousehold))
 	tab.WaitJS(`document.body.dataset.ready === "household" && document.body.textContent.includes("受访：周桂芳")`)
+	tab.Screenshot("household-visited")
+	requireReadableScreen(t, tab, "household-visited")
 
 	srv = startServerAt(t, filepath.Join(dir, "server"), serverAddr)
 	tab.Do(chromedp.Navigate(app.base + "/#/sync"))
@@ -222,6 +229,7 @@ func TestFieldAppOfflineVisitThenSync(t *testing.T) {
 		t.Fatalf("sync: %s", phase)
 	}
 	tab.Screenshot("sync")
+	requireReadableScreen(t, tab, "sync")
 	tab.RequireLoopbackOnly()
 	tab.RequireNoProblems()
 

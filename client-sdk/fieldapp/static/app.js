@@ -10,7 +10,7 @@
     const e = document.createElement(tag);
     for (const [k, v] of Object.entries(attrs || {})) {
       if (v === null || v === undefined || v === false) continue;
-      if (k === "text") e.textContent = v;
+      if (k === "text") setText(e, v);
       else if (k === "class") e.className = v;
       else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
       else e.setAttribute(k, v === true ? "" : v);
@@ -20,6 +20,28 @@
       e.append(kid instanceof Node ? kid : document.createTextNode(String(kid)));
     }
     return e;
+  }
+  // A date, a time or a size is one word: at 360 px "2026-11-04" must not
+  // end a line at its hyphen. setText keeps the text as it is (textContent
+  // reads the same) with each such run in a span that does not wrap.
+  const unbreakable = /\d{4}-\d{2}-\d{2}(?: \d{2}:\d{2}(?::\d{2})?)?|\d{2}-\d{2} \d{2}:\d{2}|\d+(?:\.\d+)? [KM]?B\b/g;
+  function setText(e, v) {
+    const t = String(v);
+    let at = 0;
+    for (const m of t.matchAll(unbreakable)) {
+      if (m.index > at) e.append(t.slice(at, m.index));
+      const span = document.createElement("span");
+      span.className = "nw"; span.textContent = m[0];
+      e.append(span);
+      at = m.index + m[0].length;
+    }
+    if (at === 0) e.textContent = t; else if (at < t.length) e.append(t.slice(at));
+  }
+  // geoError says in Chinese why the browser gave no position (its own
+  // message is English).
+  function geoError(e) {
+    const why = { 1: "未允许本应用使用位置，请在设置中打开定位权限", 2: "暂时无法获得位置，请到开阔处再试", 3: "定位超时，请到开阔处再试" };
+    return "定位失败：" + (why[e && e.code] || "请稍后再试");
   }
   class ApiError extends Error {
     constructor(status, body) { super(body.message || ("错误 " + status)); this.status = status; this.code = body.code; this.field = body.field; }
@@ -165,13 +187,15 @@
     const open = el("div", { class: "card" }, el("h2", { text: "待办事项" }),
       h.open_items.length ? el("ul", {}, h.open_items.map((o) => el("li", { class: o.kind === "rejected" ? "error" : "", text: o.text }))) : el("p", { class: "muted", text: "无" }));
     const visits = el("div", { class: "card" }, el("h2", { text: "最近走访" }),
-      h.visits.length ? el("table", {}, el("tbody", {}, h.visits.map((v) => el("tr", {},
-        el("td", { text: v.visited_at }), el("td", { text: v.officer + (v.answered_by ? " / 受访：" + v.answered_by : "") }),
-        el("td", {}, v.pending ? el("span", { class: "badge pending", text: "待同步" }) : null, v.problems.length ? el("span", { class: "badge warn", text: v.problems.length + " 项问题" }) : null))))) : el("p", { class: "muted", text: "本机没有走访记录" }));
+      // One visit a row of two lines (a three-column table squeezes the
+      // badges to a character a line at 360 px).
+      h.visits.length ? el("div", { class: "visits" }, h.visits.map((v) => el("div", { class: "visit", "data-visit": v.id },
+        el("div", {}, el("span", { text: v.visited_at }), v.pending ? el("span", { class: "badge pending", text: "待同步" }) : null, v.problems.length ? el("span", { class: "badge warn", text: v.problems.length + " 项问题" }) : null),
+        el("div", { class: "muted", text: "帮扶干部 " + v.officer + (v.answered_by ? " · 受访：" + v.answered_by : "") })))) : el("p", { class: "muted", text: "本机没有走访记录" }));
     const photos = el("div", { class: "card" }, el("h2", { text: "照片" }),
       h.photos.length ? el("div", { class: "photos" }, h.photos.map((p) => el("figure", {},
         p.on_tablet ? el("img", { src: "/api/blobs/" + p.sha256, alt: "照片" }) : el("div", { class: "muted", text: "已上传" }),
-        el("figcaption", { text: stageLabel(p.stage) + (p.pending ? " · 待同步" : "") })))) : el("p", { class: "muted", text: "没有照片" }));
+        el("figcaption", {}, el("div", { text: stageLabel(p.stage) }), p.pending ? el("div", { text: "待同步" }) : null)))) : el("p", { class: "muted", text: "没有照片" }));
     show(head, open, members, visits, photos);
     document.body.dataset.ready = "household";
   }
@@ -257,7 +281,7 @@
         navigator.geolocation.getCurrentPosition((p) => {
           gps = { lat: p.coords.latitude, lon: p.coords.longitude, accuracy_m: Math.round(p.coords.accuracy * 10) / 10 };
           out.textContent = fmtGPS(gps); changed();
-        }, (e) => { out.textContent = "定位失败：" + e.message; }, { enableHighAccuracy: true, timeout: 20000 });
+        }, (e) => { out.textContent = geoError(e); }, { enableHighAccuracy: true, timeout: 20000 });
       });
       return el("div", { "data-field": fd.name }, el("div", { class: "row-title", text: fd.title }), el("div", { class: "actions" }, b), out);
     }
@@ -271,7 +295,11 @@
       }
       draw(d);
       const stage = el("select", { id: "photo-stage", "data-skip": "1", "aria-label": "照片阶段" }, ["before", "during", "after"].map((s) => el("option", { value: s, text: stageLabel(s) })));
-      const file = el("input", { id: "photo-input", type: "file", accept: "image/*", capture: "environment", multiple: true, "data-skip": "1" });
+      // The browser's own file button reads "Choose Files / No file
+      // chosen" in its language and is small: a big Chinese button (a
+      // label for the input, which stays focusable for the keyboard).
+      const file = el("input", { id: "photo-input", class: "file-input", type: "file", accept: "image/*", capture: "environment", multiple: true, "data-skip": "1" });
+      const pick = el("label", { for: "photo-input", class: "button", id: "photo-pick", text: "拍照或选择照片" });
       file.addEventListener("change", async () => {
         let last = null;
         for (const fl of file.files) {
@@ -280,7 +308,7 @@
         file.value = "";
         if (last) { d.photos = last.photos; draw(last); }
       });
-      return el("div", { "data-field": fd.name }, el("div", { class: "row-title", text: fd.title + "（按阶段拍照）" }), stage, el("p"), file, list);
+      return el("div", { "data-field": fd.name }, el("div", { class: "row-title", text: fd.title + "（按阶段拍照）" }), stage, file, el("div", { class: "actions" }, pick), list);
     }
     function signatureWidget() {
       const c = el("canvas", { id: "signature", width: 600, height: 240 });
@@ -359,7 +387,7 @@
           await screenCheckin();
           document.getElementById("checkin-msg").replaceChildren(el("p", { class: "ok", id: "checked-in", text: "签到成功，待同步" }));
         } catch (e) { msg.replaceChildren(errorBox(e)); btn.disabled = false; }
-      }, (e) => { msg.replaceChildren(errorBox(new Error("定位失败：" + e.message))); btn.disabled = false; }, { enableHighAccuracy: true, timeout: 20000 });
+      }, (e) => { msg.replaceChildren(errorBox(new Error(geoError(e)))); btn.disabled = false; }, { enableHighAccuracy: true, timeout: 20000 });
     });
     const dd = el("form", { id: "duty-form", class: "card" }, el("h2", { text: "申请公务外出（计入驻村天数）" }),
       el("label", { class: "field", for: "duty-date", text: "日期" }), el("input", { id: "duty-date", name: "date", type: "date", required: true }),
@@ -405,16 +433,21 @@
       recText.textContent = "上传 " + p.pushed + "/" + p.to_push + " 条 · 下载 " + p.pulled + " 条" + (p.rejected ? " · 被拒 " + p.rejected + " 条" : "");
       fileBar.max = Math.max(p.file_total, 1); fileBar.value = p.phase === "done" && !p.file_total ? 1 : p.file_bytes;
       fileText.textContent = "文件 " + p.files_done + "/" + p.files + " 个 · " + fmtBytes(p.file_bytes) + "/" + fmtBytes(p.file_total) + (p.deferred ? " · " + p.deferred + " 张原图等待 Wi-Fi" : "") + (p.failed_files ? " · " + p.failed_files + " 个失败，下次重试" : "");
-      const words = { records: "正在同步记录…", files: "正在上传照片和签字…", done: "同步完成 " + (p.finished_at || ""), error: "同步失败：" + (p.error || "") };
-      state.replaceChildren(p.phase ? el("p", { class: p.phase === "error" ? "error" : (p.phase === "done" ? "ok" : "muted"), id: "sync-phase", "data-phase": p.phase, text: words[p.phase] || "" }) : el("p", { class: "muted", text: "先同步记录，再上传照片和签字文件" }),
+      // "Done" only when everything went: refused records and files that
+      // did not go are said where the officer looks first.
+      const left = [p.rejected ? p.rejected + " 条记录被服务器拒绝，请在下面修改后重新保存" : "", p.failed_files ? p.failed_files + " 个文件未能上传，下次同步时重试" : ""].filter(Boolean);
+      const words = { records: "正在同步记录…", files: "正在上传照片和签字…",
+        done: left.length ? "同步已结束 " + (p.finished_at || "") + "，但 " + left.join("；") : "同步完成 " + (p.finished_at || ""), error: "同步失败：" + (p.error || "") };
+      const cls = p.phase === "error" || (p.phase === "done" && left.length) ? "error" : (p.phase === "done" ? "ok" : "muted");
+      state.replaceChildren(p.phase ? el("p", { class: cls, id: "sync-phase", "data-phase": p.phase, text: words[p.phase] || "" }) : el("p", { class: "muted", text: "先同步记录，再上传照片和签字文件" }),
         ...(p.clock_warning ? [el("div", { class: "warnbox", id: "clock-warning", text: p.clock_warning })] : []));
       start.disabled = p.running;
     }
     async function loadRejected() {
       const r = await api("GET", "/api/rejected");
       rejected.replaceChildren(el("h2", { text: "被服务器拒绝的记录" }), r.rejected.length ? el("div", {}, r.rejected.map((x) => el("div", { class: "card", "data-op": x.op_id },
-        el("div", { text: x.collection_title + " · " + x.at }), el("div", { class: "error reason", text: x.message + "（" + x.code + "）" }),
-        el("div", { class: "muted", text: "字段：" + x.field_titles.join("、") }),
+        el("div", { text: x.collection_title + " · " + x.at }), el("div", { class: "error reason", "data-code": x.code, text: x.reason }),
+        el("div", { class: "muted", text: x.field_title ? "请修改：" + x.field_title : "记录内容：" + x.field_titles.join("、") }),
         x.fixable ? el("button", { type: "button", class: "fix", text: "修改后重新保存", onclick: async () => { const d = await api("POST", "/api/rejected/" + encodeURIComponent(x.op_id) + "/fix"); go("#/draft/" + encodeURIComponent(d.id)); } }) : null))) : el("p", { class: "muted", id: "no-rejected", text: "没有被拒绝的记录" }));
     }
     // Conflicts that involve my edits: the field, my value against the
@@ -463,11 +496,11 @@
   async function screenStatus() {
     setTitle("状态");
     const s = await api("GET", "/api/status");
-    const rows = [["用户", s.user + "（" + s.role + "）"], ["服务器", s.server], ["设备", s.device_name + "（" + s.device_id + "）"],
+    const rows = [["用户", s.user + "（" + s.role_label + "）"], ["服务器", s.server], ["设备", s.device_name + "（" + s.device_id + "）"],
       ["待上传记录", s.pending_ops + " 条"], ["待上传文件", s.pending_files + " 个（" + fmtBytes(s.pending_file_bytes) + "）"],
       ["被拒绝", s.rejected_ops + " 条"], ["已上传记录", s.sent_ops + " 条"], ["草稿", s.drafts + " 份"],
       ["上次同步", s.last_sync || "从未"], ["本机占用空间", fmtBytes(s.storage_bytes)], ["应用版本", s.app_version],
-      ["表单版本", Object.entries(s.schema_versions).map(([k, v]) => k + " v" + v).join("，")]];
+      ["表单版本", s.form_versions.map((x) => x.title + " v" + x.version).join("，")]];
     const pin = el("form", { class: "card", id: "pin-form" }, el("h2", { text: "解锁 PIN" }),
       el("label", { class: "field", for: "pin-current", text: "当前 PIN" }), el("input", { id: "pin-current", name: "current", type: "password", inputmode: "numeric" }),
       el("label", { class: "field", for: "pin-new", text: "新 PIN（4–12 位数字）" }), el("input", { id: "pin-new", name: "pin", type: "password", inputmode: "numeric", required: true }),
