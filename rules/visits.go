@@ -1,6 +1,9 @@
 package rules
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // CheckVisitCadence lists households whose home visits fall short of the
 // cadence their policy sets for their status (exited: at least one visit in
@@ -63,12 +66,14 @@ func checkVisitCadence(in *Input, ix *index, policies *PolicySet, period Period)
 	// Per household: the unit judged (-1: not judged), visit counts per
 	// window and the latest visit before the judging instant.
 	unitOf := make([]int8, len(in.Households))
+	minOf := make([]int32, len(in.Households)) // the cadence's minimum per window
 	counts := make([]uint32, len(in.Households)*maxWindows)
 	last := make([]latestVisit, len(in.Households))
 	for hi := range in.Households {
 		h := &in.Households[hi]
 		unitOf[hi] = -1
 		if cad, ok := pc.get(h.Area, year).Visits.For(statusAt(h, period.End)); ok {
+			minOf[hi] = int32(min(cad.Min, math.MaxInt32))
 			for ui, u := range units {
 				if u == cad.Per {
 					unitOf[hi] = int8(ui)
@@ -115,6 +120,24 @@ func checkVisitCadence(in *Input, ix *index, policies *PolicySet, period Period)
 			}
 		}
 	}
+	// The overdue households are counted first, so that a county's tens
+	// of thousands of findings are made in place, not copied as the list
+	// grows.
+	n := 0
+	for hi := range in.Households {
+		if unitOf[hi] < 0 {
+			continue
+		}
+		for wi, w := range windows[unitOf[hi]] {
+			if w.end <= judgeUnix && int32(min(counts[hi*maxWindows+wi], 65535)) < minOf[hi] {
+				n++
+				break
+			}
+		}
+	}
+	if n > 0 {
+		overdue = make([]VisitFinding, 0, n)
+	}
 	for hi := range in.Households {
 		if unitOf[hi] < 0 {
 			continue
@@ -123,7 +146,7 @@ func checkVisitCadence(in *Input, ix *index, policies *PolicySet, period Period)
 		status := statusAt(h, period.End)
 		pol := pc.get(h.Area, year)
 		cad, _ := pol.Visits.For(status)
-		var f *VisitFinding
+		var f *VisitFinding // in overdue
 		for wi, w := range windows[unitOf[hi]] {
 			n := int(min(counts[hi*maxWindows+wi], 65535))
 			if n >= cad.Min {
@@ -131,7 +154,8 @@ func checkVisitCadence(in *Input, ix *index, policies *PolicySet, period Period)
 			}
 			if w.end <= judgeUnix { // window over: missed
 				if f == nil {
-					f = newVisitFinding(KindVisitOverdue, h, status, cad, &last[hi])
+					overdue = append(overdue, newVisitFinding(KindVisitOverdue, h, status, cad, &last[hi]))
+					f = &overdue[len(overdue)-1]
 					f.DueBy = w.period.LastDay()
 					f.DaysOverdue = judgeDate.DaysSince(f.DueBy)
 					f.VisitsInWindow = n
@@ -145,11 +169,8 @@ func checkVisitCadence(in *Input, ix *index, policies *PolicySet, period Period)
 			if f == nil && left <= pol.Visits.DueSoonDays {
 				d := newVisitFinding(KindVisitDueSoon, h, status, cad, &last[hi])
 				d.DueBy, d.DaysLeft, d.VisitsInWindow = due, left, n
-				dueSoon = append(dueSoon, *d)
+				dueSoon = append(dueSoon, d)
 			}
-		}
-		if f != nil {
-			overdue = append(overdue, *f)
 		}
 	}
 	return overdue, dueSoon
@@ -172,8 +193,8 @@ func (l *latestVisit) offer(unix int64, id string, at time.Time) {
 	}
 }
 
-func newVisitFinding(k Kind, h *Household, s Status, cad Cadence, last *latestVisit) *VisitFinding {
-	f := &VisitFinding{Kind: k, Area: h.Area, HouseholdID: h.ID, HeadName: h.HeadName, Status: s, Required: cad}
+func newVisitFinding(k Kind, h *Household, s Status, cad Cadence, last *latestVisit) VisitFinding {
+	f := VisitFinding{Kind: k, Area: h.Area, HouseholdID: h.ID, HeadName: h.HeadName, Status: s, Required: cad}
 	if last.set {
 		f.LastVisit, f.LastVisitID = DateOf(last.at), last.id
 	}
