@@ -188,7 +188,7 @@ func (a *App) setup(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, err)
 		return
 	}
-	req.Server = strings.TrimSpace(req.Server)
+	req.Server = serverAddress(req.Server)
 	if req.Server == "" || req.User == "" || req.Password == "" || strings.TrimSpace(req.DeviceName) == "" {
 		writeError(w, http.StatusBadRequest, "EINVALID", "请填写服务器地址、用户名、密码和设备名")
 		return
@@ -217,6 +217,17 @@ func (a *App) setup(w http.ResponseWriter, r *http.Request) {
 		a.unlocked()
 	}
 	a.me(w, r)
+}
+
+// serverAddress is the server's URL from what the officer typed: the
+// address the county hands out reads "192.168.1.10:8080", without a
+// scheme, which means http.
+func serverAddress(typed string) string {
+	s := strings.TrimSpace(typed)
+	if s != "" && !strings.Contains(s, "://") {
+		s = "http://" + s
+	}
+	return s
 }
 
 // ---- households ----
@@ -506,11 +517,14 @@ func (a *App) status(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, err)
 		return
 	}
-	files, fileBytes := 0, int64(0)
+	files, originals, fileBytes := 0, 0, int64(0)
 	for _, it := range q {
 		if it.State != client.UploadDone {
 			files++
 			fileBytes += it.Size - it.Sent
+			if it.Class == client.UploadOriginal {
+				originals++ // sent by an unmetered sync only
+			}
 		}
 	}
 	used, _ := a.c.StorageBytes()
@@ -535,7 +549,7 @@ func (a *App) status(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"user": st.User, "role": st.Role, "role_label": roleLabel(st.Role), "server": st.Server, "device_id": st.DeviceID, "device_name": st.DeviceName,
 		"pending_ops": st.Pending, "sent_ops": st.Sent, "rejected_ops": st.Rejected,
-		"pending_files": files, "pending_file_bytes": fileBytes, "last_sync": last,
+		"pending_files": files, "pending_originals": originals, "pending_file_bytes": fileBytes, "last_sync": last,
 		"storage_bytes": used, "app_version": a.opts.Version, "schema_versions": versions, "form_versions": forms, "drafts": nDrafts,
 		"clock_warning": clockWarning(st),
 	})

@@ -305,10 +305,17 @@ func (a *App) fail(w http.ResponseWriter, err error) {
 		msg = se.Message
 	}
 	// A schema refusal from the store says which field in the form's words
-	// (its own text is English, for logs).
+	// (its own text is English, for logs); any other message without
+	// Chinese (the server's, Go's) is said by its code.
 	var fe *schemas.FieldError
 	if errors.As(err, &fe) {
 		msg = fieldErrorText(a.reg, fe)
+	} else if !cjk.MatchString(msg) {
+		a.log.Warn("field app request refused", "code", code, "err", err)
+		msg = codeText[string(code)]
+		if msg == "" {
+			msg = codeText[string(syncengine.EINTERNAL)]
+		}
 	}
 	writeJSON(w, status, apiError{Code: string(code), Message: msg, Field: fieldOf(err)})
 }

@@ -54,10 +54,7 @@ func (a *App) refreshConflicts(ctx context.Context) {
 	a.conflicts.mu.Lock()
 	defer a.conflicts.mu.Unlock()
 	if err != nil {
-		a.conflicts.err = "无法从服务器获取冲突：" + syncengine.ErrorMessage(err)
-		if syncengine.ErrorCode(err) == syncengine.EINTERNAL {
-			a.conflicts.err = "无法从服务器获取冲突：" + err.Error()
-		}
+		a.conflicts.err = "无法从服务器获取冲突：" + a.failureText(err)
 		a.log.Warn("fetch conflicts", "err", err)
 		return
 	}

@@ -105,7 +105,9 @@ func TestLockScreenDerivesTheKey(t *testing.T) {
 		}
 		return got
 	}
-	expect("setup", "POST", "/api/setup", `{"server":"`+srv.URL+`","user":"wang","password":"pw","device_name":"平板","pin":"2468"}`, 200, `"has_pin":true`)
+	// Typed as the county hands it out, without http://.
+	expect("setup", "POST", "/api/setup", `{"server":"`+strings.TrimPrefix(srv.URL, "http://")+`","user":"wang","password":"pw","device_name":"平板","pin":"2468"}`, 200, `"server":"`+srv.URL+`"`)
+	expect("PIN after setup", "GET", "/api/me", "", 200, `"has_pin":true`)
 	if _, err := c.Save(context.Background(), "households", "h1", "340199001001",
 		map[string]json.RawMessage{"head_name": json.RawMessage(`"张三丰"`), "status": json.RawMessage(`{"value":"poor","year":2026}`), "primary_cause": json.RawMessage(`"illness"`)}); err != nil {
 		t.Fatal(err)
@@ -131,7 +133,11 @@ func TestLockScreenDerivesTheKey(t *testing.T) {
 	srv.mu.Unlock()
 	clk.Advance(15 * 24 * time.Hour)
 	expect("right PIN, revoked, past the lease", "POST", "/api/lock/unlock", `{"pin":"2468"}`, http.StatusLocked, client.CodeLeaseExpired)
-	expect("sync and unlock, revoked", "POST", "/api/lock/renew", `{"pin":"2468"}`, http.StatusGone, "EREVOKED")
+	// The server's English ("this device was revoked") is said in Chinese.
+	revoked := expect("sync and unlock, revoked", "POST", "/api/lock/renew", `{"pin":"2468"}`, http.StatusGone, "EREVOKED")
+	if !strings.Contains(revoked, "本设备已被管理员停用") || strings.Contains(revoked, "this device") {
+		t.Errorf("revoked answer %s: want the reason in Chinese", revoked)
+	}
 	if _, err := c.Get("households", "h1"); err == nil {
 		t.Fatal("the revoked tablet still reads its household")
 	}

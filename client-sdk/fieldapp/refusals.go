@@ -24,15 +24,17 @@ var (
 	subReason = regexp.MustCompile(`^([a-z][a-z0-9_]*)(?:\[\d+\])?(?:\.[a-z0-9_.\[\]]+)?: (.+)$`)
 )
 
-// codeText explains a refusal the server gave no Chinese words for, by
-// its code.
+// codeText explains a refusal, or any failure, that came without Chinese
+// words (the server's English, Go's), by its code.
 var codeText = map[string]string{
 	string(syncengine.EINVALID):      "内容不符合要求，请核对后重新保存",
 	string(syncengine.EFORBIDDEN):    "您没有权限修改这条记录（可能已不再负责这户）",
 	string(syncengine.ECONFLICT):     "与服务器上的记录冲突",
 	string(syncengine.ENOTFOUND):     "服务器上没有相关的记录",
 	string(syncengine.EUNAUTHORIZED): "登录已失效，请联网重新登录",
-	string(syncengine.EREVOKED):      "本设备已被停用",
+	string(syncengine.EREVOKED):      "本设备已被管理员停用，请联系乡镇管理员",
+	string(syncengine.ETRANSIENT):    "网络中断，请稍后重试",
+	string(syncengine.EINTERNAL):     "应用出错了，请重新打开应用再试；仍不行请联系乡镇管理员",
 }
 
 // refusalText is a refusal in Chinese for the officer, and the record
@@ -143,4 +145,23 @@ func fieldTitles(reg *schemas.Registry, collection string) map[string]string {
 	}
 	walk(form.Fields)
 	return out
+}
+
+// failureText is a failed call's message for the screen: its own when it
+// is in Chinese, else a sentence for its code (the English goes to the
+// log).
+func (a *App) failureText(err error) string {
+	var fe *schemas.FieldError
+	if errors.As(err, &fe) {
+		return fieldErrorText(a.reg, fe)
+	}
+	code := syncengine.ErrorCode(err)
+	msg := syncengine.ErrorMessage(err)
+	if cjk.MatchString(msg) {
+		return msg
+	}
+	if t, ok := codeText[string(code)]; ok {
+		return t
+	}
+	return codeText[string(syncengine.EINTERNAL)]
 }

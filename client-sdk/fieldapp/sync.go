@@ -100,10 +100,8 @@ func (a *App) runSync(unmetered bool) {
 				p.ClockWarning = "本机时钟超前：服务器已校正部分记录的时间，请校正平板时间"
 			}
 			if err != nil {
-				p.Phase, p.Error, p.Code = "error", syncengine.ErrorMessage(err), syncengine.ErrorCode(err)
-				if syncengine.ErrorCode(err) == syncengine.EINTERNAL {
-					p.Error = err.Error()
-				}
+				a.log.Warn("sync failed", "err", err)
+				p.Phase, p.Error, p.Code = "error", a.failureText(err), syncengine.ErrorCode(err)
 				return
 			}
 			p.Phase = "done"

@@ -219,6 +219,16 @@ func TestFieldAppOfflineVisitThenSync(t *testing.T) {
 	tab.WaitJS(`document.body.dataset.ready === "household" && document.body.textContent.includes("受访：周桂芳")`)
 	tab.Screenshot("household-visited")
 	requireReadableScreen(t, tab, "household-visited")
+	// The status screen counts what waits: the visit, its two photos and
+	// the signature; two evidence copies, the signature file and the two
+	// originals.
+	before := statusShown(t, tab, app)
+	if before["待上传记录"] != "4 条" || !strings.HasPrefix(before["待上传文件"], "5 个（") || !strings.HasSuffix(before["待上传文件"], "，其中 2 张原图等 Wi-Fi）") ||
+		before["被拒绝"] != "0 条" || before["用户"] != "wang（帮扶干部）" {
+		t.Errorf("status before the sync: %q", before)
+	}
+	tab.Screenshot("status")
+	requireReadableScreen(t, tab, "status")
 
 	srv = startServerAt(t, filepath.Join(dir, "server"), serverAddr)
 	tab.Do(chromedp.Navigate(app.base + "/#/sync"))
@@ -230,6 +240,12 @@ func TestFieldAppOfflineVisitThenSync(t *testing.T) {
 	}
 	tab.Screenshot("sync")
 	requireReadableScreen(t, tab, "sync")
+	// After it, only the originals wait for Wi-Fi, and the last sync moved.
+	after := statusShown(t, tab, app)
+	if after["待上传记录"] != "0 条" || after["已上传记录"] != "4 条" || !strings.HasPrefix(after["待上传文件"], "2 个（") || !strings.HasSuffix(after["待上传文件"], "，其中 2 张原图等 Wi-Fi）") ||
+		after["上次同步"] == before["上次同步"] || after["上次同步"] == "从未" {
+		t.Errorf("status after the sync: %q (before: %q)", after, before)
+	}
 	tab.RequireLoopbackOnly()
 	tab.RequireNoProblems()
 
@@ -270,6 +286,15 @@ func TestFieldAppOfflineVisitThenSync(t *testing.T) {
 	if st := signature.Status(sig, signature.Content(vf, testSchemas(t).Policy("visits").Annotations), pub); st != signature.StatusValid {
 		t.Fatalf("signature on the server: %s", st)
 	}
+}
+
+// statusShown opens the status screen and reads its table, heading to
+// value.
+func statusShown(t *testing.T, tab *browsertest.Tab, app *fieldApp) map[string]string {
+	t.Helper()
+	tab.Do(chromedp.Navigate(app.base + "/#/status"))
+	tab.WaitJS(`document.body.dataset.ready === "status"`)
+	return browsertest.Eval[map[string]string](tab, `Object.fromEntries([...document.querySelectorAll("#status-table tr")].map((tr) => [tr.querySelector("th").textContent, tr.querySelector("td").textContent]))`)
 }
 
 func jsonStr(raw json.RawMessage) string {

@@ -126,7 +126,7 @@
     setTitle("首次使用");
     const f = el("form", { class: "card", id: "setup" },
       el("p", { class: "muted", text: "首次使用需要联网一次：登录并登记本设备。之后无网络也能工作。" }),
-      el("label", { class: "field", for: "s-server", text: "服务器地址" }), el("input", { id: "s-server", name: "server", type: "url", required: true, placeholder: "http://192.168.1.10:8080" }),
+      el("label", { class: "field", for: "s-server", text: "服务器地址" }), el("input", { id: "s-server", name: "server", type: "text", inputmode: "url", autocapitalize: "off", autocomplete: "off", spellcheck: "false", required: true, placeholder: "例如 192.168.1.10:8080" }),
       el("label", { class: "field", for: "s-user", text: "用户名" }), el("input", { id: "s-user", name: "user", required: true, autocomplete: "username" }),
       el("label", { class: "field", for: "s-pass", text: "密码" }), el("input", { id: "s-pass", name: "password", type: "password", required: true, autocomplete: "current-password" }),
       el("label", { class: "field", for: "s-dev", text: "设备名" }), el("input", { id: "s-dev", name: "device_name", required: true, placeholder: "例如：平板A" }),
@@ -497,7 +497,7 @@
     setTitle("状态");
     const s = await api("GET", "/api/status");
     const rows = [["用户", s.user + "（" + s.role_label + "）"], ["服务器", s.server], ["设备", s.device_name + "（" + s.device_id + "）"],
-      ["待上传记录", s.pending_ops + " 条"], ["待上传文件", s.pending_files + " 个（" + fmtBytes(s.pending_file_bytes) + "）"],
+      ["待上传记录", s.pending_ops + " 条"], ["待上传文件", s.pending_files + " 个（" + fmtBytes(s.pending_file_bytes) + (s.pending_originals ? "，其中 " + s.pending_originals + " 张原图等 Wi-Fi" : "") + "）"],
       ["被拒绝", s.rejected_ops + " 条"], ["已上传记录", s.sent_ops + " 条"], ["草稿", s.drafts + " 份"],
       ["上次同步", s.last_sync || "从未"], ["本机占用空间", fmtBytes(s.storage_bytes)], ["应用版本", s.app_version],
       ["表单版本", s.form_versions.map((x) => x.title + " v" + x.version).join("，")]];
