@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ruhu-dev/ruhu/server/audit"
 	"github.com/ruhu-dev/ruhu/server/core"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
@@ -43,6 +44,11 @@ func TestGroupedWritesFailAlone(t *testing.T) {
 				if _, err := syncengine.Apply(tx, op(fmt.Sprintf("op-q%d", i), fmt.Sprintf("q%d", i)), syncengine.MergePolicy{}, t0); err != nil {
 					return err
 				}
+				// Entries of one group are linked in the database one
+				// after another (Tx.flush): the chain must verify.
+				if err := tx.(core.AuditTx).AppendAudit(&audit.Entry{Time: t0, Kind: audit.KindLogin, Actor: fmt.Sprintf("q%d", i)}); err != nil {
+					return err
+				}
 				if i == 3 {
 					return errBad
 				}
@@ -71,5 +77,18 @@ func TestGroupedWritesFailAlone(t *testing.T) {
 		if id == "q3" {
 			t.Error("the failed write's record is in the feed")
 		}
+	}
+	err := s.View(func(tx core.Tx) error {
+		head, err := tx.(core.AuditTx).VerifyAudit(nil)
+		if err != nil {
+			return err
+		}
+		if head.Seq != queued-1 {
+			t.Errorf("audit head at %d, want %d entries", head.Seq, queued-1)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("audit chain: %v", err)
 	}
 }
