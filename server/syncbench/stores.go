@@ -64,6 +64,9 @@ func newBackend(o Options) (*backend, error) {
 		buf := make([]byte, 6)
 		_, _ = rand.Read(buf) // crypto/rand.Read never fails on supported platforms
 		b.kind, b.admin, b.prefix = "postgres", o.Store, "ruhu_bench_"+hex.EncodeToString(buf)
+		if o.DatabasePrefix != "" {
+			b.prefix = o.DatabasePrefix
+		}
 	default:
 		return nil, fmt.Errorf("%w: %q", ErrStoreURL, o.Store)
 	}

@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"os"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -19,9 +22,11 @@ import (
 func TestPostgresTwoInstances(t *testing.T) {
 	pgtest.Database(t) // skips (or fails under RUHU_REQUIRE_EXTERNAL=1) without a server
 	admin := pgtest.AdminURL()
-	before := benchDatabases(t, admin)
+	// Other runs may share the server (a bench, another package's test):
+	// count only the databases named with this run's own prefix.
+	prefix := fmt.Sprintf("ruhu_bench_t%d_%d", os.Getpid(), time.Now().UnixNano())
 	res, err := syncbench.Run(context.Background(), syncbench.Options{Dir: t.TempDir(), Store: admin, Instances: 2,
-		PushOps: 300, Tablets: 4, OpsPerTablet: 100, BigStoreRecords: 2000})
+		PushOps: 300, Tablets: 4, OpsPerTablet: 100, BigStoreRecords: 2000, DatabasePrefix: prefix})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,14 +48,14 @@ func TestPostgresTwoInstances(t *testing.T) {
 			t.Errorf("%s = %v, want a positive figure", k, keys[k])
 		}
 	}
-	if after := benchDatabases(t, admin); after != before {
-		t.Errorf("%d bench databases before the run, %d after: the run must drop its own", before, after)
+	if left := benchDatabases(t, admin, prefix); left != 0 {
+		t.Errorf("the run left %d of its databases (%s_…): it must drop its own", left, prefix)
 	}
 	t.Log(string(raw))
 }
 
-// benchDatabases counts the databases named like the benchmark's.
-func benchDatabases(t *testing.T, admin string) int {
+// benchDatabases counts the databases whose names start with prefix.
+func benchDatabases(t *testing.T, admin, prefix string) int {
 	t.Helper()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, admin)
@@ -59,7 +64,7 @@ func benchDatabases(t *testing.T, admin string) int {
 	}
 	defer conn.Close(ctx)
 	var n int
-	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_database WHERE datname LIKE 'ruhu\_bench\_%'`).Scan(&n); err != nil {
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_database WHERE starts_with(datname, $1)`, prefix).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n

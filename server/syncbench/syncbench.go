@@ -51,7 +51,11 @@ type Options struct {
 	// each request to the next one, round-robin. More than one needs
 	// PostgreSQL.
 	Instances int
-	Log       io.Writer
+	// DatabasePrefix names the PostgreSQL databases the run makes (default
+	// ruhu_bench_ and a random suffix): a test sets its own to find what
+	// the run left behind while other runs share the server.
+	DatabasePrefix string
+	Log            io.Writer
 }
 
 func (o *Options) defaults() {
