@@ -198,6 +198,11 @@ func (a *App) setup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := a.c.Login(r.Context(), req.Server, req.User, req.Password); err != nil {
+		if syncengine.ErrorCode(err) == syncengine.EUNAUTHORIZED {
+			// Here it can only be the password or the name, not a lapsed login.
+			writeError(w, http.StatusUnauthorized, string(syncengine.EUNAUTHORIZED), "用户名或密码不正确")
+			return
+		}
 		a.fail(w, err)
 		return
 	}

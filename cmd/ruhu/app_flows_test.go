@@ -320,7 +320,12 @@ func TestFieldAppExtraSchemaFieldAndPINLock(t *testing.T) {
 	if browsertest.Eval[bool](tab, `document.body.dataset.ready === "household"`) {
 		t.Fatal("the household screen rendered behind the lock")
 	}
+	// Nor does the screen shown before it stay in the page behind the overlay.
+	if got := browsertest.Eval[string](tab, `document.getElementById("view").innerText`); got != "" {
+		t.Errorf("behind the lock: %q", got)
+	}
 	tab.Screenshot("locked")
+	requireReadableScreen(t, tab, "locked")
 	tab.Do(chromedp.SendKeys(chromedp.CSS("#lock-pin"), "1111"), chromedp.Click(chromedp.CSS(`#lock-form button[type="submit"]`)))
 	tab.WaitJS(`!document.getElementById("lock-error").hidden && !document.getElementById("lock").hidden`)
 	tab.Do(chromedp.Evaluate[chromedp.Void](`document.getElementById("lock-pin").value = ""`), chromedp.SendKeys(chromedp.CSS("#lock-pin"), "2468"), chromedp.Click(chromedp.CSS(`#lock-form button[type="submit"]`)))

@@ -9,7 +9,8 @@ import (
 
 // screenProblemsJS lists what an officer holding a 360 px phone would find
 // wrong on the screen shown: a page that scrolls sideways, something drawn
-// past the screen's edge, a control smaller than a fingertip (44 px), a
+// past the screen's edge, a control smaller than a fingertip (44 px), an
+// input without a label (a screen reader reads nothing), a
 // button, badge or table heading whose words break over lines (the
 // one-character-per-line column), a date, time or size split over two
 // lines, and machine text — a snake_case key, an error code such as
@@ -40,6 +41,10 @@ const screenProblemsJS = `(() => {
     if (!visible(e)) continue;
     const r = e.getBoundingClientRect();
     if (r.height < 44 || r.width < 44) out.push("touch target " + Math.round(r.width) + "x" + Math.round(r.height) + ": " + name(e));
+  }
+  for (const e of document.querySelectorAll("#view input, #view select, #view textarea, #lock:not([hidden]) input")) {
+    if (e.type === "hidden" || e.labels.length || e.getAttribute("aria-label") || e.getAttribute("aria-labelledby")) continue;
+    out.push("no label: " + name(e) + " name=" + e.name);
   }
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   for (let n = walker.nextNode(); n; n = walker.nextNode()) {

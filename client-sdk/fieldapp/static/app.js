@@ -65,7 +65,13 @@
 
   // ---- lock ----
   const lock = document.getElementById("lock");
-  function showLock() { lock.hidden = false; document.getElementById("lock-pin").focus(); }
+  // The screen behind the lock is emptied: names and addresses must not
+  // show through the overlay nor stay in the page for whoever picks the
+  // tablet up; unlocking draws the screen again.
+  function showLock() {
+    view.replaceChildren(); delete document.body.dataset.ready;
+    lock.hidden = false; document.getElementById("lock-pin").focus();
+  }
   // Unlocking derives the key of the personal fields from the PIN; past the
   // key share's lease (ELEASE) the tablet must sync first: "renew" asks the
   // server for the share, then unlocks with the same PIN.
@@ -127,7 +133,7 @@
     const f = el("form", { class: "card", id: "setup" },
       el("p", { class: "muted", text: "首次使用需要联网一次：登录并登记本设备。之后无网络也能工作。" }),
       el("label", { class: "field", for: "s-server", text: "服务器地址" }), el("input", { id: "s-server", name: "server", type: "text", inputmode: "url", autocapitalize: "off", autocomplete: "off", spellcheck: "false", required: true, placeholder: "例如 192.168.1.10:8080" }),
-      el("label", { class: "field", for: "s-user", text: "用户名" }), el("input", { id: "s-user", name: "user", required: true, autocomplete: "username" }),
+      el("label", { class: "field", for: "s-user", text: "用户名" }), el("input", { id: "s-user", name: "user", required: true, autocomplete: "username", autocapitalize: "off", spellcheck: "false" }),
       el("label", { class: "field", for: "s-pass", text: "密码" }), el("input", { id: "s-pass", name: "password", type: "password", required: true, autocomplete: "current-password" }),
       el("label", { class: "field", for: "s-dev", text: "设备名" }), el("input", { id: "s-dev", name: "device_name", required: true, placeholder: "例如：平板A" }),
       el("label", { class: "field", for: "s-pin", text: "解锁 PIN（4–12 位数字）" }), el("input", { id: "s-pin", name: "pin", type: "password", inputmode: "numeric", required: true }),
