@@ -246,6 +246,36 @@ type cutPatchOnce struct {
 	// cutAt is the Upload-Offset of the PATCH cut; resumedAt that of the
 	// next PATCH, -1 until there is one.
 	cutAt, resumedAt int64
+	// cutURL is the upload the cut PATCH went to; settled is set once the
+	// server was seen done with the cut request.
+	cutURL  string
+	settled bool
+}
+
+// settle waits, before the tablet's first request after the cut, until
+// the server has finished the cut PATCH (its offset moved past cutAt): on
+// a loaded machine the tablet's HEAD could otherwise overtake the server's
+// handling of the broken request and rightly resume from the old offset,
+// which says nothing about what the server keeps. A server that keeps
+// nothing of a cut chunk never moves the offset; the wait then ends after
+// 10 s and the test sees the resend.
+func (c *cutPatchOnce) settle(like *http.Request) {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		head, err := http.NewRequestWithContext(like.Context(), http.MethodHead, c.cutURL, nil)
+		if err != nil {
+			return
+		}
+		head.Header.Set("Tus-Resumable", "1.0.0")
+		head.Header.Set("Authorization", like.Header.Get("Authorization"))
+		if resp, err := http.DefaultTransport.RoundTrip(head); err == nil {
+			resp.Body.Close()
+			if off, _ := strconv.ParseInt(resp.Header.Get("Upload-Offset"), 10, 64); off > c.cutAt {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 type failingBody struct {
@@ -269,6 +299,10 @@ func (b *failingBody) Close() error { return nil }
 
 func (c *cutPatchOnce) RoundTrip(req *http.Request) (*http.Response, error) {
 	c.mu.Lock()
+	if c.done && !c.settled && req.URL.String() == c.cutURL {
+		c.settled = true
+		c.settle(req)
+	}
 	if req.Method == http.MethodPatch && c.done && c.resumedAt < 0 {
 		c.resumedAt, _ = strconv.ParseInt(req.Header.Get("Upload-Offset"), 10, 64)
 	}
@@ -276,7 +310,7 @@ func (c *cutPatchOnce) RoundTrip(req *http.Request) (*http.Response, error) {
 		if off, _ := strconv.ParseInt(req.Header.Get("Upload-Offset"), 10, 64); off >= c.after && req.Body != nil {
 			c.done = true
 			c.cuts++
-			c.cutAt, c.resumedAt = off, -1
+			c.cutAt, c.resumedAt, c.cutURL = off, -1, req.URL.String()
 			req = req.Clone(req.Context())
 			// 4 KiB: inside the 8 KiB the server's HTTP layer reads of a
 			// body of known length before the handler runs; the client's
