@@ -517,20 +517,10 @@ func (a *App) status(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, err)
 		return
 	}
-	q, err := a.c.UploadQueue()
+	q, err := a.waitingFiles()
 	if err != nil {
 		a.fail(w, err)
 		return
-	}
-	files, originals, fileBytes := 0, 0, int64(0)
-	for _, it := range q {
-		if it.State != client.UploadDone {
-			files++
-			fileBytes += it.Size - it.Sent
-			if it.Class == client.UploadOriginal {
-				originals++ // sent by an unmetered sync only
-			}
-		}
 	}
 	used, _ := a.c.StorageBytes()
 	versions := map[string]int{}
@@ -554,10 +544,39 @@ func (a *App) status(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"user": st.User, "role": st.Role, "role_label": roleLabel(st.Role), "server": st.Server, "device_id": st.DeviceID, "device_name": st.DeviceName,
 		"pending_ops": st.Pending, "sent_ops": st.Sent, "rejected_ops": st.Rejected,
-		"pending_files": files, "pending_originals": originals, "pending_file_bytes": fileBytes, "last_sync": last,
+		"pending_files": q.Files, "pending_originals": q.Originals, "pending_file_bytes": q.Bytes, "last_sync": last,
 		"storage_bytes": used, "app_version": a.opts.Version, "schema_versions": versions, "form_versions": forms, "drafts": nDrafts,
 		"clock_warning": clockWarning(st),
 	})
+}
+
+// waiting is the work a sync would do: records in the outbox, evidence
+// files not yet on the server (Originals of them wait for an unmetered
+// sync), and their bytes still to send.
+type waiting struct {
+	Ops       int   `json:"ops"`
+	Files     int   `json:"files"`
+	Originals int   `json:"originals"`
+	Bytes     int64 `json:"bytes"`
+}
+
+// waitingFiles counts the upload queue's files not yet done.
+func (a *App) waitingFiles() (waiting, error) {
+	var out waiting
+	q, err := a.c.UploadQueue()
+	if err != nil {
+		return out, err
+	}
+	for _, it := range q {
+		if it.State != client.UploadDone {
+			out.Files++
+			out.Bytes += it.Size - it.Sent
+			if it.Class == client.UploadOriginal {
+				out.Originals++ // sent by an unmetered sync only
+			}
+		}
+	}
+	return out, nil
 }
 
 // clockWarning is the clock-suspect warning: the tablet's clock is far

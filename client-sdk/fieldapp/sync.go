@@ -40,6 +40,9 @@ type syncProgress struct {
 	ClockWarning   string `json:"clock_warning,omitempty"`
 	WireBytes      int64  `json:"wire_bytes"`
 	MeteredDefault bool   `json:"metered_default"`
+	// Waiting is what the next sync has to send, when none runs: the
+	// screen says it rather than the zeros of a sync that did not happen.
+	Waiting *waiting `json:"waiting,omitempty"`
 }
 
 func (s *syncState) get() syncProgress {
@@ -59,6 +62,20 @@ func (s *syncState) wait() { s.wg.Wait() }
 func (a *App) syncStatus(w http.ResponseWriter, r *http.Request) {
 	p := a.sync.get()
 	p.MeteredDefault = a.opts.Metered == nil || a.opts.Metered()
+	if !p.Running {
+		q, err := a.waitingFiles()
+		if err != nil {
+			a.fail(w, err)
+			return
+		}
+		st, err := a.c.Status()
+		if err != nil {
+			a.fail(w, err)
+			return
+		}
+		q.Ops = st.Pending
+		p.Waiting = &q
+	}
 	writeJSON(w, http.StatusOK, p)
 }
 

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -91,6 +92,9 @@ func TestFieldAppCheckinDaysMatchTheServerReport(t *testing.T) {
 	days, detail := residencyShown(tab)
 	if days != "1" || !strings.Contains(detail, "签到 1 天") || !strings.Contains(detail, "不计入的签到 2 次") {
 		t.Fatalf("check-in screen: %s days, %q; want 1 day and 2 not counted", days, detail)
+	}
+	if month := browsertest.Eval[string](tab, `document.querySelector("#view .card .muted").textContent`); !regexp.MustCompile(`^桃园村 · \d{4}年\d{1,2}月$`).MatchString(month) {
+		t.Errorf("check-in month %q, want 桃园村 · 2026年12月", month)
 	}
 	tab.Screenshot("checkin")
 	requireReadableScreen(t, tab, "checkin")
@@ -179,6 +183,9 @@ func TestFieldAppRejectedOpIsFixedAndResynced(t *testing.T) {
 	tab.WaitJS(`document.body.dataset.ready === "list"`)
 	syncFromScreen(t, tab, app)
 	tab.WaitJS(`document.querySelectorAll("#rejected [data-op]").length === 1`)
+	if got := tab.Text("#files-text"); got != "没有要上传的文件" {
+		t.Errorf("files line of a sync with no files: %q", got)
+	}
 	// The server says "visits.checklist: missing drinking_water"; the
 	// officer reads it in Chinese with the form's titles, no key, no code.
 	reason := tab.Text("#rejected [data-op] .reason")

@@ -233,6 +233,11 @@ func TestFieldAppOfflineVisitThenSync(t *testing.T) {
 	srv = startServerAt(t, filepath.Join(dir, "server"), serverAddr)
 	tab.Do(chromedp.Navigate(app.base + "/#/sync"))
 	tab.WaitJS(`document.body.dataset.ready === "sync"`)
+	// Before the first sync of this launch the screen says what waits, not
+	// the zeros of a sync that did not run.
+	if got := tab.Text("#records-text") + " | " + tab.Text("#files-text"); !strings.HasPrefix(got, "待上传 4 条记录 | 待上传 5 个文件（") || !strings.HasSuffix(got, "，其中 2 张原图等 Wi-Fi）") {
+		t.Errorf("sync screen before the sync: %q", got)
+	}
 	tab.Do(chromedp.Click(chromedp.CSS("#sync-start")))
 	tab.WaitJS(`document.body.dataset.sync === "done" || document.body.dataset.sync === "error"`)
 	if phase := browsertest.Eval[string](tab, `document.body.dataset.sync + " " + document.getElementById("files-text").textContent`); !strings.HasPrefix(phase, "done") {

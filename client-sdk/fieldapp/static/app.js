@@ -406,7 +406,7 @@
       catch (e) { document.getElementById("duty-msg").replaceChildren(errorBox(e)); }
     });
     show(el("div", { class: "card" },
-      el("div", { class: "muted", text: (r.VillageName || r.Village) + " · " + r.Month }),
+      el("div", { class: "muted", text: (r.VillageName || r.Village) + " · " + r.Month.replace(/^(\d{4})-0?(\d{1,2})$/, "$1年$2月") }),
       el("div", {}, el("span", { class: "bigcount", id: "counted-days", text: String(r.Days) }), el("span", { text: " / " + r.Required + " 天" })),
       el("progress", { max: r.Required, value: Math.min(r.Days, r.Required) }),
       el("div", { class: "muted", id: "residency-detail", text: "签到 " + r.CheckinDays + " 天 · 公务外出 " + r.DutyDays + " 天" + (r.NotCounted ? " · 不计入的签到 " + r.NotCounted + " 次（不在村内或定位精度不足）" : "") })),
@@ -438,7 +438,15 @@
       recBar.max = Math.max(p.to_push, 1); recBar.value = p.phase === "records" ? p.pushed : recBar.max;
       recText.textContent = "上传 " + p.pushed + "/" + p.to_push + " 条 · 下载 " + p.pulled + " 条" + (p.rejected ? " · 被拒 " + p.rejected + " 条" : "");
       fileBar.max = Math.max(p.file_total, 1); fileBar.value = p.phase === "done" && !p.file_total ? 1 : p.file_bytes;
-      fileText.textContent = "文件 " + p.files_done + "/" + p.files + " 个 · " + fmtBytes(p.file_bytes) + "/" + fmtBytes(p.file_total) + (p.deferred ? " · " + p.deferred + " 张原图等待 Wi-Fi" : "") + (p.failed_files ? " · " + p.failed_files + " 个失败，下次重试" : "");
+      fileText.textContent = p.files || p.phase !== "done" ? "文件 " + p.files_done + "/" + p.files + " 个 · " + fmtBytes(p.file_bytes) + "/" + fmtBytes(p.file_total) : "没有要上传的文件";
+      fileText.textContent += (p.deferred ? " · " + p.deferred + " 张原图等待 Wi-Fi" : "") + (p.failed_files ? " · " + p.failed_files + " 个失败，下次重试" : "");
+      if (!p.phase && p.waiting) {
+        // No sync has run since the app started: what waits, not zeros.
+        const q = p.waiting;
+        recBar.max = 1; recBar.value = 0; fileBar.max = 1; fileBar.value = 0;
+        recText.textContent = q.ops ? "待上传 " + q.ops + " 条记录" : "没有待上传的记录";
+        fileText.textContent = q.files ? "待上传 " + q.files + " 个文件（" + fmtBytes(q.bytes) + (q.originals ? "，其中 " + q.originals + " 张原图等 Wi-Fi" : "") + "）" : "没有待上传的文件";
+      }
       // "Done" only when everything went: refused records and files that
       // did not go are said where the officer looks first.
       const left = [p.rejected ? p.rejected + " 条记录被服务器拒绝，请在下面修改后重新保存" : "", p.failed_files ? p.failed_files + " 个文件未能上传，下次同步时重试" : ""].filter(Boolean);
