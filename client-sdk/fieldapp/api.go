@@ -357,6 +357,10 @@ var relationLabels = map[string]string{
 	"head": "户主", "spouse": "配偶", "child": "子女", "parent": "父母", "grandchild": "孙辈", "sibling": "兄弟姐妹", "other": "其他",
 }
 
+// fieldIDNumber is the members field holding an identity number, shown
+// masked everywhere in the app.
+const fieldIDNumber = "id_number"
+
 // maskID shows an identity number as its first 3 and last 4 characters.
 func maskID(id string) string {
 	r := []rune(id)
@@ -411,7 +415,7 @@ func (a *App) household(w http.ResponseWriter, r *http.Request) {
 	ms := []map[string]any{}
 	for _, m := range members {
 		ms = append(ms, map[string]any{"id": m.ID, "name": m.String("name"), "relation": m.String("relation"),
-			"relation_label": relationLabels[m.String("relation")], "id_number": maskID(m.String("id_number"))})
+			"relation_label": relationLabels[m.String("relation")], "id_number": maskID(m.String(fieldIDNumber))})
 	}
 	out["members"] = ms
 	visits, err := a.c.Query(client.CollectionVisits, byHousehold(id))

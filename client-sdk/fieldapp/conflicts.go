@@ -123,9 +123,18 @@ func (a *App) viewConflict(cf client.Conflict) conflictView {
 		}
 	}
 	v.Record, v.HouseholdID = a.recordLabel(label, cf.Collection, cf.RecordID)
+	// An identity number is shown masked here as on the household screen:
+	// the sync screen is no place to read one whole.
+	shown := func(raw json.RawMessage) string {
+		t := valueText(field, raw)
+		if cf.Field == fieldIDNumber {
+			t = maskID(t)
+		}
+		return t
+	}
 	decided := cf.Status == syncengine.ConflictResolved && cf.Resolution != nil
 	for _, cand := range cf.Candidates {
-		cv := candidateView{Value: valueText(field, cand.Value), Author: cand.Author, Winner: cand.Winner,
+		cv := candidateView{Value: shown(cand.Value), Author: cand.Author, Winner: cand.Winner,
 			At: cand.Time.In(chinaTime).Format("01-02 15:04")}
 		if decided { // the decision holds now, whichever value the merge kept
 			cv.Winner = syncengine.JSONEqual(cand.Value, cf.Resolution.Value)
@@ -150,7 +159,7 @@ func (a *App) viewConflict(cf client.Conflict) conflictView {
 				break
 			}
 		}
-		v.StatusLabel = fmt.Sprintf("已裁决：采用%s「%s」（%s，%s）", whose, valueText(field, cf.Resolution.Value),
+		v.StatusLabel = fmt.Sprintf("已裁决：采用%s「%s」（%s，%s）", whose, shown(cf.Resolution.Value),
 			cf.Resolution.By, cf.Resolution.At.In(chinaTime).Format("01-02 15:04"))
 		if note := strings.TrimSpace(cf.Resolution.Note); note != "" {
 			v.StatusLabel += " 说明：" + note

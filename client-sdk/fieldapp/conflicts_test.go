@@ -2,7 +2,9 @@ package fieldapp
 
 import (
 	"encoding/json"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,5 +80,35 @@ func TestValueText(t *testing.T) {
 				t.Fatalf("valueText(%s) = %q, want %q", tt.raw, got, tt.want)
 			}
 		})
+	}
+}
+
+// A conflict over a member's identity number shows both values masked,
+// and the decision too, as the household screen shows the number.
+func TestConflictShowsIDNumbersMasked(t *testing.T) {
+	reg, err := schemas.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.Open(filepath.Join(t.TempDir(), "tablet.db"), client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	a := &App{c: c, reg: reg}
+	at := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	cf := client.Conflict{ID: "cf1", Collection: "members", RecordID: "m1", Field: "id_number", Status: "resolved", OpenedAt: at,
+		Candidates: []client.ConflictCandidate{
+			{Value: json.RawMessage(`"340199196501011234"`), Author: "wang", Time: at, Mine: true, Winner: true},
+			{Value: json.RawMessage(`"340199196501015678"`), Author: "li", Time: at},
+		},
+		Resolution: &client.ConflictResolution{By: "county", At: at, Value: json.RawMessage(`"340199196501015678"`)}}
+	v := a.viewConflict(cf)
+	got := []string{v.Mine[0].Value, v.Others[0].Value}
+	if want := []string{"340***********1234", "340***********5678"}; !slices.Equal(got, want) {
+		t.Errorf("values %v, want %v", got, want)
+	}
+	if strings.Contains(v.StatusLabel, "196501") || !strings.Contains(v.StatusLabel, "340***********5678") {
+		t.Errorf("decision %q shows the number unmasked", v.StatusLabel)
 	}
 }
