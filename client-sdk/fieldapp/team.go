@@ -14,6 +14,10 @@ import (
 
 var dutyKinds = map[string]string{"official_trip": "公务出差", "meeting": "会议", "training": "培训", "other": "其他"}
 
+// dutyKindOrder is the order the request form offers the kinds in (a
+// JSON object's keys come sorted: 会议 first, 其他 before 培训).
+var dutyKindOrder = []string{"official_trip", "meeting", "training", "other"}
+
 // residency is the check-in screen: this month's counted days against the
 // policy's figure, the month's check-ins and duty-day requests.
 func (a *App) residency(w http.ResponseWriter, r *http.Request) {
@@ -65,7 +69,11 @@ func (a *App) residency(w http.ResponseWriter, r *http.Request) {
 			"kind_label": dutyKinds[d.String("kind")], "approved": d.String("approved_by") != "", "note": d.String("note"), "pending": d.Pending})
 	}
 	sort.Slice(duty, func(i, j int) bool { return duty[i]["date"].(string) > duty[j]["date"].(string) })
-	writeJSON(w, http.StatusOK, map[string]any{"residency": res, "checkins": list, "duty_days": duty, "kinds": dutyKinds})
+	options := make([]Option, 0, len(dutyKindOrder))
+	for _, k := range dutyKindOrder {
+		options = append(options, Option{Value: k, Label: dutyKinds[k]})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"residency": res, "checkins": list, "duty_days": duty, "kinds": dutyKinds, "kind_options": options})
 }
 
 // checkin records a check-in with one tap: the time now, and the GPS fix

@@ -96,6 +96,16 @@ func TestFieldAppCheckinDaysMatchTheServerReport(t *testing.T) {
 	if month := browsertest.Eval[string](tab, `document.querySelector("#view .card .muted").textContent`); !regexp.MustCompile(`^桃园村 · \d{4}年\d{1,2}月$`).MatchString(month) {
 		t.Errorf("check-in month %q, want 桃园村 · 2026年12月", month)
 	}
+	// A duty-day request: the kind is chosen, not preset (the form offers
+	// 公务出差 first and 其他 last), and the request shows as 待批准 and
+	// 待同步 (until the sync below: then no pending badge is left).
+	if got := browsertest.Eval[string](tab, `[...document.querySelectorAll("#duty-kind option")].map((o) => o.textContent).join(",")`); got != "请选择,公务出差,会议,培训,其他" {
+		t.Errorf("duty kinds offered: %q", got)
+	}
+	today := time.Now().In(chinaTime).Format("2006-01-02")
+	tab.Do(chromedp.SetValue(chromedp.CSS("#duty-date"), today), chromedp.SetValue(chromedp.CSS("#duty-kind"), "training"),
+		chromedp.SendKeys(chromedp.CSS("#duty-note"), "县里培训"), chromedp.Click(chromedp.CSS("#duty-submit")))
+	tab.WaitJS(`[...document.querySelectorAll("#view tr")].some((r) => r.textContent === "` + today + `培训待批准待同步")`)
 	tab.Screenshot("checkin")
 	requireReadableScreen(t, tab, "checkin")
 

@@ -397,9 +397,9 @@
     });
     const dd = el("form", { id: "duty-form", class: "card" }, el("h2", { text: "申请公务外出（计入驻村天数）" }),
       el("label", { class: "field", for: "duty-date", text: "日期" }), el("input", { id: "duty-date", name: "date", type: "date", required: true }),
-      el("label", { class: "field", for: "duty-kind", text: "类型" }), el("select", { id: "duty-kind", name: "kind" }, Object.entries(data.kinds).map(([k, v]) => el("option", { value: k, text: v }))),
+      el("label", { class: "field", for: "duty-kind", text: "类型" }), el("select", { id: "duty-kind", name: "kind", required: true }, el("option", { value: "", text: "请选择" }), data.kind_options.map((o) => el("option", { value: o.value, text: o.label }))),
       el("label", { class: "field", for: "duty-note", text: "说明" }), el("input", { id: "duty-note", name: "note" }),
-      el("div", { id: "duty-msg" }), el("button", { type: "submit", text: "提交申请" }));
+      el("div", { id: "duty-msg" }), el("div", { class: "actions" }, el("button", { type: "submit", id: "duty-submit", text: "提交申请" })));
     dd.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       try { await api("POST", "/api/duty_days", { date: dd.elements.date.value, kind: dd.elements.kind.value, note: dd.elements.note.value }); await screenCheckin(); }
@@ -415,7 +415,8 @@
         el("td", { text: c.at }), el("td", { text: "±" + c.accuracy_m + " 米" }), el("td", {}, c.pending ? el("span", { class: "badge pending", text: "待同步" }) : null))))) : el("p", { class: "muted", text: "本月尚未签到" })),
       dd,
       data.duty_days.length ? el("div", { class: "card" }, el("h2", { text: "公务外出申请" }), el("table", {}, el("tbody", {}, data.duty_days.map((x) => el("tr", {},
-        el("td", { text: x.date }), el("td", { text: x.kind_label }), el("td", { text: x.approved ? "已批准" : "待批准" })))))) : null);
+        el("td", { text: x.date }), el("td", { text: x.kind_label }), el("td", { text: x.approved ? "已批准" : "待批准" }),
+        el("td", {}, x.pending ? el("span", { class: "badge pending", text: "待同步" }) : null)))))) : null);
     document.body.dataset.ready = "checkin";
   }
 
@@ -494,7 +495,7 @@
     draw(s);
     show(el("div", { class: "card" },
       el("div", { class: "row-title", text: "照片原图" }),
-      el("div", { class: "choices" }, el("label", {}, metered, el("span", { text: "仅 Wi-Fi 时上传原图（省流量）" })), el("label", {}, unmetered, el("span", { text: "现在上传原图（Wi-Fi）" })))),
+      el("div", { class: "choices" }, el("label", {}, metered, el("span", { text: "仅 Wi-Fi 时上传原图（省流量）" })), el("label", {}, unmetered, el("span", { text: "已连 Wi-Fi：现在上传原图" })))),
       start, el("div", { class: "card" }, el("div", { class: "row-title", text: "记录" }), recBar, recText, el("div", { class: "row-title", text: "照片和签字" }), fileBar, fileText, state),
       rejected, conflicts);
     const syncChoices = view.querySelectorAll(".choices label");
