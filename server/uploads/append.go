@@ -28,6 +28,16 @@ type bodyReader struct {
 }
 
 func (b *bodyReader) Read(p []byte) (int, error) {
+	// Sticky: the server's chunked body stream, read again after its end,
+	// waits on the connection for bytes that never come until the read
+	// timeout (minio-go reads past EOF when it stores a piece of unknown
+	// size), so the end and a failure are answered from memory.
+	if b.eof {
+		return 0, io.EOF
+	}
+	if b.rerr != nil {
+		return 0, b.rerr
+	}
 	n, err := b.r.Read(p)
 	b.n += int64(n)
 	switch {
