@@ -16,6 +16,7 @@
 package s3store
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
@@ -170,6 +171,10 @@ func stagingPrefix(id string) (string, error) {
 // streamPartSize bounds the memory minio-go buffers per Put of unknown size.
 const streamPartSize = 8 << 20
 
+// smallChunk is the most of an upload chunk of unknown length that
+// AppendUpload reads into memory to store it with one PUT of known size.
+const smallChunk = 1 << 20
+
 func putOptions(size int64) minio.PutObjectOptions {
 	opts := minio.PutObjectOptions{ContentType: "application/octet-stream"}
 	if size < 0 {
@@ -290,6 +295,20 @@ func (s *Store) AppendUpload(ctx context.Context, id string, offset int64, r io.
 	src := &sourceReader{r: r}
 	if size >= 0 {
 		src.r = io.LimitReader(r, size)
+	} else {
+		// A body of unknown length (the tablet sends chunked PATCHes) is
+		// usually a small chunk: read up to smallChunk of it first, so that
+		// one ends as a single PUT of known size instead of a multipart
+		// upload that buffers streamPartSize.
+		head, err := io.ReadAll(io.LimitReader(src, smallChunk+1))
+		if err != nil {
+			return offset, fmt.Errorf("append upload %s: chunk at %d: %w", id, offset, src.blame(err))
+		}
+		if len(head) <= smallChunk {
+			src.r, size = bytes.NewReader(head), int64(len(head))
+		} else {
+			src.r = io.MultiReader(bytes.NewReader(head), r)
+		}
 	}
 	info, err := s.client.PutObject(ctx, s.bucket, fmt.Sprintf("%s%020d", prefix, offset), src, size, putOptions(size))
 	if err != nil {

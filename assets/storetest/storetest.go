@@ -43,6 +43,7 @@ func Run(t *testing.T, newStore func(t *testing.T) assets.Store) {
 		{"UploadCutMidChunk", testUploadCutMidChunk},
 		{"UploadHashMismatch", testUploadHashMismatch},
 		{"UploadAbort", testUploadAbort},
+		{"UploadUnknownLength", testUploadUnknownLength},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -492,5 +493,24 @@ func testUploadAbort(t *testing.T, s assets.Store) {
 	empty := sum(nil)
 	if n, err := s.CommitUpload(ctx, "empty", assets.OriginalKey(empty), empty); err != nil || n != 0 {
 		t.Fatalf("commit of an empty upload = %d, %v", n, err)
+	}
+}
+
+// testUploadUnknownLength appends chunks whose length the store is not
+// told (the tablet's chunked PATCH bodies): a small one and one of several
+// MiB, which a store may handle differently; the upload commits whole.
+func testUploadUnknownLength(t *testing.T, s assets.Store) {
+	ctx := ctxT(t)
+	data := randomBytes(t, 3<<20)
+	n, err := s.AppendUpload(ctx, "up6", 0, onlyReader{bytes.NewReader(data[:64<<10])}, -1)
+	if err != nil || n != 64<<10 {
+		t.Fatalf("AppendUpload of a small chunk of unknown length = %d, %v", n, err)
+	}
+	if n, err = s.AppendUpload(ctx, "up6", n, onlyReader{bytes.NewReader(data[n:])}, -1); err != nil || n != int64(len(data)) {
+		t.Fatalf("AppendUpload of a large chunk of unknown length = %d, %v", n, err)
+	}
+	sha := sum(data)
+	if size, err := s.CommitUpload(ctx, "up6", assets.OriginalKey(sha), sha); err != nil || size != int64(len(data)) {
+		t.Fatalf("CommitUpload = %d, %v", size, err)
 	}
 }
