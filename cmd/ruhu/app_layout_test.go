@@ -10,11 +10,12 @@ import (
 // screenProblemsJS lists what an officer holding a 360 px phone would find
 // wrong on the screen shown: a page that scrolls sideways, something drawn
 // past the screen's edge, a control smaller than a fingertip (44 px), an
-// input without a label (a screen reader reads nothing), a
-// button, badge or table heading whose words break over lines (the
-// one-character-per-line column), a date, time or size split over two
-// lines, and machine text — a snake_case key, an error code such as
-// EINVALID, an ISO timestamp or JSON — where a sentence in Chinese belongs.
+// input without a label (a screen reader reads nothing), a screen title
+// cut off, a button, badge, table heading or header text whose words
+// break over lines (the one-character-per-line column), a date, time or
+// size split over two lines, and machine text — a snake_case key, an
+// error code such as EINVALID, an ISO timestamp or JSON — where a sentence
+// in Chinese belongs.
 const screenProblemsJS = `(() => {
   const out = [];
   const W = document.documentElement.clientWidth;
@@ -37,6 +38,8 @@ const screenProblemsJS = `(() => {
     const r = e.getBoundingClientRect();
     if (r.right > W + 1 || r.left < -1) out.push("off screen: " + name(e));
   }
+  const title = document.getElementById("title");
+  if (title.scrollWidth > title.clientWidth + 1) out.push("screen title cut off: " + name(title));
   for (const e of document.querySelectorAll("button, a.button, nav a, .choices label, input, select, textarea")) {
     if (!visible(e)) continue;
     const r = e.getBoundingClientRect();
@@ -50,7 +53,7 @@ const screenProblemsJS = `(() => {
   for (let n = walker.nextNode(); n; n = walker.nextNode()) {
     const p = n.parentElement, t = n.textContent;
     if (!p || !t.trim() || !visible(p) || p.closest("script, style, option")) continue;
-    if (p.closest("button, a.button, .badge, th, nav a") && lines(n, 0, t.length) > 1) out.push("label broken over lines: " + name(p));
+    if (p.closest("button, a.button, .badge, th, nav a, header") && lines(n, 0, t.length) > 1) out.push("label broken over lines: " + name(p));
     for (const m of t.matchAll(/\d{4}-\d{2}-\d{2}(?: \d{2}:\d{2}(?::\d{2})?)?|\d{2}-\d{2} \d{2}:\d{2}|\d+(?:\.\d+)? [KM]?B\b/g))
       if (lines(n, m.index, m.index + m[0].length) > 1) out.push("broken over lines: " + m[0] + " in " + name(p));
     const machine = t.match(/\b[a-z]+_[a-z_]+\b|\bE[A-Z]{5,}\b|\d{4}-\d{2}-\d{2}T\d{2}:|[{\[]"/);

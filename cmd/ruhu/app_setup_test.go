@@ -16,6 +16,7 @@ import (
 // hands it out (no http://), a wrong password refused in Chinese, then
 // the right one enrols the tablet and the app goes on to the sync screen.
 func TestFieldAppFirstRunInTheBrowser(t *testing.T) {
+	const longDevice = "桃园村第一工作队平板-王建国"
 	dir := t.TempDir()
 	srv := startServer(t, filepath.Join(dir, "server"))
 	tdir := filepath.Join(dir, "tablet-new")
@@ -34,7 +35,7 @@ func TestFieldAppFirstRunInTheBrowser(t *testing.T) {
 			chromedp.SendKeys(chromedp.CSS("#s-server"), strings.TrimPrefix(srv.url, "http://")),
 			chromedp.SendKeys(chromedp.CSS("#s-user"), "wang"),
 			chromedp.SendKeys(chromedp.CSS("#s-pass"), password),
-			chromedp.SendKeys(chromedp.CSS("#s-dev"), "平板-新"),
+			chromedp.SendKeys(chromedp.CSS("#s-dev"), longDevice),
 			chromedp.SendKeys(chromedp.CSS("#s-pin"), "2468"),
 			chromedp.Click(chromedp.CSS(`#setup button[type="submit"]`)))
 	}
@@ -49,9 +50,19 @@ func TestFieldAppFirstRunInTheBrowser(t *testing.T) {
 
 	fill(demoPassword)
 	tab.WaitJS(`document.body.dataset.ready === "sync"`)
-	if who := tab.Text("#who"); who != "wang · 平板-新" {
+	if who := tab.Text("#who"); who != "wang · "+longDevice {
 		t.Errorf("header after enrolling: %q", who)
 	}
+	// The first sync brings wang's households; the visit form's title and
+	// the long device name share the header at 360 px.
+	syncFromScreen(t, tab, app)
+	tab.Do(chromedp.Navigate(app.base + "/#/"))
+	tab.WaitJS(`document.body.dataset.ready === "list" && !!document.querySelector("#households .hh")`)
+	id := browsertest.Eval[string](tab, `document.querySelector("#households .hh").dataset.id`)
+	tab.Do(chromedp.Navigate(app.base + "/#/visit/" + id))
+	tab.WaitJS(`document.body.dataset.ready === "form"`)
+	tab.Screenshot("first-visit-form")
+	requireReadableScreen(t, tab, "first-visit-form")
 	tab.RequireLoopbackOnly()
 	// The refused login answered 401 once; nothing else went wrong.
 	for _, p := range tab.Problems() {
