@@ -43,6 +43,9 @@ func (c *Core) Authenticate(ctx context.Context, accessToken string) (Caller, er
 	var role string
 	var scopes []string
 	err = c.store.View(func(tx Tx) error {
+		if err := prefetchAccount(tx, cl.Subject, cl.Device); err != nil {
+			return err
+		}
 		u, err := tx.User(cl.Subject)
 		if err != nil {
 			return err

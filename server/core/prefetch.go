@@ -12,7 +12,8 @@ import (
 // a round trip to a database server (server/pgstore). A use case that is
 // about to look up the store once or more per op of a batch names the
 // keys first, and the store reads them all in one query; the lookups that
-// follow (Record, RecordArea, OpApplied, AcceptedOp, Assigned) are then
+// follow (Record, RecordArea, OpApplied, AcceptedOp, Assigned, and in a
+// read-only transaction User and Device) are then
 // answered from what it fetched and from the transaction's own writes.
 // Prefetching changes no answer: a key not named is read as before.
 type Prefetcher interface {
@@ -24,6 +25,8 @@ type PrefetchKeys struct {
 	Ops         []string        // op ids
 	Records     []RecordKey     // records by collection and id
 	Assignments []AssignmentKey // officer-household pairs
+	Users       []string        // accounts by username (read-only transactions)
+	Devices     []string        // devices by id (read-only transactions)
 }
 
 // RecordKey names one record.
@@ -76,4 +79,18 @@ func prefetchAdmitted(tx Tx, caller Caller, ops []admitted) error {
 		list[i] = a.op
 	}
 	return prefetchOps(tx, caller, list)
+}
+
+// prefetchAccount hands a store that prefetches the account and device
+// a request's token names, which Authenticate reads one after the other.
+func prefetchAccount(tx Tx, user, device string) error {
+	p, ok := tx.(Prefetcher)
+	if !ok {
+		return nil
+	}
+	keys := PrefetchKeys{Users: []string{user}}
+	if device != "" {
+		keys.Devices = []string{device}
+	}
+	return p.Prefetch(keys)
 }

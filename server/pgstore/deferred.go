@@ -79,10 +79,14 @@ type cache struct {
 	records  map[recKey]cachedRecord
 	ops      map[string]cachedOp
 	assigned map[core.AssignmentKey]bool
+	// users and devices hold the JSON of accounts and devices a read-only
+	// transaction prefetched (nil: none such), by username and id.
+	users, devices map[string][]byte
 }
 
 func newCache() *cache {
-	return &cache{records: map[recKey]cachedRecord{}, ops: map[string]cachedOp{}, assigned: map[core.AssignmentKey]bool{}}
+	return &cache{records: map[recKey]cachedRecord{}, ops: map[string]cachedOp{}, assigned: map[core.AssignmentKey]bool{},
+		users: map[string][]byte{}, devices: map[string][]byte{}}
 }
 
 // readSet is what a write transaction read without the sequencer, to be
@@ -180,6 +184,22 @@ func (t *Tx) Prefetch(keys core.PrefetchKeys) error {
 			officers, households = append(officers, k.Officer), append(households, k.Household)
 		}
 	}
+	// Accounts and devices are read from the cache in read-only
+	// transactions only: a write transaction reads them under the
+	// sequencer (Tx.sequence).
+	var users, devices []string
+	if !t.write {
+		for _, u := range keys.Users {
+			if _, ok := t.cache.users[u]; !ok {
+				users = append(users, u)
+			}
+		}
+		for _, d := range keys.Devices {
+			if _, ok := t.cache.devices[d]; !ok {
+				devices = append(devices, d)
+			}
+		}
+	}
 	b := &pgx.Batch{}
 	if len(opIDs) > 0 {
 		b.Queue("SELECT id, digest, body FROM ops WHERE id = ANY($1)", opIDs)
@@ -191,6 +211,12 @@ func (t *Tx) Prefetch(keys core.PrefetchKeys) error {
 	if len(officers) > 0 {
 		b.Queue(`SELECT DISTINCT a.officer, a.household FROM unnest($1::text[], $2::text[]) AS k(officer, household)
 			JOIN assignments a ON a.officer = k.officer AND a.household = k.household`, officers, households)
+	}
+	if len(users) > 0 {
+		b.Queue("SELECT username, body::text FROM users WHERE username = ANY($1)", users)
+	}
+	if len(devices) > 0 {
+		b.Queue("SELECT id, body::text FROM devices WHERE id = ANY($1)", devices)
 	}
 	if b.Len() == 0 {
 		return nil
@@ -255,6 +281,32 @@ func (t *Tx) Prefetch(keys core.PrefetchKeys) error {
 		for i := range officers {
 			k := core.AssignmentKey{Officer: officers[i], Household: households[i]}
 			t.rememberAssigned(k, found[k])
+		}
+	}
+	for _, q := range []struct {
+		what string
+		keys []string
+		into map[string][]byte
+	}{{"users", users, t.cache.users}, {"devices", devices, t.cache.devices}} {
+		if len(q.keys) == 0 {
+			continue
+		}
+		rows, err := br.Query()
+		if err != nil {
+			return fmt.Errorf("prefetch %s: %w", q.what, err)
+		}
+		var key, body string
+		_, err = pgx.ForEachRow(rows, []any{&key, &body}, func() error {
+			q.into[key] = []byte(body)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("prefetch %s: %w", q.what, err)
+		}
+		for _, k := range q.keys {
+			if _, ok := q.into[k]; !ok {
+				q.into[k] = nil // known absent
+			}
 		}
 	}
 	return br.Close()

@@ -2,12 +2,15 @@ package pgstore_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
+	"log/slog"
 	"sync/atomic"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/ruhu-dev/ruhu/schemas"
 	"github.com/ruhu-dev/ruhu/server/core"
 	"github.com/ruhu-dev/ruhu/server/pgstore"
 	"github.com/ruhu-dev/ruhu/server/pgstore/pgtest"
@@ -18,8 +21,10 @@ import (
 // pipelined batch is one round trip.
 type roundTrips struct{ n atomic.Int64 }
 
-func (r *roundTrips) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
-	r.n.Add(1)
+func (r *roundTrips) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	if d.SQL != "COMMIT" { // a read-only transaction's COMMIT goes out after its answer
+		r.n.Add(1)
+	}
 	return ctx
 }
 func (r *roundTrips) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
@@ -75,5 +80,53 @@ func TestPushRoundTripsDoNotGrowWithTheBatch(t *testing.T) {
 	}
 	if ids, _ := pull(t, store, 0); len(ids) != 51 {
 		t.Errorf("the feed holds %d records, want 51", len(ids))
+	}
+}
+
+// TestAuthenticateIsOneRoundTrip: checking a device token reads the
+// account and the device in one round trip (prefetched with BEGIN), and
+// reads them afresh each time: a revocation holds at once.
+func TestAuthenticateIsOneRoundTrip(t *testing.T) {
+	var rt roundTrips
+	s, err := pgstore.OpenTraced(t.Context(), pgtest.Database(t), &rt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	reg, err := schemas.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := core.New(slog.New(slog.DiscardHandler), s.Core(), reg, core.Options{})
+	ctx := t.Context()
+	if _, err := c.AddUser(ctx, core.Operator(), core.UserInput{Username: "wang", Password: "correct horse 1", Role: "officer", Scopes: []string{"340199"}}); err != nil {
+		t.Fatal(err)
+	}
+	sess, err := c.Login(ctx, "wang", "correct horse 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	caller, err := c.Authenticate(ctx, sess.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _, _ := ed25519.GenerateKey(nil)
+	dev, err := c.Enroll(ctx, caller, "平板1", pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := rt.n.Load()
+	got, err := c.Authenticate(ctx, dev.AccessToken)
+	if n := rt.n.Load() - before; n != 1 {
+		t.Errorf("authenticating a device token took %d round trips, want 1", n)
+	}
+	if err != nil || got.User != "wang" || got.Role != "officer" || got.Device == "" {
+		t.Fatalf("authenticate: %+v, %v", got, err)
+	}
+	if err := c.RevokeDevice(ctx, core.Operator(), got.Device); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Authenticate(ctx, dev.AccessToken); syncengine.ErrorCode(err) != syncengine.EREVOKED {
+		t.Fatalf("a revoked device's token: %v, want EREVOKED", err)
 	}
 }

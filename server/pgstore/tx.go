@@ -713,6 +713,15 @@ func (t *Tx) User(username string) (*core.User, error) {
 		return nil, err
 	}
 	var u storedUser
+	if body, ok := t.usersCache()[username]; ok { // nil: known absent
+		if body == nil {
+			return nil, nil
+		}
+		if err := json.Unmarshal(body, &u); err != nil {
+			return nil, fmt.Errorf("decode user %s: %w", username, err)
+		}
+		return (*core.User)(&u), nil
+	}
 	err := t.tx.QueryRow(t.ctx, "SELECT body FROM users WHERE username = $1", username).Scan(&u)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
@@ -782,7 +791,35 @@ func (t *Tx) deviceWhere(where string, arg string) (*core.Device, error) {
 }
 
 // Device implements core.Tx.
-func (t *Tx) Device(id string) (*core.Device, error) { return t.deviceWhere("id = $1", id) }
+func (t *Tx) Device(id string) (*core.Device, error) {
+	if body, ok := t.devicesCache()[id]; ok { // nil: known absent
+		if body == nil {
+			return nil, nil
+		}
+		var d storedDevice
+		if err := json.Unmarshal(body, &d); err != nil {
+			return nil, fmt.Errorf("decode device %s: %w", id, err)
+		}
+		return (*core.Device)(&d), nil
+	}
+	return t.deviceWhere("id = $1", id)
+}
+
+// usersCache and devicesCache are what a read-only transaction
+// prefetched of accounts and devices (nil otherwise).
+func (t *Tx) usersCache() map[string][]byte {
+	if t.write || t.cache == nil {
+		return nil
+	}
+	return t.cache.users
+}
+
+func (t *Tx) devicesCache() map[string][]byte {
+	if t.write || t.cache == nil {
+		return nil
+	}
+	return t.cache.devices
+}
 
 // DeviceByRefresh implements core.Tx: the token is looked up by its hash.
 func (t *Tx) DeviceByRefresh(token string) (*core.Device, error) {
