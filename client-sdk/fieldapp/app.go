@@ -27,6 +27,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html/template"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -182,13 +183,13 @@ func (a *App) guard(next http.Handler) http.Handler {
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Frame-Options", "DENY")
 		if !loopbackHost(r.Host) {
-			writeError(w, http.StatusForbidden, "EFORBIDDEN", "只接受本机地址的访问")
+			refuse(w, r, http.StatusForbidden, "EFORBIDDEN", "只接受本机地址的访问")
 			return
 		}
 		if r.URL.Path == "/open" {
 			k := r.URL.Query().Get("k")
 			if subtle.ConstantTimeCompare([]byte(k), []byte(a.secret)) != 1 {
-				writeError(w, http.StatusForbidden, "EFORBIDDEN", "启动链接无效：请用本次启动时显示的链接打开")
+				refuse(w, r, http.StatusForbidden, "EFORBIDDEN", "启动链接无效：请用本次启动时显示的链接打开")
 				return
 			}
 			http.SetCookie(w, &http.Cookie{Name: cookieName, Value: a.session, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
@@ -197,7 +198,7 @@ func (a *App) guard(next http.Handler) http.Handler {
 		}
 		ck, err := r.Cookie(cookieName)
 		if err != nil || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(a.session)) != 1 {
-			writeError(w, http.StatusForbidden, "EFORBIDDEN", "需要本次启动的链接：请从启动器重新打开")
+			refuse(w, r, http.StatusForbidden, "EFORBIDDEN", "需要本次启动的链接：请从启动器重新打开")
 			return
 		}
 		if r.Method != http.MethodGet && r.Header.Get("X-Ruhu-App") != "1" {
@@ -249,6 +250,28 @@ func (a *App) touch() {
 	a.mu.Lock()
 	a.lastActive = a.opts.Now()
 	a.mu.Unlock()
+}
+
+// refusedPage is what a browser opening the app the wrong way shows (a
+// bookmark of the bare address, a stale launch link): a sentence, not the
+// API's JSON. No style or script: the page's own files need the cookie.
+var refusedPage = template.Must(template.New("refused").Parse(`<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>入户 · 无法打开</title></head>
+<body><h1>无法打开入户</h1><p id="refused" data-code="{{.Code}}">{{.Message}}</p></body></html>
+`))
+
+// refuse answers a refused request: JSON to the app's API calls, a page
+// to a browser's navigation.
+func refuse(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
+	if strings.HasPrefix(r.URL.Path, "/api/") || r.Method != http.MethodGet {
+		writeError(w, status, code, msg)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = refusedPage.Execute(w, apiError{Code: code, Message: msg})
 }
 
 // apiError is the JSON error every failed API call answers.

@@ -87,6 +87,14 @@ func TestRequestsWithoutTheLaunchSecretAreRefused(t *testing.T) {
 			t.Errorf("GET %s without the secret: %d, want 403", path, code)
 		}
 	}
+	// A browser opening the bare address reads why, in a page; the API
+	// answers JSON.
+	if code, body := do(t, plain, "GET", srv.URL+"/", ""); code != http.StatusForbidden || !strings.Contains(body, "需要本次启动的链接") || strings.Contains(body, `"code"`) {
+		t.Errorf("GET / without the secret: %d %s; want a page saying why", code, body)
+	}
+	if code, body := do(t, plain, "GET", srv.URL+"/api/me", ""); code != http.StatusForbidden || !strings.Contains(body, `"code":"EFORBIDDEN"`) {
+		t.Errorf("GET /api/me without the secret: %d %s; want JSON", code, body)
+	}
 	jar, _ := cookiejar.New(nil)
 	hc := &http.Client{Jar: jar}
 	resp, err := hc.Get(app.LaunchURL(srv.URL))

@@ -39,7 +39,7 @@ const screenProblemsJS = `(() => {
     if (r.right > W + 1 || r.left < -1) out.push("off screen: " + name(e));
   }
   const title = document.getElementById("title");
-  if (title.scrollWidth > title.clientWidth + 1) out.push("screen title cut off: " + name(title));
+  if (title && title.scrollWidth > title.clientWidth + 1) out.push("screen title cut off: " + name(title));
   for (const e of document.querySelectorAll("button, a.button, nav a, .choices label, input, select, textarea")) {
     if (!visible(e)) continue;
     const r = e.getBoundingClientRect();

@@ -25,6 +25,14 @@ func TestFieldAppFirstRunInTheBrowser(t *testing.T) {
 	}
 	app := startFieldApp(t, tdir)
 	tab := browsers.Tab(t, browsertest.Tablet360)
+	// The bare address, as a bookmark would open it, says why it will not
+	// open (in a page, not the API's JSON).
+	tab.Do(chromedp.Navigate(app.base + "/"))
+	tab.WaitJS(`!!document.getElementById("refused")`)
+	if got := tab.Text("#refused"); got != "需要本次启动的链接：请从启动器重新打开" {
+		t.Errorf("the bare address: %q", got)
+	}
+	requireReadableScreen(t, tab, "refused")
 	tab.Do(chromedp.Navigate(app.url))
 	tab.WaitJS(`!!document.getElementById("setup")`)
 	tab.Screenshot("setup")
