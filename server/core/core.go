@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ruhu-dev/ruhu/rules"
 	"github.com/ruhu-dev/ruhu/schemas"
@@ -193,6 +194,33 @@ func (c *Core) mergePolicy(collection string) syncengine.MergePolicy {
 }
 
 func jsonStringIs(raw json.RawMessage, want string) bool {
+	s, ok := jsonString(raw)
+	return ok && s == want
+}
+
+// jsonString returns the string a JSON value holds; ok is false when it is
+// not a string. A string written plainly (no escapes, no control
+// characters, valid UTF-8) is read without encoding/json, which every
+// pushed visit paid twice (its officer and household checks); anything
+// else is left to json.Unmarshal, so the meaning is always the standard
+// library's.
+func jsonString(raw json.RawMessage) (string, bool) {
+	if n := len(raw); n >= 2 && raw[0] == '"' && raw[n-1] == '"' {
+		inner := raw[1 : n-1]
+		plain := utf8.Valid(inner)
+		for _, c := range inner {
+			if c == '"' || c == '\\' || c < 0x20 {
+				plain = false
+				break
+			}
+		}
+		if plain {
+			return string(inner), true
+		}
+	}
 	var s string
-	return json.Unmarshal(raw, &s) == nil && s == want
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", false
+	}
+	return s, true
 }

@@ -2,7 +2,6 @@ package core
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"runtime"
@@ -347,8 +346,7 @@ func (c *Core) checkOpInTxOn(tx Tx, caller Caller, op *syncengine.Op, created bo
 		}
 	}
 	if caller.Role == auth.RoleOfficer && op.Collection == collection.Visits {
-		var hh string
-		_ = json.Unmarshal(fields["household_id"], &hh)
+		hh, _ := jsonString(fields["household_id"])
 		if !tx.Assigned(caller.User, hh) {
 			return errForbidden("household %s is not assigned to %s", hh, caller.User)
 		}
