@@ -159,6 +159,10 @@ func TestFieldAppExitStepsOffline(t *testing.T) {
 	}
 	tab.Do(chromedp.SetUploadFiles(chromedp.CSS("#photo-input"), writeJPEGs(t, dir)[:1]))
 	tab.WaitJS(`document.querySelectorAll("#photo-list figure").length === 1`)
+	// The photo was what the refusal asked for: its mark and message go.
+	if got := browsertest.Eval[string](tab, `document.querySelectorAll(".invalid").length + " " + document.getElementById("form-msg").textContent`); got != "0 " {
+		t.Errorf("after adding the notice photo: %q, want no field marked and no refusal shown", got)
+	}
 	tab.Screenshot("exit-notice")
 	requireReadableScreen(t, tab, "exit-notice")
 	notice := saveForm(tab)

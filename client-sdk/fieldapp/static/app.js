@@ -349,6 +349,11 @@
     }
     f.addEventListener("input", changed);
     f.addEventListener("change", changed);
+    // A field marked by a refused save stops being marked once it is
+    // changed, and the refusal that named it goes with it.
+    const unmark = (ev) => { const x = ev.target.closest && ev.target.closest(".invalid"); if (x) { x.classList.remove("invalid"); msg.replaceChildren(); } };
+    f.addEventListener("input", unmark);
+    f.addEventListener("change", unmark);
     const saveBtn = el("button", { type: "submit", class: "primary big", id: "save", text: "保存" });
     f.append(...[isVisit || form.collection === "exit_steps" ? signatureWidget() : null].filter(Boolean), msg, el("div", { class: "actions" },
       el("button", { type: "button", id: "discard", text: "放弃草稿", onclick: async () => { await api("DELETE", "/api/drafts/" + encodeURIComponent(d.id)); go(d.household_id ? "#/h/" + encodeURIComponent(d.household_id) : "#/sync"); } }),
