@@ -96,6 +96,15 @@ func TestFieldAppCheckinDaysMatchTheServerReport(t *testing.T) {
 	if month := browsertest.Eval[string](tab, `document.querySelector("#view .card .muted").textContent`); !regexp.MustCompile(`^桃园村 · \d{4}年\d{1,2}月$`).MatchString(month) {
 		t.Errorf("check-in month %q, want 桃园村 · 2026年12月", month)
 	}
+	// A refused location permission is explained in Chinese, not with the
+	// browser's "User denied Geolocation".
+	tab.Do(chromedp.Evaluate[chromedp.Void](`(() => { const real = navigator.geolocation.getCurrentPosition.bind(navigator.geolocation);
+		navigator.geolocation.getCurrentPosition = (ok, fail) => { navigator.geolocation.getCurrentPosition = real; fail({ code: 1, message: "User denied Geolocation" }); };
+		document.getElementById("checkin-button").click(); })()`))
+	tab.WaitJS(`!!document.querySelector("#checkin-msg .error")`)
+	if got := tab.Text("#checkin-msg .error"); got != "定位失败：未允许本应用使用位置，请在设置中打开定位权限" {
+		t.Errorf("check-in without the location permission: %q", got)
+	}
 	// A duty-day request: the kind is chosen, not preset (the form offers
 	// 公务出差 first and 其他 last), and the request shows as 待批准 and
 	// 待同步 (until the sync below: then no pending badge is left).
