@@ -26,14 +26,17 @@ type syncProgress struct {
 	Pulled   int `json:"pulled"`
 	Rejected int `json:"rejected"`
 	// Files: bytes and items of this run.
-	FileBytes      int64  `json:"file_bytes"`
-	FileTotal      int64  `json:"file_total"`
-	FilesDone      int    `json:"files_done"`
-	Files          int    `json:"files"`
-	Deferred       int    `json:"deferred"`
-	FailedFiles    int    `json:"failed_files"`
-	Unmetered      bool   `json:"unmetered"`
-	Error          string `json:"error,omitempty"`
+	FileBytes   int64  `json:"file_bytes"`
+	FileTotal   int64  `json:"file_total"`
+	FilesDone   int    `json:"files_done"`
+	Files       int    `json:"files"`
+	Deferred    int    `json:"deferred"`
+	FailedFiles int    `json:"failed_files"`
+	Unmetered   bool   `json:"unmetered"`
+	Error       string `json:"error,omitempty"`
+	// RecordsDone: the records phase finished, so an error came from the
+	// files (the screen must not say the records failed).
+	RecordsDone    bool   `json:"records_done"`
 	Code           string `json:"code,omitempty"`
 	Restamped      int    `json:"restamped"`
 	FinishedAt     string `json:"finished_at,omitempty"`
@@ -147,7 +150,7 @@ func (a *App) runSync(unmetered bool) {
 	// The records are in: ask which of this tablet's edits the server
 	// holds in conflict (a failure keeps the last list and says why).
 	a.refreshConflicts(ctx)
-	a.sync.update(func(p *syncProgress) { p.Phase = "files" })
+	a.sync.update(func(p *syncProgress) { p.Phase, p.RecordsDone = "files", true })
 	run := a.c.Upload
 	if unmetered {
 		run = a.c.UploadAll

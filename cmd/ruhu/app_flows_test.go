@@ -256,6 +256,28 @@ func TestFieldAppRejectedOpIsFixedAndResynced(t *testing.T) {
 	if got := string(fixed.Record.Fields["checklist"]); !strings.Contains(got, `"drinking_water":"ok"`) || !strings.Contains(got, `"housing":"problem"`) {
 		t.Fatalf("fixed visit's checklist on the server: %s", got)
 	}
+	// A sync that broke off in the files, after its records went, does not
+	// say the sync failed: the records are on the server. (The app's answer
+	// is stood in for: a cut between the two phases cannot be timed here.)
+	for _, tc := range []struct{ recordsDone, want string }{
+		{"true", "记录已同步；照片和签字上传中断：网络中断，请稍后重试，下次同步时继续"},
+		{"false", "同步失败：网络中断，请稍后重试"},
+	} {
+		tab.Do(chromedp.Evaluate[chromedp.Void](`(() => {
+			const real = window.__realFetch || (window.__realFetch = window.fetch);
+			const broke = {running: false, phase: "error", records_done: ` + tc.recordsDone + `, error: "网络中断，请稍后重试", pushed: 2, to_push: 2, pulled: 0, rejected: 0,
+				file_bytes: 0, file_total: 9000, files_done: 0, files: 1, deferred: 0, failed_files: 0};
+			window.fetch = (url, opts) => String(url).endsWith("/api/sync") && (!opts || opts.method === "GET")
+				? Promise.resolve(new Response(JSON.stringify(broke), {status: 200, headers: {"Content-Type": "application/json"}})) : real(url, opts);
+			delete document.body.dataset.ready;
+			if (location.hash !== "#/sync") location.hash = "#/sync"; else window.dispatchEvent(new HashChangeEvent("hashchange"));
+		})()`))
+		tab.WaitJS(`document.body.dataset.ready === "sync"`)
+		if got := tab.Text("#sync-phase"); got != tc.want {
+			t.Errorf("records_done=%s: sync line %q, want %q", tc.recordsDone, got, tc.want)
+		}
+	}
+	tab.Do(chromedp.Evaluate[chromedp.Void](`window.fetch = window.__realFetch`))
 	tab.RequireLoopbackOnly()
 	tab.RequireNoProblems()
 }

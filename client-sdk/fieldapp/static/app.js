@@ -457,7 +457,8 @@
       // did not go are said where the officer looks first.
       const left = [p.rejected ? p.rejected + " 条记录被服务器拒绝，请在下面修改后重新保存" : "", p.failed_files ? p.failed_files + " 个文件未能上传，下次同步时重试" : ""].filter(Boolean);
       const words = { records: "正在同步记录…", files: "正在上传照片和签字…",
-        done: left.length ? "同步已结束 " + (p.finished_at || "") + "，但 " + left.join("；") : "同步完成 " + (p.finished_at || ""), error: "同步失败：" + (p.error || "") };
+        done: left.length ? "同步已结束 " + (p.finished_at || "") + "，但 " + left.join("；") : "同步完成 " + (p.finished_at || ""),
+        error: p.records_done ? "记录已同步；照片和签字上传中断：" + (p.error || "") + "，下次同步时继续" : "同步失败：" + (p.error || "") };
       const cls = p.phase === "error" || (p.phase === "done" && left.length) ? "error" : (p.phase === "done" ? "ok" : "muted");
       state.replaceChildren(p.phase ? el("p", { class: cls, id: "sync-phase", "data-phase": p.phase, text: words[p.phase] || "" }) : el("p", { class: "muted", text: "先同步记录，再上传照片和签字文件" }),
         ...(p.clock_warning ? [el("div", { class: "warnbox", id: "clock-warning", text: p.clock_warning })] : []));
