@@ -310,8 +310,23 @@ func (s *Store) AppendUpload(ctx context.Context, id string, offset int64, r io.
 			src.r = io.MultiReader(bytes.NewReader(head), r)
 		}
 	}
-	info, err := s.client.PutObject(ctx, s.bucket, fmt.Sprintf("%s%020d", prefix, offset), src, size, putOptions(size))
+	// If-None-Match: a chunk object, once written, is never replaced. Two
+	// servers appending at one offset at once (a tablet's retry reaching
+	// another instance while the first still reads the old request) both
+	// pass the offset check above; only one PUT lands, the other answers an
+	// offset mismatch and the tablet resumes from HEAD, instead of a later
+	// shorter write leaving a gap behind chunks already appended after it.
+	opts := putOptions(size)
+	opts.SetMatchETagExcept("*")
+	info, err := s.client.PutObject(ctx, s.bucket, fmt.Sprintf("%s%020d", prefix, offset), src, size, opts)
 	if err != nil {
+		if minio.ToErrorResponse(err).Code == minio.PreconditionFailed {
+			_, total, lerr := s.chunks(ctx, id)
+			if lerr != nil {
+				total = offset
+			}
+			return total, fmt.Errorf("append upload %s at %d: another append stored this chunk first: %w", id, offset, assets.ErrOffsetMismatch)
+		}
 		return offset, fmt.Errorf("append upload %s: chunk at %d: %w", id, offset, src.blame(err))
 	}
 	if size >= 0 && info.Size < size {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -138,5 +139,55 @@ func TestParseURL(t *testing.T) {
 		if err != nil || got != tc.want {
 			t.Errorf("ParseURL(%q) = %+v, %v; want %+v", tc.raw, got, err, tc.want)
 		}
+	}
+}
+
+// racingReader runs race once, on its first Read, before handing out r:
+// the racing append starts after its rival passed the offset check.
+type racingReader struct {
+	r    *bytes.Reader
+	race func()
+	done bool
+}
+
+func (r *racingReader) Read(p []byte) (int, error) {
+	if !r.done {
+		r.done = true
+		r.race()
+	}
+	return r.r.Read(p)
+}
+
+// TestConcurrentAppendsAtOneOffset: two servers on one bucket append at
+// the same offset at once; the one that stores its chunk second must not
+// replace the first's (a shorter chunk would leave a gap behind chunks
+// appended after the longer one): it answers ErrOffsetMismatch and the
+// upload stays whole and consistent.
+func TestConcurrentAppendsAtOneOffset(t *testing.T) {
+	srv := miniotest.Start(t)
+	ctx := context.Background()
+	a, err := s3store.OpenURL(ctx, srv.URL("race"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s3store.OpenURL(ctx, srv.URL("race"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := bytes.Repeat([]byte("L"), 4000)
+	short := bytes.Repeat([]byte("s"), 1000)
+	var raced error
+	slow := &racingReader{r: bytes.NewReader(short), race: func() {
+		_, raced = b.AppendUpload(ctx, "u", 0, bytes.NewReader(long), int64(len(long)))
+	}}
+	n, err := a.AppendUpload(ctx, "u", 0, struct{ io.Reader }{slow}, -1)
+	if raced != nil {
+		t.Fatalf("the first append: %v", raced)
+	}
+	if !errors.Is(err, assets.ErrOffsetMismatch) || n != int64(len(long)) {
+		t.Fatalf("the second append at the same offset = %d, %v; want %d, ErrOffsetMismatch", n, err, len(long))
+	}
+	if size, err := a.UploadSize(ctx, "u"); err != nil || size != int64(len(long)) {
+		t.Fatalf("UploadSize = %d, %v; want %d", size, err, len(long))
 	}
 }
