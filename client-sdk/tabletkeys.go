@@ -552,7 +552,7 @@ func (c *Client) Unlock(pin string) error {
 	c.keys.mu.Unlock()
 	if now.Before(s.retryAt) {
 		wait := s.retryAt.Sub(now).Round(time.Second)
-		return &pinError{syncengine.Errorf(CodePINWait, "PIN 错误次数过多，请 %s 后再试", wait), ErrPINWait}
+		return &pinError{syncengine.Errorf(CodePINWait, "PIN 错误次数过多，请 %s后再试", waitText(wait)), ErrPINWait}
 	}
 	if s.share == nil || !now.Before(s.leaseUntil) {
 		if s.share != nil {
@@ -806,4 +806,20 @@ func (c *Client) compactFile() error {
 		return err
 	}
 	return nil
+}
+
+// waitText says a PIN wait the way the officer reads it ("29 秒",
+// "2 分 5 秒", "1 小时 4 分"), not as Go's "2m5s".
+func waitText(d time.Duration) string {
+	d = d.Round(time.Second)
+	h, m, sec := int(d/time.Hour), int(d%time.Hour/time.Minute), int(d%time.Minute/time.Second)
+	switch {
+	case h > 0:
+		return fmt.Sprintf("%d 小时 %d 分", h, m)
+	case m > 0 && sec > 0:
+		return fmt.Sprintf("%d 分 %d 秒", m, sec)
+	case m > 0:
+		return fmt.Sprintf("%d 分钟", m)
+	}
+	return fmt.Sprintf("%d 秒", max(sec, 1))
 }

@@ -221,7 +221,11 @@ func TestWrongPINsWipe(t *testing.T) {
 	wrong("4")
 	wrong("3")
 	wrong("2") // the third: a wait starts
-	wantCode(t, "too soon", tb.Unlock(keyPIN), client.ErrPINWait, client.CodePINWait)
+	tooSoon := tb.Unlock(keyPIN)
+	wantCode(t, "too soon", tooSoon, client.ErrPINWait, client.CodePINWait)
+	if msg := tooSoon.Error(); !strings.Contains(msg, " 秒后再试") {
+		t.Errorf("the wait is not said in Chinese: %q", msg)
+	}
 	tb.clock.Set(tb.clock.Now().Add(-time.Hour))
 	wantCode(t, "clock set back", tb.Unlock("0000"), client.ErrPINWait, client.CodePINWait)
 	tb.clock.Set(tb.clock.Now().Add(time.Hour))
