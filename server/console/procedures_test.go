@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/xuri/excelize/v2"
 
+	"github.com/ruhu-dev/ruhu/chinatime"
 	"github.com/ruhu-dev/ruhu/internal/browsertest"
 	"github.com/ruhu-dev/ruhu/rules"
 	"github.com/ruhu-dev/ruhu/server/core"
@@ -85,9 +86,12 @@ func loadProcedures(app *core.Core, now time.Time) error {
 		"notice_dated_as": fmt.Sprintf("%d年%d月%d日", posted.Year(), posted.Month(), posted.Day())})
 	step(exitUnmetHH, exitUnmetCase, "es-unmet-1", "appraisal", 1, map[string]any{"entitled": 30, "attended": 28, "signed": 25})
 
+	// Deadlines are China dates: the page counts overdue days by the date
+	// in China, which runs ahead of UTC's from 16:00 UTC.
+	today := now.In(chinatime.Zone())
 	item := func(id, status string, fields map[string]any) {
 		base := map[string]any{"source": "visit_overdue", "source_ref": "h34019900200104", "problem": "监测户一个月未走访（" + id + "）",
-			"responsible_unit": "一乡人民政府", "responsible_person": "王帮扶", "deadline": now.AddDate(0, 0, 10).Format(time.DateOnly),
+			"responsible_unit": "一乡人民政府", "responsible_person": "王帮扶", "deadline": today.AddDate(0, 0, 10).Format(time.DateOnly),
 			"status": status, "opened_by": "county", "opened_at": day(1)}
 		for k, v := range fields {
 			base[k] = v
@@ -97,7 +101,7 @@ func loadProcedures(app *core.Core, now time.Time) error {
 	rectified := map[string]any{"measures": "已补走访并拍照", "evidence_sha256s": []string{strings.Repeat("cd", 32)},
 		"rectified_by": "township1", "rectified_at": day(5)}
 	for _, p := range []string{"http", "br"} {
-		item("L-"+p+"-open", "open", map[string]any{"deadline": now.AddDate(0, 0, -3).Format(time.DateOnly)})
+		item("L-"+p+"-open", "open", map[string]any{"deadline": today.AddDate(0, 0, -3).Format(time.DateOnly)})
 		item("L-"+p+"-rect", "rectified", rectified)
 		verified := map[string]any{"verified_by": "county", "verified_at": day(6)}
 		for k, v := range rectified {
