@@ -147,19 +147,6 @@ func (b *consoleBackend) report(u console.User, area string, period rules.Period
 	return r, storeErr("report", err)
 }
 
-// sharedReport is report for pages that only show it: the report may be
-// one b.cache keeps and hands out again, so it must not be changed.
-func (b *consoleBackend) sharedReport(u console.User, area string, period rules.Period) (*reports.Report, error) {
-	if err := reportArea(u, area); err != nil {
-		return nil, err
-	}
-	if b.s.cfg.Policies == nil {
-		return nil, errors.New("report: the server has no policy set")
-	}
-	r, err := b.complianceReport(area, period, b.s.cfg.Now())
-	return r, storeErr("report", err)
-}
-
 // complianceReport is ComplianceReportWith on the server's store and
 // configuration, reused from b.cache while the store has not changed:
 // the report returned is shared and must not be changed.
@@ -174,11 +161,36 @@ func (b *consoleBackend) complianceReport(area string, period rules.Period, asOf
 	return b.cache.report(newReportKey(area, period, b.s.cfg.Policies, asOf), gen, compute)
 }
 
+// overviewMaxAge is how old a report the overview shows, marked as being
+// refreshed, rather than make its viewer wait for a fresh one.
+const overviewMaxAge = 10 * time.Minute
+
 func (b *consoleBackend) Overview(ctx context.Context, u console.User, area string, period rules.Period) (*console.Overview, error) {
-	r, err := b.sharedReport(u, area, period)
-	if err != nil {
+	if err := reportArea(u, area); err != nil {
 		return nil, err
 	}
+	if b.s.cfg.Policies == nil {
+		return nil, errors.New("report: the server has no policy set")
+	}
+	var rr RecentReport
+	gen, ok := storeGeneration(b.s.store)
+	if !ok || b.cache == nil {
+		r, err := b.complianceReport(area, period, b.s.cfg.Now())
+		if err != nil {
+			return nil, storeErr("report", err)
+		}
+		rr = RecentReport{Report: r, At: b.s.cfg.Now()}
+	} else {
+		var err error
+		rr, err = b.cache.recentReport(newReportKey(area, period, b.s.cfg.Policies, time.Time{}), gen, b.s.cfg.Now(), overviewMaxAge,
+			func(asOf time.Time) (*reports.Report, error) {
+				return ComplianceReportWith(b.s.store, b.s.cfg.Policies, b.s.cfg.Evidence, area, period, asOf)
+			})
+		if err != nil {
+			return nil, storeErr("report", err)
+		}
+	}
+	r := rr.Report
 	open, err := b.s.core.Conflicts(ctx, callerFor(u), core.ConflictFilter{Area: area})
 	if err != nil {
 		return nil, err
@@ -196,7 +208,7 @@ func (b *consoleBackend) Overview(ctx context.Context, u console.User, area stri
 	if err != nil {
 		return nil, storeErr("findings", err)
 	}
-	return &console.Overview{Report: r, OpenConflicts: len(open), PhotoFindings: photos}, nil
+	return &console.Overview{Report: r, OpenConflicts: len(open), PhotoFindings: photos, ReportAt: rr.At, Refreshing: rr.Refreshing}, nil
 }
 
 func (b *consoleBackend) Report(ctx context.Context, u console.User, area string, period rules.Period, format, list string, w io.Writer) (string, error) {

@@ -37,6 +37,26 @@ type reportCache struct {
 	mu      sync.Mutex
 	reports map[reportKey]cachedReport
 	photos  map[string]cachedCount // by area
+	// recent keeps the overview's reports by scope, period and policies
+	// (no minute): see recentReport.
+	recent map[reportKey]*recentEntry
+}
+
+// recentEntry is the last report made for an overview, with the store
+// generation read before it was computed and when it was judged.
+type recentEntry struct {
+	gen        uint64
+	report     *reports.Report
+	at         time.Time
+	refreshing bool
+}
+
+// RecentReport is a report recentReport handed out: judged at At, and
+// Refreshing when a newer one is being made because the store changed.
+type RecentReport struct {
+	Report     *reports.Report
+	At         time.Time
+	Refreshing bool
 }
 
 // reportKey names a report: scope, period, the policies it was judged by
@@ -63,7 +83,68 @@ type cachedCount struct {
 const maxCachedReports = 32
 
 func newReportCache() *reportCache {
-	return &reportCache{reports: map[reportKey]cachedReport{}, photos: map[string]cachedCount{}}
+	return &reportCache{reports: map[reportKey]cachedReport{}, photos: map[string]cachedCount{},
+		recent: map[reportKey]*recentEntry{}}
+}
+
+// recentReport serves the overview page: while tablets sync, the store
+// changes every few seconds and a county report takes over a second, so
+// a page that waited for a fresh one would wait on nearly every view.
+// It returns the report kept for key when the store has not changed
+// since (same generation) within the minute it was judged; when it has,
+// it still returns the kept one if it is at most maxAge old, marked
+// Refreshing, and makes a fresh one in the background (one at a time per
+// key), which the next view gets. Only a first view, or one after maxAge
+// without views, waits for compute. compute judges at the instant given.
+func (c *reportCache) recentReport(key reportKey, gen uint64, now time.Time, maxAge time.Duration,
+	compute func(asOf time.Time) (*reports.Report, error)) (RecentReport, error) {
+	key.minute = 0
+	c.mu.Lock()
+	e := c.recent[key]
+	if e != nil && e.gen == gen && now.Sub(e.at) < time.Minute && !now.Before(e.at) {
+		defer c.mu.Unlock()
+		return RecentReport{Report: e.report, At: e.at, Refreshing: e.refreshing}, nil
+	}
+	if e != nil && now.Sub(e.at) <= maxAge && !now.Before(e.at) {
+		if !e.refreshing {
+			e.refreshing = true
+			go c.refresh(key, e, gen, now, compute)
+		}
+		defer c.mu.Unlock()
+		return RecentReport{Report: e.report, At: e.at, Refreshing: true}, nil
+	}
+	c.mu.Unlock()
+	r, err := compute(now)
+	if err != nil {
+		return RecentReport{}, err
+	}
+	c.keepRecent(key, &recentEntry{gen: gen, report: r, at: now})
+	return RecentReport{Report: r, At: now}, nil
+}
+
+// refresh makes the report that replaces stale; a failure leaves the
+// stale one for the next view to try again.
+func (c *reportCache) refresh(key reportKey, stale *recentEntry, gen uint64, now time.Time, compute func(time.Time) (*reports.Report, error)) {
+	r, err := compute(now)
+	if err != nil {
+		c.mu.Lock()
+		stale.refreshing = false
+		c.mu.Unlock()
+		return
+	}
+	c.keepRecent(key, &recentEntry{gen: gen, report: r, at: now})
+}
+
+func (c *reportCache) keepRecent(key reportKey, e *recentEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old := c.recent[key]; old != nil && old.at.After(e.at) {
+		return // a later judgment landed first
+	}
+	if len(c.recent) >= maxCachedReports {
+		clear(c.recent)
+	}
+	c.recent[key] = e
 }
 
 func newReportKey(area string, period rules.Period, policies *rules.PolicySet, asOf time.Time) reportKey {

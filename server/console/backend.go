@@ -170,6 +170,10 @@ type Overview struct {
 	// under the report's area.
 	OpenConflicts int
 	PhotoFindings int
+	// ReportAt is when Report was made; Refreshing says the store changed
+	// since and a newer report is being made (the next view shows it).
+	ReportAt   time.Time
+	Refreshing bool
 }
 
 // HouseholdQuery filters the households list. Zero values mean "all".

@@ -31,6 +31,7 @@ type page struct {
 var funcs = template.FuncMap{
 	"cst":             cst,
 	"cstDate":         func(t time.Time) string { return local(t, "2006-01-02") },
+	"cstTime":         func(t time.Time) string { return local(t, "15:04:05") },
 	"fieldLabel":      fieldLabel,
 	"roleLabel":       roleLabel,
 	"stageLabel":      stageLabel,
