@@ -129,18 +129,9 @@ func Start(ctx context.Context, o Options) (*Peer, error) {
 		args = append(args, "--fsync")
 	}
 	cmd := exec.Command("node", args...)
-	cmd.Env = append(os.Environ(), "NODE_PATH="+o.Modules)
-	cmd.Stderr = o.Log
-	stdin, err := cmd.StdinPipe()
+	stdin, stdout, err := startNode(cmd, o.Modules, o.Log)
 	if err != nil {
-		return nil, fmt.Errorf("pouchpeer: %w", err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, fmt.Errorf("pouchpeer: %w", err)
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("pouchpeer: start node: %w", err)
+		return nil, err
 	}
 	p := &Peer{cmd: cmd, stdin: stdin, done: make(chan error, 1)}
 	ready := make(chan error, 1)
@@ -188,4 +179,23 @@ func (p *Peer) Close() {
 		_ = p.cmd.Process.Kill()
 		<-p.done
 	}
+}
+
+// startNode starts cmd (a node script) with the peer's packages on
+// NODE_PATH, its stderr to log, and pipes to talk to it.
+func startNode(cmd *exec.Cmd, modules string, log io.Writer) (io.WriteCloser, io.ReadCloser, error) {
+	cmd.Env = append(os.Environ(), "NODE_PATH="+modules)
+	cmd.Stderr = log
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, nil, fmt.Errorf("pouchpeer: %w", err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, nil, fmt.Errorf("pouchpeer: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, nil, fmt.Errorf("pouchpeer: start node: %w", err)
+	}
+	return stdin, stdout, nil
 }

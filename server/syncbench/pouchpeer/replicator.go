@@ -63,18 +63,9 @@ func StartReplicator(ctx context.Context, o ReplicatorOptions) (*Replicator, err
 		return nil, err
 	}
 	cmd := exec.CommandContext(ctx, "node", script, string(o.Direction), o.RemoteDB, docs, o.Dir, strconv.Itoa(o.Batch))
-	cmd.Env = append(os.Environ(), "NODE_PATH="+o.Modules)
-	cmd.Stderr = o.Log
-	stdin, err := cmd.StdinPipe()
+	stdin, stdout, err := startNode(cmd, o.Modules, o.Log)
 	if err != nil {
-		return nil, fmt.Errorf("pouchpeer: %w", err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, fmt.Errorf("pouchpeer: %w", err)
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("pouchpeer: start node: %w", err)
+		return nil, err
 	}
 	r := &Replicator{cmd: cmd, stdin: stdin, out: bufio.NewReader(stdout)}
 	var ready struct {
