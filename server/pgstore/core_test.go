@@ -32,16 +32,16 @@ func newCore(t *testing.T) *core.Core {
 	return c
 }
 
-// TestCoreOnPostgres: the use cases run unchanged on PostgreSQL: an
-// account logs in and enrols a device, a push is applied once (a resend
-// acks without a second history entry), and a pull returns the record.
-func TestCoreOnPostgres(t *testing.T) {
-	c := newCore(t)
+// enrolled adds the account u (with a password of its own), logs it in
+// and enrols a tablet for it: the device's session.
+func enrolled(t *testing.T, c *core.Core, u core.UserInput) core.Session {
+	t.Helper()
 	ctx := t.Context()
-	if _, err := c.AddUser(ctx, core.Operator(), core.UserInput{Username: "tz", Password: "correct horse 1", Role: "township", Scopes: []string{"340199001"}}); err != nil {
+	u.Password = "correct horse 1"
+	if _, err := c.AddUser(ctx, core.Operator(), u); err != nil {
 		t.Fatal(err)
 	}
-	sess, err := c.Login(ctx, "tz", "correct horse 1")
+	sess, err := c.Login(ctx, u.Username, u.Password)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,18 @@ func TestCoreOnPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if caller, err = c.Authenticate(ctx, dev.AccessToken); err != nil || caller.Device == "" {
+	return dev
+}
+
+// TestCoreOnPostgres: the use cases run unchanged on PostgreSQL: an
+// account logs in and enrols a device, a push is applied once (a resend
+// acks without a second history entry), and a pull returns the record.
+func TestCoreOnPostgres(t *testing.T) {
+	c := newCore(t)
+	ctx := t.Context()
+	dev := enrolled(t, c, core.UserInput{Username: "tz", Role: "township", Scopes: []string{"340199001"}})
+	caller, err := c.Authenticate(ctx, dev.AccessToken)
+	if err != nil || caller.Device == "" {
 		t.Fatalf("device token: %+v, %v", caller, err)
 	}
 	op := syncengine.Op{ID: "op-h1", RecordID: "h1", Collection: "households", Area: "340199001001", Author: caller.User,

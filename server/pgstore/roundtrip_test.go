@@ -2,7 +2,6 @@ package pgstore_test
 
 import (
 	"context"
-	"crypto/ed25519"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -99,22 +98,7 @@ func TestAuthenticateIsOneRoundTrip(t *testing.T) {
 	}
 	c := core.New(slog.New(slog.DiscardHandler), s.Core(), reg, core.Options{})
 	ctx := t.Context()
-	if _, err := c.AddUser(ctx, core.Operator(), core.UserInput{Username: "wang", Password: "correct horse 1", Role: "officer", Scopes: []string{"340199"}}); err != nil {
-		t.Fatal(err)
-	}
-	sess, err := c.Login(ctx, "wang", "correct horse 1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	caller, err := c.Authenticate(ctx, sess.AccessToken)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, _, _ := ed25519.GenerateKey(nil)
-	dev, err := c.Enroll(ctx, caller, "平板1", pub)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dev := enrolled(t, c, core.UserInput{Username: "wang", Role: "officer", Scopes: []string{"340199"}})
 	before := rt.n.Load()
 	got, err := c.Authenticate(ctx, dev.AccessToken)
 	if n := rt.n.Load() - before; n != 1 {
