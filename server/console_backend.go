@@ -200,7 +200,7 @@ func (b *consoleBackend) Overview(ctx context.Context, u console.User, area stri
 		return len(found), err
 	}
 	var photos int
-	if gen, ok := storeGeneration(b.s.store); ok && b.cache != nil {
+	if ok && b.cache != nil { // the generation read above: one read transaction per view
 		photos, err = b.cache.photoCount(area, gen, b.s.cfg.Now(), count)
 	} else {
 		photos, err = count()
