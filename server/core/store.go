@@ -108,3 +108,21 @@ type Device struct {
 
 // Revoked reports whether the device was revoked.
 func (d *Device) Revoked() bool { return d.RevokedAt != nil }
+
+// CountyLen is how many leading digits of an area code name its county
+// (province 2, city 2, county 2): the unit a store may partition records
+// and the change feed by.
+const CountyLen = 6
+
+// ScopedFeed is a transaction whose change feed can be walked for some
+// counties only, reading nothing of the others (the PostgreSQL store's
+// feed is partitioned by county). The sequence stays global: a county's
+// walk visits the same changes, in the same order, as a walk of the whole
+// feed that skips the other counties, and its cursor is valid for both.
+type ScopedFeed interface {
+	// ChangesAfterIn is ChangesAfter over the changes of records whose
+	// area code starts with one of counties (each CountyLen digits).
+	ChangesAfterIn(seq uint64, counties []string, fn func(seq uint64, area string, raw []byte) bool) (uint64, error)
+	// HasChangesAfterIn is HasChangesAfter over those changes.
+	HasChangesAfterIn(seq uint64, counties []string) bool
+}

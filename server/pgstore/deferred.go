@@ -108,9 +108,9 @@ type pendingWrite struct {
 }
 
 type pendingOp struct {
-	id, collection, recordID, digest string
-	receivedAt                       int64
-	body                             []byte
+	id, collection, recordID, area, digest string
+	receivedAt                             int64
+	body                                   []byte
 }
 
 type pendingRecord struct {
@@ -126,7 +126,10 @@ type deferredWrites struct {
 	// lastPut is the index in writes of each record's last put: a record
 	// written twice is sent once, with its last state and sequence.
 	lastPut map[recKey]int
-	audits  []*audit.Entry
+	// fresh holds the records that were not stored when first written:
+	// their keys go into record_keys.
+	fresh  map[recKey]bool
+	audits []*audit.Entry
 }
 
 func (w *deferredWrites) empty() bool { return len(w.writes) == 0 && len(w.audits) == 0 }
@@ -202,11 +205,13 @@ func (t *Tx) Prefetch(keys core.PrefetchKeys) error {
 	}
 	b := &pgx.Batch{}
 	if len(opIDs) > 0 {
-		b.Queue("SELECT id, digest, body FROM ops WHERE id = ANY($1)", opIDs)
+		b.Queue(`SELECT o.id, o.digest, o.body FROM op_keys k JOIN ops o ON o.county = k.county AND o.id = k.id
+			WHERE k.id = ANY($1)`, opIDs)
 	}
 	if len(cols) > 0 {
-		b.Queue(`SELECT r.collection, r.id, r.area, r.seq, r.body FROM unnest($1::text[], $2::text[]) AS k(collection, id)
-			JOIN records r ON r.collection = k.collection AND r.id = k.id`, cols, ids)
+		b.Queue(`SELECT r.collection, r.id, r.area, r.seq, r.body FROM unnest($1::text[], $2::text[]) AS u(collection, id)
+			JOIN record_keys k ON k.collection = u.collection AND k.id = u.id
+			JOIN records r ON r.county = k.county AND r.collection = k.collection AND r.id = k.id`, cols, ids)
 	}
 	if len(officers) > 0 {
 		b.Queue(`SELECT DISTINCT a.officer, a.household FROM unnest($1::text[], $2::text[]) AS k(officer, household)
@@ -315,19 +320,37 @@ func (t *Tx) Prefetch(keys core.PrefetchKeys) error {
 // keepOp keeps an accepted op for commit.
 func (t *Tx) keepOp(op *syncengine.Op, digest string, body []byte) {
 	t.pending.writes = append(t.pending.writes, pendingWrite{op: &pendingOp{id: op.ID, collection: op.Collection, recordID: op.RecordID,
-		digest: digest, receivedAt: op.ReceivedAt.UnixMilli(), body: body}})
+		area: op.Area, digest: digest, receivedAt: op.ReceivedAt.UnixMilli(), body: body}})
 	t.cache.ops[op.ID] = cachedOp{found: true, digest: digest, body: body}
 }
 
-// keepRecord keeps a record's new state for commit.
-func (t *Tx) keepRecord(rec *syncengine.Record, deleted bool, body []byte) {
+// keepRecord keeps a record's new state for commit. It reads the record
+// first when the transaction has not (syncengine.Apply always has): a
+// record not stored yet needs its key written, and one stored may not
+// move to another county (sameCounty).
+func (t *Tx) keepRecord(rec *syncengine.Record, deleted bool, body []byte) error {
 	k := recKey{rec.Collection, rec.ID}
+	cur, err := t.record(rec.Collection, rec.ID)
+	if err != nil {
+		return err
+	}
+	if cur.found {
+		if err := sameCounty(rec, cur.area); err != nil {
+			return err
+		}
+	} else {
+		if t.pending.fresh == nil {
+			t.pending.fresh = map[recKey]bool{}
+		}
+		t.pending.fresh[k] = true
+	}
 	if t.pending.lastPut == nil {
 		t.pending.lastPut = map[recKey]int{}
 	}
 	t.pending.lastPut[k] = len(t.pending.writes)
 	t.pending.writes = append(t.pending.writes, pendingWrite{rec: &pendingRecord{key: k, area: rec.Area, deleted: deleted, body: body}})
 	t.cache.records[k] = cachedRecord{found: true, area: rec.Area, body: body}
+	return nil
 }
 
 // readsChangedMessage is the message of the error ruhu_reads_changed()
@@ -338,28 +361,36 @@ const readsChangedMessage = "ruhu: rows this transaction read changed before it 
 // read has another sequence now, an op id read as unknown was accepted,
 // or an assignment read has come or gone.
 const checkReadsSQL = `SELECT ruhu_reads_changed() WHERE
-	EXISTS (SELECT 1 FROM unnest($1::text[], $2::text[], $3::bigint[]) AS k(collection, id, seq)
-		LEFT JOIN records r ON r.collection = k.collection AND r.id = k.id
-		WHERE coalesce(r.seq, 0) <> k.seq)
-	OR EXISTS (SELECT 1 FROM ops WHERE id = ANY($4::text[]))
+	EXISTS (SELECT 1 FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(collection, id, seq)
+		LEFT JOIN record_keys k ON k.collection = u.collection AND k.id = u.id
+		LEFT JOIN records r ON r.county = k.county AND r.collection = k.collection AND r.id = k.id
+		WHERE coalesce(r.seq, 0) <> u.seq)
+	OR EXISTS (SELECT 1 FROM op_keys WHERE id = ANY($4::text[]))
 	OR EXISTS (SELECT 1 FROM unnest($5::text[], $6::text[], $7::bool[]) AS k(officer, household, yes)
 		WHERE k.yes <> EXISTS (SELECT 1 FROM assignments a WHERE a.officer = k.officer AND a.household = k.household))`
 
 // The writes number themselves from the sequencer row, which the first
 // statement of the pipeline advanced by $1 (their count) in this
-// transaction: the row's last minus $1 plus each write's place.
+// transaction: the row's last minus $1 plus each write's place. Each row
+// goes to its county's partition (left(area, 6)); every op, and every
+// record not stored before ($8, fresh), also gets its key, in the same
+// statement.
 const (
-	insertOpsSQL = `INSERT INTO ops (id, collection, record_id, seq, digest, received_at, body)
-	SELECT u.id, u.collection, u.record_id, s.last - $1 + u.place, u.digest, u.received_at, u.body
-	FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::bigint[], $8::bytea[])
-		AS u(id, collection, record_id, place, digest, received_at, body)
+	insertOpsSQL = `WITH k AS (INSERT INTO op_keys (id, county) SELECT u.id, left(u.area, 6) FROM unnest($2::text[], $9::text[]) AS u(id, area))
+	INSERT INTO ops (county, id, collection, record_id, seq, digest, received_at, body)
+	SELECT left(u.area, 6), u.id, u.collection, u.record_id, s.last - $1 + u.place, u.digest, u.received_at, u.body
+	FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::bigint[], $8::bytea[], $9::text[])
+		AS u(id, collection, record_id, place, digest, received_at, body, area)
 	CROSS JOIN ruhu_seq s WHERE s.id = 1`
-	upsertRecordsSQL = `INSERT INTO records (collection, id, area, seq, deleted, body)
-	SELECT u.collection, u.id, u.area, s.last - $1 + u.place, u.deleted, u.body
+	upsertRecordsSQL = `WITH k AS (INSERT INTO record_keys (collection, id, county)
+		SELECT u.collection, u.id, left(u.area, 6) FROM unnest($2::text[], $3::text[], $4::text[], $8::bool[]) AS u(collection, id, area, fresh)
+		WHERE u.fresh)
+	INSERT INTO records (county, collection, id, area, seq, deleted, body)
+	SELECT left(u.area, 6), u.collection, u.id, u.area, s.last - $1 + u.place, u.deleted, u.body
 	FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::bool[], $7::bytea[])
 		AS u(collection, id, area, place, deleted, body)
 	CROSS JOIN ruhu_seq s WHERE s.id = 1
-	ON CONFLICT (collection, id) DO UPDATE SET area = EXCLUDED.area, seq = EXCLUDED.seq, deleted = EXCLUDED.deleted, body = EXCLUDED.body`
+	ON CONFLICT (county, collection, id) DO UPDATE SET area = EXCLUDED.area, seq = EXCLUDED.seq, deleted = EXCLUDED.deleted, body = EXCLUDED.body`
 )
 
 // appendAuditSQL links entries after the chain's head and stores them,
@@ -392,13 +423,14 @@ const appendAuditSQL = `WITH RECURSIVE
 // it the transaction holds the sequencer and seq is the row's last.
 func (t *Tx) flush(commit bool) error {
 	var (
-		opID, opCol, opRec, opDigest []string
-		opPlace, opAt                []int64
-		opBody                       [][]byte
-		rCol, rID, rArea             []string
-		rPlace                       []int64
-		rDel                         []bool
-		rBody                        [][]byte
+		opID, opCol, opRec, opArea []string
+		opDigest                   []string
+		opPlace, opAt              []int64
+		opBody                     [][]byte
+		rCol, rID, rArea           []string
+		rPlace                     []int64
+		rDel, rFresh               []bool
+		rBody                      [][]byte
 	)
 	n := int64(0)
 	for i, w := range t.pending.writes {
@@ -406,11 +438,13 @@ func (t *Tx) flush(commit bool) error {
 		case w.op != nil:
 			n++
 			opID, opCol, opRec, opDigest = append(opID, w.op.id), append(opCol, w.op.collection), append(opRec, w.op.recordID), append(opDigest, w.op.digest)
+			opArea = append(opArea, w.op.area)
 			opPlace, opAt, opBody = append(opPlace, n), append(opAt, w.op.receivedAt), append(opBody, w.op.body)
 		case t.pending.lastPut[w.rec.key] == i:
 			n++
 			rCol, rID, rArea = append(rCol, w.rec.key.collection), append(rID, w.rec.key.id), append(rArea, w.rec.area)
 			rPlace, rDel, rBody = append(rPlace, n), append(rDel, w.rec.deleted), append(rBody, w.rec.body)
+			rFresh = append(rFresh, t.pending.fresh[w.rec.key])
 		}
 	}
 	b := &pgx.Batch{}
@@ -436,10 +470,10 @@ func (t *Tx) flush(commit bool) error {
 		b.Queue(checkReadsSQL, cols, ids, seqs, absent, officers, households, yes)
 	}
 	if len(opID) > 0 {
-		b.Queue(insertOpsSQL, n, opID, opCol, opRec, opPlace, opDigest, opAt, opBody)
+		b.Queue(insertOpsSQL, n, opID, opCol, opRec, opPlace, opDigest, opAt, opBody, opArea)
 	}
 	if len(rCol) > 0 {
-		b.Queue(upsertRecordsSQL, n, rCol, rID, rArea, rPlace, rDel, rBody)
+		b.Queue(upsertRecordsSQL, n, rCol, rID, rArea, rPlace, rDel, rBody, rFresh)
 	}
 	if len(t.pending.audits) > 0 {
 		canon := make([][]byte, len(t.pending.audits))

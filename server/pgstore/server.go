@@ -362,7 +362,7 @@ func (t *Tx) OpReceivedAt(opID string) (time.Time, bool, error) {
 		return time.Time{}, false, err
 	}
 	var ms int64
-	err := t.tx.QueryRow(t.ctx, "SELECT received_at FROM ops WHERE id = $1", opID).Scan(&ms)
+	err := t.tx.QueryRow(t.ctx, "SELECT received_at FROM ops WHERE county = "+opCountySQL+" AND id = $1", opID).Scan(&ms)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return time.Time{}, false, nil
 	}
@@ -388,15 +388,24 @@ func prefixEnd(p string) (string, bool) {
 
 // areaCond is the condition "area starts with prefix" as a byte range
 // (records.area is C-collated), numbering its parameters from n; it
-// returns the condition and its arguments.
+// returns the condition and its arguments. A prefix that names a county
+// or less also names the county, so the query reads its partition only.
 func areaCond(prefix string, n int) (string, []any) {
 	if prefix == "" {
 		return "TRUE", nil
 	}
+	var cond string
+	var args []any
 	if end, ok := prefixEnd(prefix); ok {
-		return fmt.Sprintf("area >= $%d AND area < $%d", n, n+1), []any{prefix, end}
+		cond, args = fmt.Sprintf("area >= $%d AND area < $%d", n, n+1), []any{prefix, end}
+	} else {
+		cond, args = fmt.Sprintf("area >= $%d", n), []any{prefix}
 	}
-	return fmt.Sprintf("area >= $%d", n), []any{prefix}
+	if county, ok := countyOf(prefix); ok {
+		cond += fmt.Sprintf(" AND county = $%d", n+len(args))
+		args = append(args, county)
+	}
+	return cond, args
 }
 
 // storedRow is one record a scan read.
@@ -583,7 +592,8 @@ func (t *Tx) receivedAt(ids []string) (map[string]int64, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	rows, err := t.tx.Query(t.ctx, "SELECT id, received_at FROM ops WHERE id = ANY($1)", ids)
+	rows, err := t.tx.Query(t.ctx, `SELECT o.id, o.received_at FROM op_keys k JOIN ops o ON o.county = k.county AND o.id = k.id
+		WHERE k.id = ANY($1)`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("read receipt times: %w", err)
 	}

@@ -134,7 +134,7 @@ func (t *Tx) acceptedOp(id string) (cachedOp, error) {
 		return e, nil
 	}
 	var e cachedOp
-	err := t.tx.QueryRow(t.ctx, "SELECT digest, body FROM ops WHERE id = $1", id).Scan(&e.digest, &e.body)
+	err := t.tx.QueryRow(t.ctx, "SELECT digest, body FROM ops WHERE county = "+opCountySQL+" AND id = $1", id).Scan(&e.digest, &e.body)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 	case err != nil:
@@ -158,7 +158,7 @@ func (t *Tx) OpApplied(id string) (bool, error) {
 		return e.found, err
 	}
 	var one int
-	err := t.tx.QueryRow(t.ctx, "SELECT 1 FROM ops WHERE id = $1", id).Scan(&one)
+	err := t.tx.QueryRow(t.ctx, "SELECT 1 FROM op_keys WHERE id = $1", id).Scan(&one)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, nil
 	}
@@ -178,7 +178,7 @@ func (t *Tx) AcceptedDigest(id string) (string, bool, error) {
 		return e.digest, e.found, err
 	}
 	var d string
-	err := t.tx.QueryRow(t.ctx, "SELECT digest FROM ops WHERE id = $1", id).Scan(&d)
+	err := t.tx.QueryRow(t.ctx, "SELECT digest FROM ops WHERE county = "+opCountySQL+" AND id = $1", id).Scan(&d)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", false, nil
 	}
@@ -196,7 +196,7 @@ func (t *Tx) record(collection, id string) (cachedRecord, error) {
 		return e, nil
 	}
 	var e cachedRecord
-	err := t.tx.QueryRow(t.ctx, "SELECT area, seq, body FROM records WHERE collection = $1 AND id = $2", collection, id).Scan(&e.area, &e.seq, &e.body)
+	err := t.tx.QueryRow(t.ctx, "SELECT area, seq, body FROM records WHERE "+recordByKeySQL, collection, id).Scan(&e.area, &e.seq, &e.body)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 	case err != nil:
@@ -223,7 +223,7 @@ func (t *Tx) Record(collection, id string) (*syncengine.Record, error) {
 		}
 		body = e.body
 	} else {
-		err := t.tx.QueryRow(t.ctx, "SELECT body FROM records WHERE collection = $1 AND id = $2", collection, id).Scan(&body)
+		err := t.tx.QueryRow(t.ctx, "SELECT body FROM records WHERE "+recordByKeySQL, collection, id).Scan(&body)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, nil
 		}
@@ -259,7 +259,7 @@ func (t *Tx) RecordArea(collection, id string) (string, bool, error) {
 		}
 	}
 	var area string
-	err = t.tx.QueryRow(t.ctx, "SELECT area FROM records WHERE collection = $1 AND id = $2", collection, id).Scan(&area)
+	err = t.tx.QueryRow(t.ctx, "SELECT area FROM records WHERE "+recordByKeySQL, collection, id).Scan(&area)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", false, nil
 	}
@@ -298,22 +298,36 @@ func (t *Tx) PutRecord(rec *syncengine.Record, _ *syncengine.Op) error {
 		if err := t.touch(); err != nil {
 			return err
 		}
-		t.keepRecord(rec, deleted, body)
-		return nil
+		return t.keepRecord(rec, deleted, body)
 	}
 	seq, err := t.nextSeq()
 	if err != nil {
 		return err
 	}
 	var prev *syncengine.Record
+	var stored string
+	var found bool
 	if rec.Collection == collection.Assignments {
 		if prev, err = t.Record(rec.Collection, rec.ID); err != nil {
 			return err
 		}
+		if prev != nil {
+			stored, found = prev.Area, true
+		}
+	} else if stored, found, err = t.RecordArea(rec.Collection, rec.ID); err != nil {
+		return err
 	}
-	if _, err := t.tx.Exec(t.ctx, `INSERT INTO records (collection, id, area, seq, deleted, body) VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (collection, id) DO UPDATE SET area = EXCLUDED.area, seq = EXCLUDED.seq, deleted = EXCLUDED.deleted, body = EXCLUDED.body`,
-		rec.Collection, rec.ID, rec.Area, int64(seq), deleted, body); err != nil {
+	if found {
+		if err := sameCounty(rec, stored); err != nil {
+			return err
+		}
+	}
+	upsert := `INSERT INTO records (county, collection, id, area, seq, deleted, body) VALUES (left($3, 6), $1, $2, $3, $4, $5, $6)
+		ON CONFLICT (county, collection, id) DO UPDATE SET area = EXCLUDED.area, seq = EXCLUDED.seq, deleted = EXCLUDED.deleted, body = EXCLUDED.body`
+	if !found {
+		upsert = "WITH k AS (INSERT INTO record_keys (collection, id, county) VALUES ($1, $2, left($3, 6))) " + upsert
+	}
+	if _, err := t.tx.Exec(t.ctx, upsert, rec.Collection, rec.ID, rec.Area, int64(seq), deleted, body); err != nil {
 		return fmt.Errorf("store record %s/%s: %w", rec.Collection, rec.ID, err)
 	}
 	if rec.Collection == collection.Assignments {
@@ -344,8 +358,9 @@ func (t *Tx) AddOp(op *syncengine.Op) error {
 	if err != nil {
 		return err
 	}
-	if _, err := t.tx.Exec(t.ctx, "INSERT INTO ops (id, collection, record_id, seq, digest, received_at, body) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-		op.ID, op.Collection, op.RecordID, int64(seq), digest, op.ReceivedAt.UnixMilli(), body); err != nil {
+	if _, err := t.tx.Exec(t.ctx, `WITH k AS (INSERT INTO op_keys (id, county) VALUES ($1, left($8, 6)))
+		INSERT INTO ops (county, id, collection, record_id, seq, digest, received_at, body) VALUES (left($8, 6), $1, $2, $3, $4, $5, $6, $7)`,
+		op.ID, op.Collection, op.RecordID, int64(seq), digest, op.ReceivedAt.UnixMilli(), body, op.Area); err != nil {
 		return fmt.Errorf("store op %s: %w", op.ID, err)
 	}
 	return nil
@@ -364,7 +379,7 @@ func (t *Tx) AcceptedOp(id string) (*syncengine.Op, error) {
 		}
 		body = e.body
 	} else {
-		err := t.tx.QueryRow(t.ctx, "SELECT body FROM ops WHERE id = $1", id).Scan(&body)
+		err := t.tx.QueryRow(t.ctx, "SELECT body FROM ops WHERE county = "+opCountySQL+" AND id = $1", id).Scan(&body)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, nil
 		}
@@ -380,16 +395,17 @@ func (t *Tx) History(collection, id string) ([]*syncengine.Op, error) {
 	if err := t.sequence(); err != nil {
 		return nil, err
 	}
-	rows, err := t.tx.Query(t.ctx, "SELECT id, body FROM ops WHERE collection = $1 AND record_id = $2 ORDER BY seq", collection, id)
+	rows, err := t.tx.Query(t.ctx, historySQL, collection, id)
 	if err != nil {
 		return nil, fmt.Errorf("read history of %s/%s: %w", collection, id, err)
 	}
 	defer rows.Close()
 	var out []*syncengine.Op
 	for rows.Next() {
+		var seq int64
 		var opID string
 		var body []byte
-		if err := rows.Scan(&opID, &body); err != nil {
+		if err := rows.Scan(&seq, &opID, &body); err != nil {
 			return nil, fmt.Errorf("read history of %s/%s: %w", collection, id, err)
 		}
 		var so storedOp
@@ -411,8 +427,9 @@ func (t *Tx) ForEachRecord(collection string, fn func(*syncengine.Record) error)
 	}
 	after := ""
 	for {
-		rows, err := t.tx.Query(t.ctx, "SELECT id, body FROM records WHERE collection = $1 AND id > $2 ORDER BY id LIMIT $3",
-			collection, after, feedPage)
+		rows, err := t.tx.Query(t.ctx, `SELECT r.id, r.body FROM record_keys k
+			JOIN records r ON r.county = k.county AND r.collection = k.collection AND r.id = k.id
+			WHERE k.collection = $1 AND k.id > $2 ORDER BY k.id LIMIT $3`, collection, after, feedPage)
 		if err != nil {
 			return fmt.Errorf("read %s: %w", collection, err)
 		}
@@ -464,14 +481,21 @@ func (t *Tx) LastSeq() uint64 {
 }
 
 // ChangesAfter implements core.Tx: the feed in sequence order, read a page
-// at a time.
+// at a time (a merge of the partitions' seq indexes).
 func (t *Tx) ChangesAfter(seq uint64, fn func(seq uint64, area string, raw []byte) bool) (uint64, error) {
+	return t.walkFeed(seq, "SELECT seq, area, body FROM records WHERE seq > $1 ORDER BY seq LIMIT $2", nil, fn)
+}
+
+// walkFeed calls fn with the changes query returns after seq, in sequence
+// order, a page at a time: query takes the sequence to start after as $1,
+// the page size as $2, and then args.
+func (t *Tx) walkFeed(seq uint64, query string, args []any, fn func(seq uint64, area string, raw []byte) bool) (uint64, error) {
 	if err := t.sequence(); err != nil {
 		return seq, err
 	}
 	last := seq
 	for {
-		rows, err := t.tx.Query(t.ctx, "SELECT seq, area, body FROM records WHERE seq > $1 ORDER BY seq LIMIT $2", int64(last), feedPage)
+		rows, err := t.tx.Query(t.ctx, query, append([]any{int64(last), feedPage}, args...)...)
 		if err != nil {
 			return last, fmt.Errorf("read change feed after %d: %w", last, err)
 		}

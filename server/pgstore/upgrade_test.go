@@ -16,7 +16,8 @@ import (
 // TestUpgradeFromSchema1: a database written at schema 1 (before the
 // server's tables) opens at the latest schema with the tombstone flag and
 // op receipt times filled in from the stored JSON: a deleted record is not
-// counted or scanned, and a check-in's receipt time reads back.
+// counted or scanned, and a check-in's receipt time reads back. Its
+// records and history moved into the county partitions with their keys.
 func TestUpgradeFromSchema1(t *testing.T) {
 	ctx := t.Context()
 	url := pgtest.Database(t)
@@ -70,9 +71,38 @@ func TestUpgradeFromSchema1(t *testing.T) {
 		if at, ok, err := st.OpReceivedAt("op1"); !ok || err != nil || !at.Equal(received) {
 			t.Errorf("receipt of op1 = %v %v %v, want %v", at, ok, err, received)
 		}
+		// The rows moved into the county partitions (0004) and are found
+		// by key, the op by its record's county (its JSON names no area).
+		for _, id := range []string{"h1", "h2"} {
+			if r, err := tx.Record("households", id); err != nil || r == nil || r.Area != "340199001001" {
+				t.Errorf("record %s after upgrade: %+v, %v", id, r, err)
+			}
+		}
+		if h, err := tx.History("households", "h1"); err != nil || len(h) != 1 || h[0].ID != "op1" {
+			t.Errorf("history of h1 after upgrade: %v, %v", h, err)
+		}
+		if o, err := tx.AcceptedOp("op1"); err != nil || o == nil {
+			t.Errorf("op1 after upgrade: %v, %v", o, err)
+		}
+		n := 0
+		if _, err := tx.ChangesAfter(0, func(uint64, string, []byte) bool { n++; return true }); err != nil || n != 2 {
+			t.Errorf("change feed after upgrade: %d changes, %v; want 2", n, err)
+		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, q := range []struct{ sql, want string }{
+		{"SELECT string_agg(county || ':' || id, ',' ORDER BY id) FROM records", "340199:h1,340199:h2"},
+		{"SELECT string_agg(county || ':' || id, ',' ORDER BY id) FROM record_keys", "340199:h1,340199:h2"},
+		{"SELECT string_agg(county || ':' || id, ',') FROM ops", "340199:op1"},
+		{"SELECT string_agg(county || ':' || id, ',') FROM op_keys", "340199:op1"},
+		{"SELECT count(*)::text FROM pg_partition_tree('ops') WHERE isleaf", "16"},
+	} {
+		var got string
+		if err := conn.QueryRow(ctx, q.sql).Scan(&got); err != nil || got != q.want {
+			t.Errorf("%s = %q, %v; want %q", q.sql, got, err, q.want)
+		}
 	}
 }
