@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	names "github.com/ruhu-dev/ruhu/collection"
 )
 
 // crossFieldRule is a rule that JSON Schema cannot express because it
@@ -30,21 +32,21 @@ type crossFieldRule struct {
 //   - villages: township_code is the first 9 digits of code.
 func crossFieldRules(collection string) []crossFieldRule {
 	switch collection {
-	case "households":
+	case names.Households:
 		return []crossFieldRule{
 			{name: "one primary cause", fields: []string{"primary_cause"}, check: onePrimaryCause},
 			{name: "secondary causes differ from primary", fields: []string{"primary_cause", "secondary_causes"}, check: secondaryCausesDiffer},
 			{name: "income year spans consecutive years", fields: []string{"income_year"}, check: incomeYearConsecutive},
 		}
-	case "income_surveys":
+	case names.IncomeSurveys:
 		return []crossFieldRule{
 			{name: "income year spans consecutive years", fields: []string{"income_year"}, check: incomeYearConsecutive},
 		}
-	case "assignments":
+	case names.Assignments:
 		return []crossFieldRule{
 			{name: "end not before start", fields: []string{"start_date", "end_date"}, check: endNotBeforeStart},
 		}
-	case "villages":
+	case names.Villages:
 		return []crossFieldRule{
 			{name: "township code prefixes village code", fields: []string{"code", "township_code"}, check: townshipPrefixesCode},
 		}

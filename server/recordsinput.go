@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ruhu-dev/ruhu/collection"
 	"github.com/ruhu-dev/ruhu/rules"
 	"github.com/ruhu-dev/ruhu/server/auth"
 	"github.com/ruhu-dev/ruhu/server/core"
@@ -80,7 +81,7 @@ func ReadReportInputWith(tx Tx, evidence EvidencePolicy, area string, asOf time.
 	// The big slices are made at their size: grown by appends, the
 	// visits alone would be copied a dozen times.
 	var n [4]int
-	for i, col := range []string{"households", "assignments", "visits", "checkins"} {
+	for i, col := range []string{collection.Households, collection.Assignments, collection.Visits, collection.Checkins} {
 		var err error
 		if n[i], err = tx.CountReportRows(col, area); err != nil {
 			return nil, fmt.Errorf("count %s: %w", col, err)
@@ -119,22 +120,22 @@ func (r *inputReader) read(area string, scan scanFunc) (*rules.Input, error) {
 		read       func(id, area string, f []core.FieldView) error
 	}{
 		{"villages", []string{"code", "name", "center", "geofence_m"}, r.village},
-		{"households", []string{"head_name", "status"}, r.household},
-		{"members", []string{"household_id", "name"}, r.member},
-		{"assignments", []string{"officer", "household_id", "active"}, r.assignment},
-		{"visits", []string{"visited_at", "household_id", "officer", "answered_by_member_id", "answered_by_name"}, r.visit},
-		{"checkins", []string{"at", "member", "village_code", "gps"}, r.checkin},
-		{"teams", []string{"village_code", "first_secretary", "members"}, r.team},
-		{"duty_days", []string{"date", "member", "kind", "approved_by"}, r.dutyDay},
-		{"photos", casePhotoFields, r.cases.photo},
-		{"signatures", caseSignatureFields, r.cases.signature},
+		{collection.Households, []string{"head_name", "status"}, r.household},
+		{collection.Members, []string{"household_id", "name"}, r.member},
+		{collection.Assignments, []string{"officer", "household_id", "active"}, r.assignment},
+		{collection.Visits, []string{"visited_at", "household_id", "officer", "answered_by_member_id", "answered_by_name"}, r.visit},
+		{collection.Checkins, []string{"at", "member", "village_code", "gps"}, r.checkin},
+		{collection.Teams, []string{"village_code", "first_secretary", collection.Members}, r.team},
+		{collection.DutyDays, []string{"date", "member", "kind", "approved_by"}, r.dutyDay},
+		{collection.Photos, casePhotoFields, r.cases.photo},
+		{collection.Signatures, caseSignatureFields, r.cases.signature},
 		{"housing_cases", []string{"household_id", "grade", "photo_sha256s"}, r.housingCase},
 	}
 	for _, s := range steps {
 		if r.only != nil && !r.only[s.collection] {
 			continue
 		}
-		if s.collection == "visits" && r.scanVisits != nil {
+		if s.collection == collection.Visits && r.scanVisits != nil {
 			if err := r.scanVisits(area); err != nil {
 				return nil, fmt.Errorf("read visits: %w", err)
 			}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ruhu-dev/ruhu/collection"
 	"github.com/ruhu-dev/ruhu/rules"
 	"github.com/ruhu-dev/ruhu/server/core"
 )
@@ -209,7 +210,7 @@ func (t *visitTallier) householdVisits(ix core.VisitIndexTx, household []byte, v
 				}
 				continue
 			}
-			area, f, ok, err := ix.ReportRow("visits", string(v.ID), visitFieldNames)
+			area, f, ok, err := ix.ReportRow(collection.Visits, string(v.ID), visitFieldNames)
 			if err != nil {
 				return fmt.Errorf("visit %s: %w", v.ID, err)
 			}
@@ -286,13 +287,13 @@ func (t *visitTallier) finish() {
 // on the households' members, as the visit tallies do. The assignments,
 // housing cases and duties are read there too, so that both goroutines
 // have about as much to read.
-var sideCollections = append([]string{"villages", "checkins", "teams", "duty_days", "assignments",
-	"photos", "signatures", "housing_cases"}, dutyCollections...)
+var sideCollections = append([]string{collection.Villages, collection.Checkins, collection.Teams, collection.DutyDays, collection.Assignments,
+	collection.Photos, collection.Signatures, collection.HousingCases}, dutyCollections...)
 
 // mainCollections are the collections readReportInput reads on the
 // calling goroutine: the households, their members and the visits, which
 // are tallied against the members.
-var mainCollections = []string{"households", "members", "visits"}
+var mainCollections = []string{collection.Households, collection.Members, collection.Visits}
 
 // readReportInput is readReportInputFor in two read transactions of the
 // same snapshot at once, one reading sideCollections and one the rest: on
@@ -385,7 +386,7 @@ func readReportPart(tx Tx, evidence EvidencePolicy, area string, period rules.Pe
 	r.strs = map[string]string{}
 	r.only = only
 	var n [3]int
-	for i, col := range []string{"households", "assignments", "checkins"} {
+	for i, col := range []string{collection.Households, collection.Assignments, collection.Checkins} {
 		var err error
 		if n[i], err = tx.CountReportRows(col, area); err != nil {
 			return nil, fmt.Errorf("count %s: %w", col, err)
@@ -393,16 +394,16 @@ func readReportPart(tx Tx, evidence EvidencePolicy, area string, period rules.Pe
 	}
 	reads := func(c string) bool { return only == nil || only[c] }
 	if n[0]+n[1]+n[2] > 0 { // nil, as appends leave them, when there is nothing
-		if reads("households") {
+		if reads(collection.Households) {
 			r.in.Households = make([]rules.Household, 0, n[0])
 		}
-		if reads("assignments") {
+		if reads(collection.Assignments) {
 			r.in.Assignments = make([]rules.Assignment, 0, n[1])
 		}
-		if reads("checkins") {
+		if reads(collection.Checkins) {
 			r.in.Checkins = make([]rules.Checkin, 0, n[2])
 		}
-		if reads("visits") {
+		if reads(collection.Visits) {
 			r.in.VisitTallies = make([]rules.VisitTally, 0, n[0]) // about one a household
 		}
 	}
@@ -411,7 +412,7 @@ func readReportPart(tx Tx, evidence EvidencePolicy, area string, period rules.Pe
 	r.scanVisits = func(area string) error {
 		tallier = newVisitTallier(r, period, asOf)
 		if !indexed {
-			return tx.ScanReportRows("visits", area, visitFieldNames, tallier.visit)
+			return tx.ScanReportRows(collection.Visits, area, visitFieldNames, tallier.visit)
 		}
 		var err error
 		if sx, summarized := tx.(core.VisitSummaryTx); summarized {
