@@ -118,6 +118,39 @@ type Applied struct {
 // see CheckResend) and nothing was written; other errors come from the
 // store.
 func Apply(tx Tx, op *Op, pol MergePolicy, now time.Time) (Applied, error) {
+	return apply(tx, op, pol, now, nil)
+}
+
+// Created is the merge of an op onto a record that does not exist yet,
+// worked out ahead of the write transaction by PrepareCreate.
+type Created struct {
+	record  *Record
+	outcome Outcome
+}
+
+// PrepareCreate merges op onto an absent record (ApplyOp(nil, op, pol))
+// so that the merge can be done where there is CPU to spare, off the
+// write path; ApplyCreated then stores its result if the record is still
+// absent. op must not change after. Errors are ApplyOp's.
+func PrepareCreate(op *Op, pol MergePolicy) (*Created, error) {
+	rec, out, err := ApplyOp(nil, op, pol)
+	if err != nil {
+		return nil, err
+	}
+	return &Created{record: rec, outcome: out}, nil
+}
+
+// ApplyCreated is Apply of an op prepared by PrepareCreate with the same
+// pol: when its record is still absent in tx the prepared merge is stored
+// as it is, otherwise (the record appeared since) the op is merged onto
+// it as Apply does. The prepared record becomes the transaction's: it may
+// be passed again only to a transaction run again in place of this one.
+// A nil c is plain Apply.
+func ApplyCreated(tx Tx, op *Op, pol MergePolicy, now time.Time, c *Created) (Applied, error) {
+	return apply(tx, op, pol, now, c)
+}
+
+func apply(tx Tx, op *Op, pol MergePolicy, now time.Time, created *Created) (Applied, error) {
 	seen, err := tx.OpApplied(op.ID)
 	if err != nil {
 		return Applied{}, err
@@ -140,8 +173,13 @@ func Apply(tx Tx, op *Op, pol MergePolicy, now time.Time) (Applied, error) {
 	if err != nil {
 		return Applied{}, err
 	}
-	next, outcome, err := ApplyOp(cur, op, pol)
-	if err != nil {
+	var next *Record
+	var outcome Outcome
+	if cur == nil && created != nil {
+		// Outcome's slices are read, never changed, by what follows and
+		// by callers, so a rerun of the transaction may share them.
+		next, outcome = created.record, created.outcome
+	} else if next, outcome, err = ApplyOp(cur, op, pol); err != nil {
 		return Applied{}, err
 	}
 	if err := tx.AddOp(op); err != nil {

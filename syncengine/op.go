@@ -54,8 +54,10 @@ type Op struct {
 	StatedHLC  HLC // the stamp the tablet gave, when the server restamped it
 	ReceivedAt time.Time
 	// Digest is OpDigest of the op as the store recorded it when it was
-	// accepted; set on ops read back from a store that keeps digests,
-	// empty otherwise. CheckResend compares it with a resend's digest.
+	// accepted; set on ops read back from a store that keeps digests, and
+	// by the server when it admits a pushed op (worked out then, in
+	// parallel, so the write transaction need not hash it); empty
+	// otherwise. CheckResend compares it with a resend's digest.
 	Digest string
 }
 

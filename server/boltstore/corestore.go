@@ -28,6 +28,8 @@ var (
 	_ core.UploadTx     = coreTx{}
 	_ core.WebSessionTx = coreTx{}
 	_ core.ScanTx       = coreTx{}
+
+	_ core.ReadsBesideWrites = CoreStore{}
 )
 
 func (c CoreStore) View(fn func(core.Tx) error) error {
@@ -41,6 +43,11 @@ func (c CoreStore) Update(fn func(core.Tx) error) error {
 func (c CoreStore) UpdateSolo(fn func(core.Tx) error) error {
 	return c.run(c.s.UpdateSolo, fn)
 }
+
+// ReadsBesideWrites implements core.ReadsBesideWrites: bbolt runs any
+// number of read transactions beside its one writer, and none waits for
+// the writer's function (only a remap waits, and that happens in commit).
+func (c CoreStore) ReadsBesideWrites() bool { return true }
 
 func (c CoreStore) Epoch() string  { return c.s.Epoch() }
 func (c CoreStore) Secret() []byte { return c.s.Secret() }

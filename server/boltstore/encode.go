@@ -139,7 +139,9 @@ func encodeRecord(rec *syncengine.Record, seq uint64) []byte {
 	return append(b, '}')
 }
 
-// encodeOp writes the StoredOp form of op at seq, with its content digest.
+// encodeOp writes the StoredOp form of op at seq, with its content digest:
+// op.Digest when it is set (the push path works it out while admitting
+// the op, outside the write transaction), else syncengine.OpDigest.
 func encodeOp(op *syncengine.Op, seq uint64) []byte {
 	size := 400 + len(op.ID) + len(op.RecordID) + len(op.Collection) + len(op.Area) + len(op.Author) + len(op.Device)
 	for name, v := range op.Set {
@@ -214,6 +216,10 @@ func encodeOp(op *syncengine.Op, seq uint64) []byte {
 	b = append(b, `,"seq":`...)
 	b = strconv.AppendUint(b, seq, 10)
 	b = append(b, `,"digest":"`...)
-	b = append(b, syncengine.OpDigest(op)...)
+	if op.Digest != "" {
+		b = append(b, op.Digest...)
+	} else {
+		b = append(b, syncengine.OpDigest(op)...)
+	}
 	return append(b, '"', '}')
 }

@@ -42,6 +42,10 @@ type admitted struct {
 	// validated against today's state nor stamped again: it is acked with
 	// the flags and stamp it got the first time.
 	seen bool
+	// prepared is the op merged onto an absent record, worked out during
+	// admission for an op that creates its record (nil otherwise, or when
+	// the merge refused it: the write transaction then merges as ever).
+	prepared *syncengine.Created
 }
 
 // Push admits and applies a batch of ops from caller's device: each op is
@@ -86,87 +90,188 @@ func (c *Core) PushSigned(ctx context.Context, caller Caller, batch []syncengine
 
 // push admits and applies a batch whose envelope was checked (or that
 // needs none: Edit's op made by the core itself).
+//
+// A large batch is admitted in chunks (pushChunks) while its write
+// transaction runs: the transaction starts once the first chunk is
+// admitted and applies each chunk as its admission ends, so checking the
+// later ops' schemas on one CPU overlaps applying the earlier ones on the
+// other, instead of the write path waiting for the whole batch. It is
+// still one transaction: the batch is acked whole, once committed, in
+// batch order, as before.
 func (c *Core) push(ctx context.Context, caller Caller, batch []syncengine.WireOp, env *BatchEnvelope, now time.Time) (PushResult, error) {
-	var early []syncengine.Rejection
-	reject := func(id string, err error) {
-		early = append(early, rejection(id, err))
+	rb, ok := c.store.(ReadsBesideWrites)
+	bounds := pushChunks(len(batch), ok && rb.ReadsBesideWrites())
+	stages := make([]admitStage, len(bounds))
+	for i := range stages {
+		stages[i].done = make(chan struct{})
 	}
-	ops, err := c.admit(caller, batch, now, reject)
-	if err != nil {
+	admitted := make(chan struct{}) // closed when every stage is done
+	go func() {
+		defer close(admitted)
+		var failed error
+		for i, b := range bounds {
+			st := &stages[i]
+			if failed == nil {
+				// The first chunk has every CPU to itself; later ones
+				// leave one to the write transaction they overlap.
+				workers := runtime.GOMAXPROCS(0)
+				if i > 0 {
+					workers = max(workers-1, 1)
+				}
+				st.ops, st.err = c.admit(caller, batch[b[0]:b[1]], now, workers, func(id string, err error) {
+					st.early = append(st.early, rejection(id, err))
+				})
+				failed = st.err
+			} else {
+				st.err = failed
+			}
+			close(st.done)
+		}
+	}()
+	// Every path out waits for the admission goroutine: it reads batch.
+	defer func() { <-admitted }()
+	<-stages[0].done
+	if err := stages[0].err; err != nil {
 		return PushResult{}, c.storeErr(ctx, "push: admit", err)
 	}
 	var res PushResult
-	err = c.store.Update(func(tx Tx) error {
+	err := c.store.Update(func(tx Tx) error {
 		// Update may run this more than once: start from scratch each time.
-		res = PushResult{Acked: make([]string, 0, len(ops))}
-		if err := prefetchAdmitted(tx, caller, ops); err != nil {
-			return err
-		}
+		res = PushResult{Acked: make([]string, 0, len(batch))}
 		var areas []string // of the ops applied now, for the audit entry
-		for _, a := range ops {
-			// A resend is acked as it was the first time, whatever has
-			// changed since (an assignment ended, the record moved on):
-			// the tablet must not park an op the server holds.
-			prev, err := tx.AcceptedOp(a.op.ID)
-			if err != nil {
+		early := 0
+		for i := range stages {
+			st := &stages[i]
+			<-st.done
+			if st.err != nil {
+				return fmt.Errorf("admit: %w", st.err)
+			}
+			early += len(st.early)
+			if err := c.applyAdmitted(tx, caller, st.ops, now, &res, &areas); err != nil {
 				return err
 			}
-			if prev != nil {
-				// An op id reused for other content is refused, never
-				// acked: acking would make the tablet drop undelivered data.
-				if err := syncengine.CheckResend(prev, a.op); err != nil {
-					res.Rejected = append(res.Rejected, rejection(a.op.ID, err))
-					continue
-				}
-				res.Acked = append(res.Acked, a.op.ID)
-				if len(prev.Flags) > 0 {
-					res.Flagged = append(res.Flagged, syncengine.FlaggedOp{OpID: a.op.ID, Flags: prev.Flags, HLC: uint64(prev.HLC)})
-				}
-				continue
-			}
-			if a.seen {
-				// Accepted when admitted, gone now: cannot happen, history
-				// is never deleted.
-				return fmt.Errorf("op %s vanished from history", a.op.ID)
-			}
-			cur, err := c.checkOpInTx(tx, caller, a.op, a.created)
-			if err != nil {
-				if syncengine.ErrorCode(err) == syncengine.EINTERNAL {
-					return err
-				}
-				res.Rejected = append(res.Rejected, rejection(a.op.ID, err))
-				continue
-			}
-			applied, err := syncengine.Apply(tx, a.op, a.pol, now)
-			if err != nil {
-				if syncengine.ErrorCode(err) != syncengine.EINTERNAL {
-					res.Rejected = append(res.Rejected, rejection(a.op.ID, err))
-					continue
-				}
-				return fmt.Errorf("apply op %s: %w", a.op.ID, err)
-			}
-			if reset := c.reviewResetOp(a.op, cur, now); reset != nil {
-				if _, err := syncengine.Apply(tx, reset, a.pol, now); err != nil {
-					return fmt.Errorf("reset review of %s/%s after op %s: %w", a.op.Collection, a.op.RecordID, a.op.ID, err)
-				}
-			}
-			res.Acked = append(res.Acked, a.op.ID)
-			if len(a.op.Flags) > 0 {
-				res.Flagged = append(res.Flagged, syncengine.FlaggedOp{OpID: a.op.ID, Flags: a.op.Flags, HLC: uint64(a.op.HLC)})
-			}
-			res.Conflicts += len(applied.Conflicts)
-			areas = append(areas, a.op.Area)
 		}
 		if len(areas) == 0 {
 			return nil // nothing new: a resend or all refused
 		}
-		return c.record(tx, caller, audit.KindPush, commonArea(areas), pushAudit(env, batch, len(areas), len(res.Acked), len(early)+len(res.Rejected)))
+		return c.record(tx, caller, audit.KindPush, commonArea(areas), pushAudit(env, batch, len(areas), len(res.Acked), early+len(res.Rejected)))
 	})
 	if err != nil {
 		return PushResult{}, c.storeErr(ctx, "push: apply", err)
 	}
+	var early []syncengine.Rejection
+	for i := range stages {
+		early = append(early, stages[i].early...)
+	}
 	res.Rejected = append(early, res.Rejected...)
 	return res, nil
+}
+
+// admitStage is one chunk of a batch on its way through admission: the
+// ops that passed, in batch order, and the refusals; done is closed when
+// its admission has ended.
+type admitStage struct {
+	ops   []admitted
+	early []syncengine.Rejection
+	err   error
+	done  chan struct{}
+}
+
+// Chunk sizes of a batch's admission (see push): the first is small so
+// the write transaction starts soon; the rest are large enough that their
+// read transactions and worker start-ups cost little.
+const (
+	firstChunk = 128
+	laterChunk = 256
+)
+
+// ReadsBesideWrites is an optional part of a Store: one whose View may run
+// while an Update's function is running, and never waits for that
+// function to end (bbolt: any number of readers beside the one writer).
+// Only on such a store does a push admit its later ops while its write
+// transaction applies the earlier ones; elsewhere (a store whose readers
+// could wait for the writer, or pay a round trip per chunk) the whole
+// batch is admitted before the transaction, as it always was.
+type ReadsBesideWrites interface {
+	ReadsBesideWrites() bool
+}
+
+// pushChunks returns the [lo, hi) bounds of the chunks a batch of n ops
+// is admitted in: with overlap, one chunk of up to firstChunk ops, then
+// chunks of laterChunk; without, one chunk.
+func pushChunks(n int, overlap bool) [][2]int {
+	if !overlap || n <= firstChunk {
+		return [][2]int{{0, n}}
+	}
+	out := [][2]int{{0, firstChunk}}
+	for lo := firstChunk; lo < n; lo += laterChunk {
+		out = append(out, [2]int{lo, min(lo+laterChunk, n)})
+	}
+	return out
+}
+
+// applyAdmitted applies admitted ops inside tx, appending to res what
+// happened to each and to areas the area of each op applied now. An error
+// is a store failure: the transaction must fail.
+func (c *Core) applyAdmitted(tx Tx, caller Caller, ops []admitted, now time.Time, res *PushResult, areas *[]string) error {
+	if err := prefetchAdmitted(tx, caller, ops); err != nil {
+		return err
+	}
+	for _, a := range ops {
+		// A resend is acked as it was the first time, whatever has
+		// changed since (an assignment ended, the record moved on):
+		// the tablet must not park an op the server holds.
+		prev, err := tx.AcceptedOp(a.op.ID)
+		if err != nil {
+			return err
+		}
+		if prev != nil {
+			// An op id reused for other content is refused, never
+			// acked: acking would make the tablet drop undelivered data.
+			if err := syncengine.CheckResend(prev, a.op); err != nil {
+				res.Rejected = append(res.Rejected, rejection(a.op.ID, err))
+				continue
+			}
+			res.Acked = append(res.Acked, a.op.ID)
+			if len(prev.Flags) > 0 {
+				res.Flagged = append(res.Flagged, syncengine.FlaggedOp{OpID: a.op.ID, Flags: prev.Flags, HLC: uint64(prev.HLC)})
+			}
+			continue
+		}
+		if a.seen {
+			// Accepted when admitted, gone now: cannot happen, history
+			// is never deleted.
+			return fmt.Errorf("op %s vanished from history", a.op.ID)
+		}
+		cur, err := c.checkOpInTx(tx, caller, a.op, a.created)
+		if err != nil {
+			if syncengine.ErrorCode(err) == syncengine.EINTERNAL {
+				return err
+			}
+			res.Rejected = append(res.Rejected, rejection(a.op.ID, err))
+			continue
+		}
+		applied, err := syncengine.ApplyCreated(tx, a.op, a.pol, now, a.prepared)
+		if err != nil {
+			if syncengine.ErrorCode(err) != syncengine.EINTERNAL {
+				res.Rejected = append(res.Rejected, rejection(a.op.ID, err))
+				continue
+			}
+			return fmt.Errorf("apply op %s: %w", a.op.ID, err)
+		}
+		if reset := c.reviewResetOp(a.op, cur, now); reset != nil {
+			if _, err := syncengine.Apply(tx, reset, a.pol, now); err != nil {
+				return fmt.Errorf("reset review of %s/%s after op %s: %w", a.op.Collection, a.op.RecordID, a.op.ID, err)
+			}
+		}
+		res.Acked = append(res.Acked, a.op.ID)
+		if len(a.op.Flags) > 0 {
+			res.Flagged = append(res.Flagged, syncengine.FlaggedOp{OpID: a.op.ID, Flags: a.op.Flags, HLC: uint64(a.op.HLC)})
+		}
+		res.Conflicts += len(applied.Conflicts)
+		*areas = append(*areas, a.op.Area)
+	}
+	return nil
 }
 
 func rejection(id string, err error) syncengine.Rejection {
@@ -174,9 +279,9 @@ func rejection(id string, err error) syncengine.Rejection {
 }
 
 // admit runs every check that needs no write lock on each op of a batch,
-// spread over the CPUs, and returns the ops that passed, in batch order,
-// stamped by the server clock. Refused ops go to reject.
-func (c *Core) admit(caller Caller, wire []syncengine.WireOp, now time.Time, reject func(string, error)) ([]admitted, error) {
+// spread over up to workers goroutines, and returns the ops that passed,
+// in batch order, stamped by the server clock. Refused ops go to reject.
+func (c *Core) admit(caller Caller, wire []syncengine.WireOp, now time.Time, workers int, reject func(string, error)) ([]admitted, error) {
 	out := make([]admitted, len(wire))
 	errs := make([]error, len(wire))
 	exists := make([]bool, len(wire))
@@ -200,7 +305,7 @@ func (c *Core) admit(caller Caller, wire []syncengine.WireOp, now time.Time, rej
 	if err != nil {
 		return nil, err
 	}
-	workers := min(runtime.GOMAXPROCS(0), 1+len(wire)/64)
+	workers = max(min(workers, 1+len(wire)/64), 1)
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
@@ -210,7 +315,12 @@ func (c *Core) admit(caller Caller, wire []syncengine.WireOp, now time.Time, rej
 				op := wire[i].FromWire()
 				out[i].op = op
 				if errs[i] = c.checkOp(caller, op); errs[i] == nil && !seen[i] {
-					errs[i] = c.validateOp(op, !exists[i])
+					if errs[i] = c.validateOp(op, !exists[i]); errs[i] == nil {
+						// Hashed here, on every CPU, rather than in the
+						// write transaction that stores it; the server's
+						// restamp below leaves the digest as it is.
+						op.Digest = syncengine.OpDigest(op)
+					}
 				}
 				out[i].created, out[i].seen = !exists[i], seen[i]
 			}
@@ -237,6 +347,11 @@ func (c *Core) admit(caller Caller, wire []syncengine.WireOp, now time.Time, rej
 			op.AddFlag(syncengine.FlagDeviceClockOff)
 		}
 		a.pol = c.mergePolicy(op.Collection)
+		if a.created {
+			// Merged here, beside the write transaction of the chunks
+			// before (see push), rather than inside it.
+			a.prepared, _ = syncengine.PrepareCreate(op, a.pol)
+		}
 		kept = append(kept, a)
 	}
 	return kept, nil
