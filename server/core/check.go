@@ -14,9 +14,10 @@ import (
 // and change feed agree: every record is in the change feed exactly once,
 // under its own area and at a sequence the store has reached; every
 // change names a stored record; every record has a history, and every
-// field's value comes from an op of that history. It returns nil or an
-// error listing the first disagreements. Test harnesses run it when they
-// close a store; it costs a full read, so servers do not.
+// field's value comes from an op of that history; and what the store's
+// own StoreChecker finds. It returns nil or an error listing the first
+// disagreements. Test harnesses run it when they close a store; it costs
+// a full read, so servers do not.
 func (c *Core) Check(ctx context.Context) error {
 	var problems []string
 	bad := func(format string, args ...any) {
@@ -98,6 +99,15 @@ func (c *Core) Check(ctx context.Context) error {
 		}
 		if stored != len(inFeed) {
 			bad("the change feed lists %d records, %d are stored", len(inFeed), stored)
+		}
+		if sc, ok := tx.(StoreChecker); ok {
+			found, err := sc.CheckStore()
+			if err != nil {
+				return err
+			}
+			for _, p := range found {
+				bad("%s", p)
+			}
 		}
 		return nil
 	})

@@ -126,3 +126,11 @@ type ScopedFeed interface {
 	// HasChangesAfterIn is HasChangesAfter over those changes.
 	HasChangesAfterIn(seq uint64, counties []string) bool
 }
+
+// StoreChecker is a transaction that can check what the store keeps
+// beside records, history and the feed (the PostgreSQL store's partition
+// keys); Check runs it.
+type StoreChecker interface {
+	// CheckStore returns the disagreements it finds, at most a few.
+	CheckStore() ([]string, error)
+}

@@ -3,6 +3,8 @@ package pgstore
 import (
 	"fmt"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/ruhu-dev/ruhu/server/core"
 	"github.com/ruhu-dev/ruhu/syncengine"
 )
@@ -74,22 +76,115 @@ func sameCounty(rec *syncengine.Record, stored string) error {
 	return nil
 }
 
-var _ core.ScopedFeed = (*Tx)(nil)
+var (
+	_ core.ScopedFeed   = (*Tx)(nil)
+	_ core.StoreChecker = (*Tx)(nil)
+)
 
-// countyFeedSQL walks the changes of the counties $3 after $1, $2 at a
-// time, in sequence order: each county's partition is read in
-// (county, seq) order up to a page, and the pages are merged. The county
-// is a parameter of the lateral subquery, so each of its runs reads one
-// partition.
-const countyFeedSQL = `SELECT f.seq, f.area, f.body FROM unnest($3::text[]) AS c(county)
-	CROSS JOIN LATERAL (SELECT seq, area, body FROM records WHERE county = c.county AND seq > $1 ORDER BY seq LIMIT $2) f
-	ORDER BY f.seq LIMIT $2`
+// countyFeedSQL is the changes of county $1 after $2 in sequence order.
+// It is read through a cursor, so the planner picks a plan that yields the
+// first rows at once, an ordered scan of the partition's (county, seq)
+// index, rather than one that sorts all the county's later changes for
+// each page (which it picks for ORDER BY … LIMIT when its statistics of a
+// fresh partition are missing and it expects few rows). The county is a
+// parameter known when the cursor opens, so the plan reads one partition.
+const countyFeedSQL = `SELECT seq, area, body FROM records WHERE county = $1 AND seq > $2 ORDER BY seq`
+
+// feedRow is one change read ahead from a county's cursor.
+type feedRow struct {
+	seq  int64
+	area string
+	body []byte
+}
+
+// countyCursor is the walk of one county's changes: the rows fetched and
+// not yet handed on, and whether the cursor has no more.
+type countyCursor struct {
+	name string
+	buf  []feedRow
+	done bool
+}
 
 // ChangesAfterIn implements core.ScopedFeed: the changes of records in the
-// counties, in sequence order, read a page at a time from their
-// partitions only.
+// counties, in sequence order. Each county is walked through a cursor of
+// its own, a page at a time, and the walks are merged by sequence; the
+// cursors open and fetch their first page in one round trip, and close
+// with the transaction.
 func (t *Tx) ChangesAfterIn(seq uint64, counties []string, fn func(seq uint64, area string, raw []byte) bool) (uint64, error) {
-	return t.walkFeed(seq, countyFeedSQL, []any{counties}, fn)
+	if err := t.sequence(); err != nil {
+		return seq, err
+	}
+	curs := make([]countyCursor, len(counties))
+	b := &pgx.Batch{}
+	for i, county := range counties {
+		curs[i].name = fmt.Sprintf("ruhu_feed_%d", t.cursors)
+		t.cursors++
+		b.Queue("DECLARE "+curs[i].name+" NO SCROLL CURSOR FOR "+countyFeedSQL, county, int64(seq))
+		b.Queue(fmt.Sprintf("FETCH %d FROM %s", feedPage, curs[i].name))
+	}
+	br := t.tx.SendBatch(t.ctx, b)
+	var err error
+	for i := range curs {
+		if _, err = br.Exec(); err != nil {
+			break
+		}
+		var rows pgx.Rows
+		if rows, err = br.Query(); err != nil {
+			break
+		}
+		if err = curs[i].fill(rows); err != nil {
+			break
+		}
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return seq, fmt.Errorf("read the change feed of %v after %d: %w", counties, seq, err)
+	}
+	last := seq
+	for {
+		best := -1
+		for i := range curs {
+			c := &curs[i]
+			if len(c.buf) == 0 && !c.done {
+				rows, err := t.tx.Query(t.ctx, fmt.Sprintf("FETCH %d FROM %s", feedPage, c.name))
+				if err == nil {
+					err = c.fill(rows)
+				}
+				if err != nil {
+					return last, fmt.Errorf("read the change feed of %v after %d: %w", counties, last, err)
+				}
+			}
+			if len(c.buf) > 0 && (best < 0 || c.buf[0].seq < curs[best].buf[0].seq) {
+				best = i
+			}
+		}
+		if best < 0 {
+			return last, nil
+		}
+		r := curs[best].buf[0]
+		curs[best].buf = curs[best].buf[1:]
+		last = uint64(r.seq)
+		if !fn(last, r.area, r.body) {
+			return last, nil
+		}
+	}
+}
+
+// fill reads a page of the cursor into its buffer.
+func (c *countyCursor) fill(rows pgx.Rows) error {
+	c.buf = c.buf[:0]
+	for rows.Next() {
+		var r feedRow
+		if err := rows.Scan(&r.seq, &r.area, &r.body); err != nil {
+			break
+		}
+		c.buf = append(c.buf, r)
+	}
+	rows.Close()
+	c.done = len(c.buf) < feedPage
+	return rows.Err()
 }
 
 // HasChangesAfterIn implements core.ScopedFeed.
@@ -105,4 +200,44 @@ func (t *Tx) HasChangesAfterIn(seq uint64, counties []string) bool {
 		return false
 	}
 	return more
+}
+
+// checkCountiesSQL lists up to 20 rows that break the partitioning's
+// invariants: a record or op whose county is not its area's, or not its
+// record's; a row without its key, or a key naming another county or no
+// row.
+const checkCountiesSQL = `SELECT problem FROM (
+	SELECT format('record %s/%s of area %s is filed in county %s', collection, id, area, county) FROM records WHERE county <> left(area, 6)
+	UNION ALL
+	SELECT format('record %s/%s of county %s has key %s', r.collection, r.id, r.county, coalesce(k.county, 'none'))
+	  FROM records r LEFT JOIN record_keys k ON k.collection = r.collection AND k.id = r.id WHERE k.county IS DISTINCT FROM r.county
+	UNION ALL
+	SELECT format('the key of record %s/%s names county %s, which has no such record', k.collection, k.id, k.county) FROM record_keys k
+	 WHERE NOT EXISTS (SELECT 1 FROM records r WHERE r.county = k.county AND r.collection = k.collection AND r.id = k.id)
+	UNION ALL
+	SELECT format('op %s is filed in county %s, its record %s/%s in %s', o.id, o.county, o.collection, o.record_id, k.county)
+	  FROM ops o JOIN record_keys k ON k.collection = o.collection AND k.id = o.record_id WHERE k.county <> o.county
+	UNION ALL
+	SELECT format('op %s of county %s has key %s', o.id, o.county, coalesce(k.county, 'none'))
+	  FROM ops o LEFT JOIN op_keys k ON k.id = o.id WHERE k.county IS DISTINCT FROM o.county
+	UNION ALL
+	SELECT format('the key of op %s names county %s, which has no such op', k.id, k.county) FROM op_keys k
+	 WHERE NOT EXISTS (SELECT 1 FROM ops o WHERE o.county = k.county AND o.id = k.id)
+) p(problem) LIMIT 20`
+
+// CheckStore implements core.StoreChecker: the county partitions and the
+// key tables agree (checkCountiesSQL).
+func (t *Tx) CheckStore() ([]string, error) {
+	if err := t.sequence(); err != nil {
+		return nil, err
+	}
+	rows, err := t.tx.Query(t.ctx, checkCountiesSQL)
+	if err != nil {
+		return nil, fmt.Errorf("check the county partitions: %w", err)
+	}
+	found, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("check the county partitions: %w", err)
+	}
+	return found, nil
 }

@@ -45,6 +45,9 @@ type Tx struct {
 	// readsChanged: the check under the sequencer found a read changed;
 	// run rolls back and runs fn again.
 	readsChanged bool
+	// cursors counts the cursors of change-feed walks opened (their names
+	// are numbered, so statements repeat across transactions).
+	cursors int
 	// err is the first failure of a method that cannot return one
 	// (Assigned, LastSeq, HasChangesAfter); the transaction then fails.
 	err error
@@ -483,19 +486,12 @@ func (t *Tx) LastSeq() uint64 {
 // ChangesAfter implements core.Tx: the feed in sequence order, read a page
 // at a time (a merge of the partitions' seq indexes).
 func (t *Tx) ChangesAfter(seq uint64, fn func(seq uint64, area string, raw []byte) bool) (uint64, error) {
-	return t.walkFeed(seq, "SELECT seq, area, body FROM records WHERE seq > $1 ORDER BY seq LIMIT $2", nil, fn)
-}
-
-// walkFeed calls fn with the changes query returns after seq, in sequence
-// order, a page at a time: query takes the sequence to start after as $1,
-// the page size as $2, and then args.
-func (t *Tx) walkFeed(seq uint64, query string, args []any, fn func(seq uint64, area string, raw []byte) bool) (uint64, error) {
 	if err := t.sequence(); err != nil {
 		return seq, err
 	}
 	last := seq
 	for {
-		rows, err := t.tx.Query(t.ctx, query, append([]any{int64(last), feedPage}, args...)...)
+		rows, err := t.tx.Query(t.ctx, "SELECT seq, area, body FROM records WHERE seq > $1 ORDER BY seq LIMIT $2", int64(last), feedPage)
 		if err != nil {
 			return last, fmt.Errorf("read change feed after %d: %w", last, err)
 		}
