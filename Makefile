@@ -104,7 +104,7 @@ bench-peer: $(POUCHPEER_PKG)
 FUZZTIME ?= 20s
 FUZZ_TARGETS := \
 	./syncengine:FuzzWireOp ./syncengine:FuzzDecodeCursor \
-	./server:FuzzPushDecode ./server/uploads:FuzzTusHeaders \
+	./server:FuzzPushDecode ./server:FuzzPushBodyDecoder ./server/uploads:FuzzTusHeaders \
 	./server/boltstore:FuzzStoredArea ./server/boltstore:FuzzScanStored \
 	./server/importer:FuzzParse ./server/importer:FuzzValidateIDNumber \
 	./schemas:FuzzValidatePatch ./schemas:FuzzDecodeValue \

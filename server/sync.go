@@ -26,7 +26,7 @@ func (s *Server) handlePush(c *fiber.Ctx) error {
 		return err
 	}
 	var req syncengine.PushRequest
-	if err := decodeJSONBody(body, &req); err != nil {
+	if err := decodePushBody(body, &req); err != nil {
 		return err
 	}
 	res, err := s.core.PushSigned(c.UserContext(), callerOf(c), req.Ops, env)
