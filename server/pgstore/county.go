@@ -187,6 +187,13 @@ func (c *countyCursor) fill(rows pgx.Rows) error {
 	return rows.Err()
 }
 
+// hasCountyChangesSQL is whether a county of $1 has a change after $2:
+// for each county the first such change in (county, seq) order, which
+// the planner reads from the index whatever its statistics say (a bare
+// EXISTS may read every later change of the county into a bitmap).
+const hasCountyChangesSQL = `SELECT EXISTS (SELECT 1 FROM unnest($1::text[]) AS c(county)
+	CROSS JOIN LATERAL (SELECT 1 FROM records WHERE county = c.county AND seq > $2 ORDER BY seq LIMIT 1) f)`
+
 // HasChangesAfterIn implements core.ScopedFeed.
 func (t *Tx) HasChangesAfterIn(seq uint64, counties []string) bool {
 	if err := t.sequence(); err != nil {
@@ -194,8 +201,7 @@ func (t *Tx) HasChangesAfterIn(seq uint64, counties []string) bool {
 		return false
 	}
 	var more bool
-	if err := t.tx.QueryRow(t.ctx, "SELECT EXISTS (SELECT 1 FROM records WHERE county = ANY($1) AND seq > $2)",
-		counties, int64(seq)).Scan(&more); err != nil {
+	if err := t.tx.QueryRow(t.ctx, hasCountyChangesSQL, counties, int64(seq)).Scan(&more); err != nil {
 		t.fail(fmt.Errorf("look for changes in %v after %d: %w", counties, seq, err))
 		return false
 	}
