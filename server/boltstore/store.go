@@ -187,8 +187,8 @@ type Tx struct {
 	seq    uint64
 	seqSet bool
 	// summariesDue holds the by-household keys whose visit summary flush
-	// must rewrite (summariesdue.go).
-	summariesDue map[string]struct{}
+	// must rewrite, and how (summariesdue.go).
+	summariesDue map[string]*dueSummary
 }
 
 func randomHex(n int) string {

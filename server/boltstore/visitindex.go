@@ -183,24 +183,31 @@ func (t *Tx) indexVisit(id []byte, old []byte, area string, f visitFields, live 
 	if live {
 		newKey, newValue = visitEntryKey(area, id, &f)
 	}
-	var moved [][]byte // the households whose entries changed (summaries.go)
+	// The households whose entries changed (summaries.go): an entry
+	// removed or moved away, one changed in place, and one added.
+	var removedFrom []byte
 	if oldKey != nil && !bytes.Equal(oldKey, newKey) {
 		if err := byHousehold.Delete(oldKey); err != nil {
 			return err
 		}
-		moved = append(moved, householdKeyOf(oldKey, id))
-	}
-	if newKey != nil && !bytes.Equal(byHousehold.Get(newKey), newValue) {
-		if err := byHousehold.Put(newKey, newValue); err != nil {
+		removedFrom = householdKeyOf(oldKey, id)
+		if err := t.summaryDue(removedFrom, nil); err != nil {
 			return err
 		}
-		if hh := householdKeyOf(newKey, id); len(moved) == 0 || !bytes.Equal(moved[0], hh) {
-			moved = append(moved, hh)
-		}
 	}
-	for _, hh := range moved {
-		if err := t.summaryDue(hh); err != nil {
-			return err
+	if newKey != nil {
+		prev := byHousehold.Get(newKey)
+		if !bytes.Equal(prev, newValue) {
+			if err := byHousehold.Put(newKey, newValue); err != nil {
+				return err
+			}
+			var added *addedEntry
+			if prev == nil {
+				added = &addedEntry{id: bytes.Clone(id), value: newValue}
+			}
+			if err := t.summaryDue(householdKeyOf(newKey, id), added); err != nil {
+				return err
+			}
 		}
 	}
 	if oldPhotoKey != nil {

@@ -48,10 +48,20 @@ type VisitGroup struct {
 // tests hold the kept summaries equal to it over the index. Slices of s
 // point into visits.
 func SummarizeVisits(visits []VisitEntry) VisitSummary {
-	var s VisitSummary
+	return FoldVisits(VisitSummary{}, visits)
+}
+
+// FoldVisits adds visits to s, a summary of other visits of the same
+// household and area (none of the same id), and returns the summary of
+// them all: FoldVisits(SummarizeVisits(a), b) is SummarizeVisits of a and
+// b together. A store that only added index entries to a household uses it
+// to bring the summary up to date without reading the entries it had.
+// Slices of the result point into s and visits; s's own may be reused.
+func FoldVisits(s VisitSummary, visits []VisitEntry) VisitSummary {
+	empty := len(s.Groups) == 0 && len(s.Unnamed) == 0
 	for i := range visits {
 		v := &visits[i]
-		if i == 0 || v.Unix > s.MaxUnix {
+		if empty && i == 0 || v.Unix > s.MaxUnix {
 			s.MaxUnix = v.Unix
 		}
 		if v.Listed != nil {
