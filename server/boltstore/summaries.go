@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -142,9 +143,27 @@ func appendVisitSummary(b []byte, s *core.VisitSummary) []byte {
 	for i := range s.Unnamed {
 		e := &s.Unnamed[i]
 		b = appendBytes(b, e.ID)
-		b = appendBytes(b, appendVisitEntryValue(nil, e))
+		// The value, length-prefixed, written in place.
+		b = binary.AppendUvarint(b, uint64(visitEntryValueLen(e)))
+		b = appendVisitEntryValue(b, e)
 	}
 	return b
+}
+
+// visitEntryValueLen is the length appendVisitEntryValue appends.
+func visitEntryValueLen(e *VisitEntry) int {
+	var scratch [binary.MaxVarintLen64]byte
+	n := len(binary.AppendVarint(scratch[:0], e.Unix)) + bytesLen(e.AnsweredByMemberID)
+	if e.Listed != nil {
+		n += bytesLen(e.Listed.AnsweredByName) + bytesLen(e.Listed.Officer) + len(e.Listed.VisitedAt)
+	}
+	return n
+}
+
+// bytesLen is the length appendBytes appends for s.
+func bytesLen(s []byte) int {
+	var scratch [binary.MaxVarintLen64]byte
+	return len(binary.AppendUvarint(scratch[:0], uint64(len(s)))) + len(s)
 }
 
 // appendVisitEntryValue appends the by-household index value of a visit
@@ -224,9 +243,10 @@ func (r *visitSummaryReader) decode(v []byte) (*core.VisitSummary, bool) {
 		return nil, false
 	}
 	v = v[n:]
-	for len(r.listed) < int(unnamed) {
-		r.listed = append(r.listed, core.ListedVisit{})
+	if len(r.listed) < int(unnamed) {
+		r.listed = append(r.listed, make([]core.ListedVisit, int(unnamed)-len(r.listed))...)
 	}
+	s.Unnamed = slices.Grow(s.Unnamed, int(unnamed))
 	for i := range int(unnamed) {
 		id, n, ok := readBytes(v)
 		if !ok {
