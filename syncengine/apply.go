@@ -128,6 +128,9 @@ type Created struct {
 	outcome Outcome
 }
 
+// Record is the new record's state as prepared; it must not be changed.
+func (c *Created) Record() *Record { return c.record }
+
 // PrepareCreate merges op onto an absent record (ApplyOp(nil, op, pol))
 // so that the merge can be done where there is CPU to spare, off the
 // write path; ApplyCreated then stores its result if the record is still

@@ -115,11 +115,18 @@ func appendWireField(b []byte, f syncengine.FieldState) []byte {
 
 // encodeRecord writes the storedRecord form of rec at seq.
 func encodeRecord(rec *syncengine.Record, seq uint64) []byte {
+	return appendRecordSeq(appendRecordHead(nil, rec), seq)
+}
+
+// appendRecordHead appends the storedRecord form of rec up to its
+// sequence, which appendRecordSeq ends it with: the head does not depend
+// on the transaction, so it can be written ahead (preparedWrite).
+func appendRecordHead(b []byte, rec *syncengine.Record) []byte {
 	size := 128 + len(rec.ID) + len(rec.Collection) + len(rec.Area)
 	for name, f := range rec.Fields {
 		size += len(name) + len(f.Value) + len(f.Device) + len(f.Author) + len(f.OpID) + len(f.Base) + 64 + 16*len(f.Flags)
 	}
-	b := make([]byte, 0, size)
+	b = slices.Grow(b, size)
 	b = append(b, `{"id":`...)
 	b = appendString(b, rec.ID)
 	b = append(b, `,"col":`...)
@@ -134,7 +141,12 @@ func encodeRecord(rec *syncengine.Record, seq uint64) []byte {
 		b = appendKey(b, name)
 		b = appendWireField(b, rec.Fields[name])
 	}
-	b = append(b, `},"seq":`...)
+	return append(b, '}')
+}
+
+// appendRecordSeq ends a record's head with its sequence.
+func appendRecordSeq(b []byte, seq uint64) []byte {
+	b = append(b, `,"seq":`...)
 	b = strconv.AppendUint(b, seq, 10)
 	return append(b, '}')
 }
@@ -143,6 +155,14 @@ func encodeRecord(rec *syncengine.Record, seq uint64) []byte {
 // op.Digest when it is set (the push path works it out while admitting
 // the op, outside the write transaction), else syncengine.OpDigest.
 func encodeOp(op *syncengine.Op, seq uint64) []byte {
+	head := appendOpHead(nil, op)
+	return appendOpTail(appendOpSeq(head, seq), op)
+}
+
+// appendOpHead appends the StoredOp form of op up to its sequence; then
+// come appendOpSeq and appendOpTail. Only the sequence depends on the
+// transaction, so the rest can be written ahead (preparedWrite).
+func appendOpHead(b []byte, op *syncengine.Op) []byte {
 	size := 400 + len(op.ID) + len(op.RecordID) + len(op.Collection) + len(op.Area) + len(op.Author) + len(op.Device)
 	for name, v := range op.Set {
 		size += len(name) + len(v) + 4
@@ -150,7 +170,7 @@ func encodeOp(op *syncengine.Op, seq uint64) []byte {
 	for name, v := range op.Base {
 		size += len(name) + len(v) + 6
 	}
-	b := make([]byte, 0, size)
+	b = slices.Grow(b, size)
 	b = append(b, `{"id":`...)
 	b = appendString(b, op.ID)
 	b = append(b, `,"rid":`...)
@@ -212,9 +232,17 @@ func encodeOp(op *syncengine.Op, seq uint64) []byte {
 		b = strconv.AppendUint(b, uint64(op.StatedHLC), 10)
 	}
 	b = append(b, `,"received_at":`...)
-	b = strconv.AppendInt(b, op.ReceivedAt.UnixMilli(), 10)
+	return strconv.AppendInt(b, op.ReceivedAt.UnixMilli(), 10)
+}
+
+// appendOpSeq appends an op's sequence after its head.
+func appendOpSeq(b []byte, seq uint64) []byte {
 	b = append(b, `,"seq":`...)
-	b = strconv.AppendUint(b, seq, 10)
+	return strconv.AppendUint(b, seq, 10)
+}
+
+// appendOpTail ends an op's StoredOp form with its digest.
+func appendOpTail(b []byte, op *syncengine.Op) []byte {
 	b = append(b, `,"digest":"`...)
 	if op.Digest != "" {
 		b = append(b, op.Digest...)

@@ -124,7 +124,11 @@ func (t *Tx) PutRecord(rec *syncengine.Record, op *syncengine.Op) error {
 		}
 	}
 	seq := t.nextSeq()
-	if err := t.tx.Bucket(bucketRecords).Put(key, encodeRecord(rec, seq)); err != nil {
+	stored := t.preparedRecord(rec, op, seq)
+	if stored == nil {
+		stored = encodeRecord(rec, seq)
+	}
+	if err := t.tx.Bucket(bucketRecords).Put(key, stored); err != nil {
 		return err
 	}
 	if t.decoded != nil {
@@ -149,7 +153,11 @@ func (t *Tx) PutRecord(rec *syncengine.Record, op *syncengine.Op) error {
 // AddOp implements syncengine.Tx: the op joins the record's history.
 func (t *Tx) AddOp(op *syncengine.Op) error {
 	seq := t.nextSeq()
-	if err := t.tx.Bucket(bucketOps).Put([]byte(op.ID), encodeOp(op, seq)); err != nil {
+	stored := t.preparedOp(op, seq)
+	if stored == nil {
+		stored = encodeOp(op, seq)
+	}
+	if err := t.tx.Bucket(bucketOps).Put([]byte(op.ID), stored); err != nil {
 		return err
 	}
 	hk := append(recordKey(op.Collection, op.RecordID), 0)

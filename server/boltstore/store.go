@@ -189,6 +189,9 @@ type Tx struct {
 	// summariesDue holds the by-household keys whose visit summary flush
 	// must rewrite, and how (summariesdue.go).
 	summariesDue map[string]*dueSummary
+	// prepared is what was written ahead for the op the transaction
+	// applies next (prepared.go), or nil.
+	prepared *preparedWrite
 }
 
 func randomHex(n int) string {

@@ -46,6 +46,9 @@ type admitted struct {
 	// admission for an op that creates its record (nil otherwise, or when
 	// the merge refused it: the write transaction then merges as ever).
 	prepared *syncengine.Created
+	// write is what a WritePreparer store wrote ahead for the op (nil
+	// when it is none).
+	write any
 }
 
 // Push admits and applies a batch of ops from caller's device: each op is
@@ -196,6 +199,26 @@ type ReadsBesideWrites interface {
 	ReadsBesideWrites() bool
 }
 
+// WritePreparer is an optional part of a Store whose writes include work
+// that needs no transaction (encoding what it stores): PrepareWrite does
+// that work for op, and for rec, the record op creates as
+// syncengine.PrepareCreate merged it (nil when op changes a record), while
+// a push admits op — beside the write transaction of the ops before it —
+// and returns it for the store's Tx (PreparedTx). op and rec must not
+// change after.
+type WritePreparer interface {
+	PrepareWrite(op *syncengine.Op, rec *syncengine.Record) any
+}
+
+// PreparedTx is the part of a WritePreparer store's Tx that takes what
+// PrepareWrite returned for op: the syncengine.Apply of op that follows
+// uses it where it still holds (the record Apply stores is the one
+// prepared), and stores the rest as if nothing had been prepared.
+// WillApply(nil, nil) forgets it.
+type PreparedTx interface {
+	WillApply(op *syncengine.Op, prepared any)
+}
+
 // pushChunks returns the [lo, hi) bounds of the chunks a batch of n ops
 // is admitted in: with overlap, one chunk of up to firstChunk ops, then
 // chunks of laterChunk; without, one chunk.
@@ -251,7 +274,14 @@ func (c *Core) applyAdmitted(tx Tx, caller Caller, ops []admitted, now time.Time
 			res.Rejected = append(res.Rejected, rejection(a.op.ID, err))
 			continue
 		}
+		pt, _ := tx.(PreparedTx)
+		if pt != nil && a.write != nil {
+			pt.WillApply(a.op, a.write)
+		}
 		applied, err := syncengine.ApplyCreated(tx, a.op, a.pol, now, a.prepared)
+		if pt != nil && a.write != nil {
+			pt.WillApply(nil, nil)
+		}
 		if err != nil {
 			if syncengine.ErrorCode(err) != syncengine.EINTERNAL {
 				res.Rejected = append(res.Rejected, rejection(a.op.ID, err))
@@ -351,6 +381,13 @@ func (c *Core) admit(caller Caller, wire []syncengine.WireOp, now time.Time, wor
 			// Merged here, beside the write transaction of the chunks
 			// before (see push), rather than inside it.
 			a.prepared, _ = syncengine.PrepareCreate(op, a.pol)
+		}
+		if wp, ok := c.store.(WritePreparer); ok {
+			var rec *syncengine.Record
+			if a.prepared != nil {
+				rec = a.prepared.Record()
+			}
+			a.write = wp.PrepareWrite(op, rec)
 		}
 		kept = append(kept, a)
 	}
