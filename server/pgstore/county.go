@@ -18,31 +18,49 @@ import (
 // history stay in one partition.
 //
 // The keys unique across counties, a record's (collection, id) and an
-// op's id, are kept in record_keys and op_keys with the row's county,
-// written in the same transaction as the new row. A lookup that has no
-// area probes the key table and reads the one partition it names: the
-// county is a scalar subquery, so the planner prunes the other partitions
-// when the statement starts, or, in a join, each time the join's outer
-// row changes. A record id or op id reused in another county therefore
-// finds the row already stored, as before partitioning.
+// op's id, are kept in record_keys and op_keys, written in the same
+// statement as the new row, and their primary keys are the only ones:
+// the partitions have none (it would be one more index entry per write,
+// made while the sequencer is held). A key says where its row is through
+// an index the partition has anyway: a record's key holds its area, which
+// names its county's partition and finds the row in (collection, area,
+// id); an op's key holds its county, collection, record id and sequence,
+// which find it in (collection, record_id, seq). A lookup that has no
+// area probes the key table and reads the one partition it names: in a
+// join, the planner prunes the other partitions each time the join's
+// outer row changes. A record id or op id reused in another county
+// therefore finds the row already stored, as before partitioning.
+//
+// Since no index of a partition is unique, the store never relies on a
+// conflict to tell a new record from a stored one: it knows from its read
+// (checked under the sequencer, deferred.go) whether the record is
+// stored, inserts a new one with its key (a key already there fails the
+// transaction rather than storing the record twice) and updates a stored
+// one in place, checking that it found it.
 //
 // A query that knows its area prefix down to the county (a pull whose
 // scopes are all counties or smaller, a report or scan of a county or a
 // township) adds county = …, and touches one partition of each table.
 
 // Statement fragments for lookups by a key without an area. recordByKeySQL
-// is the condition for the record ($1 collection, $2 id); opCountySQL is
-// the county of op $1.
+// is record $1/$2 (r) and opByKeySQL op $1 (o), each its row found through
+// its key by scalar subqueries, which the planner prunes by when the
+// statement starts whatever its statistics; recordJoinSQL and opJoinSQL
+// join a key k to its row, for lookups of many keys at once.
 const (
-	recordByKeySQL = `county = (SELECT county FROM record_keys WHERE collection = $1 AND id = $2) AND collection = $1 AND id = $2`
-	opCountySQL    = `(SELECT county FROM op_keys WHERE id = $1)`
+	recordByKeySQL = `records r WHERE (r.county, r.area) = (SELECT left(area, 6), area FROM record_keys WHERE collection = $1 AND id = $2)
+	AND r.collection = $1 AND r.id = $2`
+	opByKeySQL = `ops o WHERE (o.county, o.collection, o.record_id, o.seq) = (SELECT county, collection, record_id, seq FROM op_keys WHERE id = $1)
+	AND o.id = $1`
+	recordJoinSQL = `r.county = left(k.area, 6) AND r.collection = k.collection AND r.area = k.area AND r.id = k.id`
+	opJoinSQL     = `o.county = k.county AND o.collection = k.collection AND o.record_id = k.record_id AND o.seq = k.seq AND o.id = k.id`
 )
 
 // historySQL reads a record's ops in acceptance order from its county's
 // partition; a record that has no key (never stored) has its history, if
 // any, looked for in every partition, as before partitioning.
 const historySQL = `SELECT seq, id, body FROM ops
-	WHERE county = (SELECT county FROM record_keys WHERE collection = $1 AND id = $2) AND collection = $1 AND record_id = $2
+	WHERE county = (SELECT left(area, 6) FROM record_keys WHERE collection = $1 AND id = $2) AND collection = $1 AND record_id = $2
 	UNION ALL
 	SELECT seq, id, body FROM ops
 	WHERE NOT EXISTS (SELECT 1 FROM record_keys WHERE collection = $1 AND id = $2) AND collection = $1 AND record_id = $2
@@ -210,25 +228,34 @@ func (t *Tx) HasChangesAfterIn(seq uint64, counties []string) bool {
 
 // checkCountiesSQL lists up to 20 rows that break the partitioning's
 // invariants: a record or op whose county is not its area's, or not its
-// record's; a row without its key, or a key naming another county or no
-// row.
+// record's; a row without its key (or whose key finds another row), a key
+// that finds no row; a record or op stored twice (no index of a
+// partition is unique, the key tables' primary keys are what prevents
+// it).
 const checkCountiesSQL = `SELECT problem FROM (
 	SELECT format('record %s/%s of area %s is filed in county %s', collection, id, area, county) FROM records WHERE county <> left(area, 6)
 	UNION ALL
-	SELECT format('record %s/%s of county %s has key %s', r.collection, r.id, r.county, coalesce(k.county, 'none'))
-	  FROM records r LEFT JOIN record_keys k ON k.collection = r.collection AND k.id = r.id WHERE k.county IS DISTINCT FROM r.county
+	SELECT format('record %s/%s of area %s has key %s', r.collection, r.id, r.area, coalesce(k.area, 'none'))
+	  FROM records r LEFT JOIN record_keys k ON k.collection = r.collection AND k.id = r.id WHERE k.area IS DISTINCT FROM r.area
 	UNION ALL
-	SELECT format('the key of record %s/%s names county %s, which has no such record', k.collection, k.id, k.county) FROM record_keys k
-	 WHERE NOT EXISTS (SELECT 1 FROM records r WHERE r.county = k.county AND r.collection = k.collection AND r.id = k.id)
+	SELECT format('the key of record %s/%s names area %s, which has no such record', k.collection, k.id, k.area) FROM record_keys k
+	 WHERE NOT EXISTS (SELECT 1 FROM records r WHERE ` + recordJoinSQL + `)
 	UNION ALL
-	SELECT format('op %s is filed in county %s, its record %s/%s in %s', o.id, o.county, o.collection, o.record_id, k.county)
-	  FROM ops o JOIN record_keys k ON k.collection = o.collection AND k.id = o.record_id WHERE k.county <> o.county
+	SELECT format('record %s/%s is stored %s times', collection, id, count(*)) FROM records GROUP BY collection, id HAVING count(*) > 1
 	UNION ALL
-	SELECT format('op %s of county %s has key %s', o.id, o.county, coalesce(k.county, 'none'))
-	  FROM ops o LEFT JOIN op_keys k ON k.id = o.id WHERE k.county IS DISTINCT FROM o.county
+	SELECT format('op %s is filed in county %s, its record %s/%s in %s', o.id, o.county, o.collection, o.record_id, left(k.area, 6))
+	  FROM ops o JOIN record_keys k ON k.collection = o.collection AND k.id = o.record_id WHERE left(k.area, 6) <> o.county
 	UNION ALL
-	SELECT format('the key of op %s names county %s, which has no such op', k.id, k.county) FROM op_keys k
-	 WHERE NOT EXISTS (SELECT 1 FROM ops o WHERE o.county = k.county AND o.id = k.id)
+	SELECT format('op %s of county %s has key %s', o.id, o.county,
+	       CASE WHEN k.id IS NULL THEN 'none' WHEN k.county <> o.county THEN k.county
+	            ELSE format('%s/%s sequence %s, not %s/%s sequence %s', k.collection, k.record_id, k.seq, o.collection, o.record_id, o.seq) END)
+	  FROM ops o LEFT JOIN op_keys k ON k.id = o.id
+	 WHERE (k.county, k.collection, k.record_id, k.seq) IS DISTINCT FROM (o.county, o.collection, o.record_id, o.seq)
+	UNION ALL
+	SELECT format('the key of op %s names county %s, %s/%s sequence %s, which has no such op', k.id, k.county, k.collection, k.record_id, k.seq)
+	  FROM op_keys k WHERE NOT EXISTS (SELECT 1 FROM ops o WHERE ` + opJoinSQL + `)
+	UNION ALL
+	SELECT format('op %s is stored %s times', id, count(*)) FROM ops GROUP BY id HAVING count(*) > 1
 ) p(problem) LIMIT 20`
 
 // CheckStore implements core.StoreChecker: the county partitions and the

@@ -127,8 +127,10 @@ type deferredWrites struct {
 	// written twice is sent once, with its last state and sequence.
 	lastPut map[recKey]int
 	// fresh holds the records that were not stored when first written:
-	// their keys go into record_keys.
+	// they are inserted, with their keys. stored holds the area of the
+	// others as the table has it: they are updated where they are.
 	fresh  map[recKey]bool
+	stored map[recKey]string
 	audits []*audit.Entry
 }
 
@@ -205,13 +207,12 @@ func (t *Tx) Prefetch(keys core.PrefetchKeys) error {
 	}
 	b := &pgx.Batch{}
 	if len(opIDs) > 0 {
-		b.Queue(`SELECT o.id, o.digest, o.body FROM op_keys k JOIN ops o ON o.county = k.county AND o.id = k.id
-			WHERE k.id = ANY($1)`, opIDs)
+		b.Queue(`SELECT o.id, o.digest, o.body FROM op_keys k JOIN ops o ON `+opJoinSQL+` WHERE k.id = ANY($1)`, opIDs)
 	}
 	if len(cols) > 0 {
 		b.Queue(`SELECT r.collection, r.id, r.area, r.seq, r.body FROM unnest($1::text[], $2::text[]) AS u(collection, id)
 			JOIN record_keys k ON k.collection = u.collection AND k.id = u.id
-			JOIN records r ON r.county = k.county AND r.collection = k.collection AND r.id = k.id`, cols, ids)
+			JOIN records r ON `+recordJoinSQL, cols, ids)
 	}
 	if len(officers) > 0 {
 		b.Queue(`SELECT DISTINCT a.officer, a.household FROM unnest($1::text[], $2::text[]) AS k(officer, household)
@@ -326,8 +327,9 @@ func (t *Tx) keepOp(op *syncengine.Op, digest string, body []byte) {
 
 // keepRecord keeps a record's new state for commit. It reads the record
 // first when the transaction has not (syncengine.Apply always has): a
-// record not stored yet needs its key written, and one stored may not
-// move to another county (sameCounty).
+// record not stored yet is inserted with its key, one stored is updated
+// where it is (its area as stored) and may not move to another county
+// (sameCounty). The read is checked under the sequencer before either.
 func (t *Tx) keepRecord(rec *syncengine.Record, deleted bool, body []byte) error {
 	k := recKey{rec.Collection, rec.ID}
 	cur, err := t.record(rec.Collection, rec.ID)
@@ -337,6 +339,12 @@ func (t *Tx) keepRecord(rec *syncengine.Record, deleted bool, body []byte) error
 	if cur.found {
 		if err := sameCounty(rec, cur.area); err != nil {
 			return err
+		}
+		if _, kept := t.pending.lastPut[k]; !kept { // cur is as stored
+			if t.pending.stored == nil {
+				t.pending.stored = map[recKey]string{}
+			}
+			t.pending.stored[k] = cur.area
 		}
 	} else {
 		if t.pending.fresh == nil {
@@ -363,7 +371,7 @@ const readsChangedMessage = "ruhu: rows this transaction read changed before it 
 const checkReadsSQL = `SELECT ruhu_reads_changed() WHERE
 	EXISTS (SELECT 1 FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(collection, id, seq)
 		LEFT JOIN record_keys k ON k.collection = u.collection AND k.id = u.id
-		LEFT JOIN records r ON r.county = k.county AND r.collection = k.collection AND r.id = k.id
+		LEFT JOIN records r ON ` + recordJoinSQL + `
 		WHERE coalesce(r.seq, 0) <> u.seq)
 	OR EXISTS (SELECT 1 FROM op_keys WHERE id = ANY($4::text[]))
 	OR EXISTS (SELECT 1 FROM unnest($5::text[], $6::text[], $7::bool[]) AS k(officer, household, yes)
@@ -372,25 +380,37 @@ const checkReadsSQL = `SELECT ruhu_reads_changed() WHERE
 // The writes number themselves from the sequencer row, which the first
 // statement of the pipeline advanced by $1 (their count) in this
 // transaction: the row's last minus $1 plus each write's place. Each row
-// goes to its county's partition (left(area, 6)); every op, and every
-// record not stored before ($8, fresh), also gets its key, in the same
-// statement.
+// goes to its county's partition (left(area, 6)). Every op, and every
+// record not stored before (fresh), is inserted with its key in the same
+// statement; a stored record is updated where it is (its county, its
+// stored area $8), and updateRecordsSQL answers how many it found. A key
+// follows a record whose area changed (in its county) with moveKeysSQL.
 const (
-	insertOpsSQL = `WITH k AS (INSERT INTO op_keys (id, county) SELECT u.id, left(u.area, 6) FROM unnest($2::text[], $9::text[]) AS u(id, area))
+	insertOpsSQL = `WITH k AS (INSERT INTO op_keys (id, county, collection, record_id, seq)
+		SELECT u.id, left(u.area, 6), u.collection, u.record_id, s.last - $1 + u.place
+		FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $9::text[]) AS u(id, collection, record_id, place, area)
+		CROSS JOIN ruhu_seq s WHERE s.id = 1)
 	INSERT INTO ops (county, id, collection, record_id, seq, digest, received_at, body)
 	SELECT left(u.area, 6), u.id, u.collection, u.record_id, s.last - $1 + u.place, u.digest, u.received_at, u.body
 	FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::bigint[], $8::bytea[], $9::text[])
 		AS u(id, collection, record_id, place, digest, received_at, body, area)
 	CROSS JOIN ruhu_seq s WHERE s.id = 1`
-	upsertRecordsSQL = `WITH k AS (INSERT INTO record_keys (collection, id, county)
-		SELECT u.collection, u.id, left(u.area, 6) FROM unnest($2::text[], $3::text[], $4::text[], $8::bool[]) AS u(collection, id, area, fresh)
-		WHERE u.fresh)
+	insertRecordsSQL = `WITH k AS (INSERT INTO record_keys (collection, id, area)
+		SELECT * FROM unnest($2::text[], $3::text[], $4::text[]))
 	INSERT INTO records (county, collection, id, area, seq, deleted, body)
 	SELECT left(u.area, 6), u.collection, u.id, u.area, s.last - $1 + u.place, u.deleted, u.body
 	FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::bool[], $7::bytea[])
 		AS u(collection, id, area, place, deleted, body)
-	CROSS JOIN ruhu_seq s WHERE s.id = 1
-	ON CONFLICT (county, collection, id) DO UPDATE SET area = EXCLUDED.area, seq = EXCLUDED.seq, deleted = EXCLUDED.deleted, body = EXCLUDED.body`
+	CROSS JOIN ruhu_seq s WHERE s.id = 1`
+	updateRecordsSQL = `WITH u AS (UPDATE records r SET area = u.area, seq = s.last - $1 + u.place, deleted = u.deleted, body = u.body
+		FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::bool[], $7::bytea[], $8::text[])
+			AS u(collection, id, area, place, deleted, body, was)
+		CROSS JOIN ruhu_seq s
+		WHERE s.id = 1 AND r.county = left(u.was, 6) AND r.collection = u.collection AND r.area = u.was AND r.id = u.id
+		RETURNING 1)
+	SELECT count(*) FROM u`
+	moveKeysSQL = `UPDATE record_keys k SET area = u.area FROM unnest($1::text[], $2::text[], $3::text[]) AS u(collection, id, area)
+	WHERE k.collection = u.collection AND k.id = u.id`
 )
 
 // appendAuditSQL links entries after the chain's head and stores them,
@@ -427,10 +447,8 @@ func (t *Tx) flush(commit bool) error {
 		opDigest                   []string
 		opPlace, opAt              []int64
 		opBody                     [][]byte
-		rCol, rID, rArea           []string
-		rPlace                     []int64
-		rDel, rFresh               []bool
-		rBody                      [][]byte
+		ins, upd                   recordRows
+		mCol, mID, mArea           []string
 	)
 	n := int64(0)
 	for i, w := range t.pending.writes {
@@ -442,9 +460,15 @@ func (t *Tx) flush(commit bool) error {
 			opPlace, opAt, opBody = append(opPlace, n), append(opAt, w.op.receivedAt), append(opBody, w.op.body)
 		case t.pending.lastPut[w.rec.key] == i:
 			n++
-			rCol, rID, rArea = append(rCol, w.rec.key.collection), append(rID, w.rec.key.id), append(rArea, w.rec.area)
-			rPlace, rDel, rBody = append(rPlace, n), append(rDel, w.rec.deleted), append(rBody, w.rec.body)
-			rFresh = append(rFresh, t.pending.fresh[w.rec.key])
+			if t.pending.fresh[w.rec.key] {
+				ins.add(w.rec, n, "")
+				continue
+			}
+			was := t.pending.stored[w.rec.key]
+			upd.add(w.rec, n, was)
+			if was != w.rec.area {
+				mCol, mID, mArea = append(mCol, w.rec.key.collection), append(mID, w.rec.key.id), append(mArea, w.rec.area)
+			}
 		}
 	}
 	b := &pgx.Batch{}
@@ -472,8 +496,16 @@ func (t *Tx) flush(commit bool) error {
 	if len(opID) > 0 {
 		b.Queue(insertOpsSQL, n, opID, opCol, opRec, opPlace, opDigest, opAt, opBody, opArea)
 	}
-	if len(rCol) > 0 {
-		b.Queue(upsertRecordsSQL, n, rCol, rID, rArea, rPlace, rDel, rBody, rFresh)
+	if len(ins.col) > 0 {
+		b.Queue(insertRecordsSQL, n, ins.col, ins.id, ins.area, ins.place, ins.deleted, ins.body)
+	}
+	updated := -1 // the place of updateRecordsSQL in the batch
+	if len(upd.col) > 0 {
+		updated = b.Len()
+		b.Queue(updateRecordsSQL, n, upd.col, upd.id, upd.area, upd.place, upd.deleted, upd.body, upd.was)
+	}
+	if len(mCol) > 0 {
+		b.Queue(moveKeysSQL, mCol, mID, mArea)
 	}
 	if len(t.pending.audits) > 0 {
 		canon := make([][]byte, len(t.pending.audits))
@@ -504,8 +536,17 @@ func (t *Tx) flush(commit bool) error {
 		}
 	}
 	for i := 1 + btoi(check); err == nil && i < b.Len(); i++ {
-		if _, err = br.Exec(); err != nil {
+		if i != updated {
+			if _, err = br.Exec(); err != nil {
+				err = fmt.Errorf("store the transaction's writes: %w", err)
+			}
+			continue
+		}
+		var found int64
+		if err = br.QueryRow().Scan(&found); err != nil {
 			err = fmt.Errorf("store the transaction's writes: %w", err)
+		} else if found != int64(len(upd.col)) {
+			err = fmt.Errorf("store the transaction's writes: %d of %d stored records found to update", found, len(upd.col))
 		}
 	}
 	if cerr := br.Close(); err == nil && cerr != nil {
@@ -518,6 +559,20 @@ func (t *Tx) flush(commit bool) error {
 	t.reads, t.pending = nil, deferredWrites{}
 	t.tx.done = commit
 	return nil
+}
+
+// recordRows are records to send, as the columns of an unnest.
+type recordRows struct {
+	col, id, area, was []string
+	place              []int64
+	deleted            []bool
+	body               [][]byte
+}
+
+// add appends rec at place (its sequence's offset), stored in area was.
+func (r *recordRows) add(rec *pendingRecord, place int64, was string) {
+	r.col, r.id, r.area, r.was = append(r.col, rec.key.collection), append(r.id, rec.key.id), append(r.area, rec.area), append(r.was, was)
+	r.place, r.deleted, r.body = append(r.place, place), append(r.deleted, rec.deleted), append(r.body, rec.body)
 }
 
 func btoi(b bool) int {

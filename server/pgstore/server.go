@@ -362,7 +362,7 @@ func (t *Tx) OpReceivedAt(opID string) (time.Time, bool, error) {
 		return time.Time{}, false, err
 	}
 	var ms int64
-	err := t.tx.QueryRow(t.ctx, "SELECT received_at FROM ops WHERE county = "+opCountySQL+" AND id = $1", opID).Scan(&ms)
+	err := t.tx.QueryRow(t.ctx, "SELECT o.received_at FROM "+opByKeySQL, opID).Scan(&ms)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return time.Time{}, false, nil
 	}
@@ -592,8 +592,7 @@ func (t *Tx) receivedAt(ids []string) (map[string]int64, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	rows, err := t.tx.Query(t.ctx, `SELECT o.id, o.received_at FROM op_keys k JOIN ops o ON o.county = k.county AND o.id = k.id
-		WHERE k.id = ANY($1)`, ids)
+	rows, err := t.tx.Query(t.ctx, `SELECT o.id, o.received_at FROM op_keys k JOIN ops o ON `+opJoinSQL+` WHERE k.id = ANY($1)`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("read receipt times: %w", err)
 	}

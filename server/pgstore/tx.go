@@ -137,7 +137,7 @@ func (t *Tx) acceptedOp(id string) (cachedOp, error) {
 		return e, nil
 	}
 	var e cachedOp
-	err := t.tx.QueryRow(t.ctx, "SELECT digest, body FROM ops WHERE county = "+opCountySQL+" AND id = $1", id).Scan(&e.digest, &e.body)
+	err := t.tx.QueryRow(t.ctx, "SELECT o.digest, o.body FROM "+opByKeySQL, id).Scan(&e.digest, &e.body)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 	case err != nil:
@@ -181,7 +181,7 @@ func (t *Tx) AcceptedDigest(id string) (string, bool, error) {
 		return e.digest, e.found, err
 	}
 	var d string
-	err := t.tx.QueryRow(t.ctx, "SELECT digest FROM ops WHERE county = "+opCountySQL+" AND id = $1", id).Scan(&d)
+	err := t.tx.QueryRow(t.ctx, "SELECT o.digest FROM "+opByKeySQL, id).Scan(&d)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", false, nil
 	}
@@ -199,7 +199,7 @@ func (t *Tx) record(collection, id string) (cachedRecord, error) {
 		return e, nil
 	}
 	var e cachedRecord
-	err := t.tx.QueryRow(t.ctx, "SELECT area, seq, body FROM records WHERE "+recordByKeySQL, collection, id).Scan(&e.area, &e.seq, &e.body)
+	err := t.tx.QueryRow(t.ctx, "SELECT r.area, r.seq, r.body FROM "+recordByKeySQL, collection, id).Scan(&e.area, &e.seq, &e.body)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 	case err != nil:
@@ -226,7 +226,7 @@ func (t *Tx) Record(collection, id string) (*syncengine.Record, error) {
 		}
 		body = e.body
 	} else {
-		err := t.tx.QueryRow(t.ctx, "SELECT body FROM records WHERE "+recordByKeySQL, collection, id).Scan(&body)
+		err := t.tx.QueryRow(t.ctx, "SELECT r.body FROM "+recordByKeySQL, collection, id).Scan(&body)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, nil
 		}
@@ -261,8 +261,8 @@ func (t *Tx) RecordArea(collection, id string) (string, bool, error) {
 			return e.area, e.found, err
 		}
 	}
-	var area string
-	err = t.tx.QueryRow(t.ctx, "SELECT area FROM records WHERE "+recordByKeySQL, collection, id).Scan(&area)
+	var area string // the key holds the record's area
+	err = t.tx.QueryRow(t.ctx, "SELECT area FROM record_keys WHERE collection = $1 AND id = $2", collection, id).Scan(&area)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", false, nil
 	}
@@ -320,21 +320,43 @@ func (t *Tx) PutRecord(rec *syncengine.Record, _ *syncengine.Op) error {
 	} else if stored, found, err = t.RecordArea(rec.Collection, rec.ID); err != nil {
 		return err
 	}
+	// The read above holds: this transaction has the sequencer.
 	if found {
 		if err := sameCounty(rec, stored); err != nil {
 			return err
 		}
-	}
-	upsert := `INSERT INTO records (county, collection, id, area, seq, deleted, body) VALUES (left($3, 6), $1, $2, $3, $4, $5, $6)
-		ON CONFLICT (county, collection, id) DO UPDATE SET area = EXCLUDED.area, seq = EXCLUDED.seq, deleted = EXCLUDED.deleted, body = EXCLUDED.body`
-	if !found {
-		upsert = "WITH k AS (INSERT INTO record_keys (collection, id, county) VALUES ($1, $2, left($3, 6))) " + upsert
-	}
-	if _, err := t.tx.Exec(t.ctx, upsert, rec.Collection, rec.ID, rec.Area, int64(seq), deleted, body); err != nil {
+		if err := t.updateRecord(rec, stored, int64(seq), deleted, body); err != nil {
+			return err
+		}
+	} else if _, err := t.tx.Exec(t.ctx, insertRecordSQL, rec.Collection, rec.ID, rec.Area, int64(seq), deleted, body); err != nil {
 		return fmt.Errorf("store record %s/%s: %w", rec.Collection, rec.ID, err)
 	}
 	if rec.Collection == collection.Assignments {
 		return t.indexAssignment(prev, rec)
+	}
+	return nil
+}
+
+// insertRecordSQL stores a new record ($1 collection, $2 id, $3 area, $4
+// seq, $5 deleted, $6 body) with its key; a key already there (the record
+// is stored after all) fails the statement.
+const insertRecordSQL = `WITH k AS (INSERT INTO record_keys (collection, id, area) VALUES ($1, $2, $3))
+	INSERT INTO records (county, collection, id, area, seq, deleted, body) VALUES (left($3, 6), $1, $2, $3, $4, $5, $6)`
+
+// updateRecord stores the new state of a record stored in area was (its
+// county's, sameCounty): in place, found by (collection, area, id), and
+// its key follows a change of area.
+func (t *Tx) updateRecord(rec *syncengine.Record, was string, seq int64, deleted bool, body []byte) error {
+	tag, err := t.tx.Exec(t.ctx, `UPDATE records SET area = $3, seq = $4, deleted = $5, body = $6
+		WHERE county = left($7, 6) AND collection = $1 AND area = $7 AND id = $2`, rec.Collection, rec.ID, rec.Area, seq, deleted, body, was)
+	if err == nil && tag.RowsAffected() != 1 {
+		err = fmt.Errorf("%d rows of area %s updated, want 1", tag.RowsAffected(), was)
+	}
+	if err == nil && was != rec.Area {
+		_, err = t.tx.Exec(t.ctx, "UPDATE record_keys SET area = $3 WHERE collection = $1 AND id = $2", rec.Collection, rec.ID, rec.Area)
+	}
+	if err != nil {
+		return fmt.Errorf("store record %s/%s: %w", rec.Collection, rec.ID, err)
 	}
 	return nil
 }
@@ -361,7 +383,7 @@ func (t *Tx) AddOp(op *syncengine.Op) error {
 	if err != nil {
 		return err
 	}
-	if _, err := t.tx.Exec(t.ctx, `WITH k AS (INSERT INTO op_keys (id, county) VALUES ($1, left($8, 6)))
+	if _, err := t.tx.Exec(t.ctx, `WITH k AS (INSERT INTO op_keys (id, county, collection, record_id, seq) VALUES ($1, left($8, 6), $2, $3, $4))
 		INSERT INTO ops (county, id, collection, record_id, seq, digest, received_at, body) VALUES (left($8, 6), $1, $2, $3, $4, $5, $6, $7)`,
 		op.ID, op.Collection, op.RecordID, int64(seq), digest, op.ReceivedAt.UnixMilli(), body, op.Area); err != nil {
 		return fmt.Errorf("store op %s: %w", op.ID, err)
@@ -382,7 +404,7 @@ func (t *Tx) AcceptedOp(id string) (*syncengine.Op, error) {
 		}
 		body = e.body
 	} else {
-		err := t.tx.QueryRow(t.ctx, "SELECT body FROM ops WHERE county = "+opCountySQL+" AND id = $1", id).Scan(&body)
+		err := t.tx.QueryRow(t.ctx, "SELECT o.body FROM "+opByKeySQL, id).Scan(&body)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, nil
 		}
@@ -430,8 +452,7 @@ func (t *Tx) ForEachRecord(collection string, fn func(*syncengine.Record) error)
 	}
 	after := ""
 	for {
-		rows, err := t.tx.Query(t.ctx, `SELECT r.id, r.body FROM record_keys k
-			JOIN records r ON r.county = k.county AND r.collection = k.collection AND r.id = k.id
+		rows, err := t.tx.Query(t.ctx, `SELECT r.id, r.body FROM record_keys k JOIN records r ON `+recordJoinSQL+`
 			WHERE k.collection = $1 AND k.id > $2 ORDER BY k.id LIMIT $3`, collection, after, feedPage)
 		if err != nil {
 			return fmt.Errorf("read %s: %w", collection, err)

@@ -95,9 +95,9 @@ func TestUpgradeFromSchema1(t *testing.T) {
 	}
 	for _, q := range []struct{ sql, want string }{
 		{"SELECT string_agg(county || ':' || id, ',' ORDER BY id) FROM records", "340199:h1,340199:h2"},
-		{"SELECT string_agg(county || ':' || id, ',' ORDER BY id) FROM record_keys", "340199:h1,340199:h2"},
+		{"SELECT string_agg(area || ':' || id, ',' ORDER BY id) FROM record_keys", "340199001001:h1,340199001001:h2"},
 		{"SELECT string_agg(county || ':' || id, ',') FROM ops", "340199:op1"},
-		{"SELECT string_agg(county || ':' || id, ',') FROM op_keys", "340199:op1"},
+		{"SELECT string_agg(county || ':' || collection || '/' || record_id || ':' || seq || ':' || id, ',') FROM op_keys", "340199:households/h1:3:op1"},
 		{"SELECT count(*)::text FROM pg_partition_tree('ops') WHERE isleaf", "16"},
 	} {
 		var got string

@@ -11,11 +11,19 @@
 -- A unique index on a partitioned table must hold the partition key, so
 -- the keys that are unique across counties live in two small
 -- unpartitioned tables, written with each new record and op:
--- record_keys (collection, id) and op_keys (id), each naming the row's
--- county. A lookup without an area goes through them to the one
--- partition; a record id or op id reused in another county still finds
--- the row already stored (and syncengine refuses the area change) rather
--- than making a second one.
+-- record_keys (collection, id) and op_keys (id). Each says where its row
+-- is through an index the partition needs anyway, so the partitions have
+-- no primary key of their own (an index entry fewer per record and op,
+-- written while the sequencer is held): record_keys holds the record's
+-- area, which finds it in its county's (collection, area, id) index;
+-- op_keys holds the op's county, collection, record id and sequence,
+-- which find it in its county's (collection, record_id, seq) index. The
+-- key tables' primary keys are what keeps a record or op from being
+-- stored twice: every new row is written with its key in one statement.
+-- A lookup without an area goes through them to the one partition; a
+-- record id or op id reused in another county still finds the row
+-- already stored (and syncengine refuses the area change) rather than
+-- making a second one.
 --
 -- The sequencer (ruhu_seq) stays global: a county's feed is the global
 -- feed filtered by county, gap-free as the whole one is.
@@ -64,35 +72,40 @@ SELECT coalesce(left(r.area, 6), left(convert_from(o.body, 'UTF8')::jsonb ->> 'a
        o.id, o.collection, o.record_id, o.seq, o.digest, o.received_at, o.body
   FROM ops o LEFT JOIN records r ON r.collection = o.collection AND r.id = o.record_id;
 
--- record_keys: one row per record, whatever its county.
+-- record_keys: one row per record, whatever its county, with its area
+-- (its county is left(area, 6)).
 CREATE TABLE record_keys (
     collection text NOT NULL,
     id         text NOT NULL,
-    county     text COLLATE "C" NOT NULL,
+    area       text COLLATE "C" NOT NULL,
     PRIMARY KEY (collection, id)
 );
-INSERT INTO record_keys (collection, id, county) SELECT collection, id, county FROM records_new;
+INSERT INTO record_keys (collection, id, area) SELECT collection, id, area FROM records_new;
 
--- op_keys: one row per accepted op, whatever its county.
+-- op_keys: one row per accepted op, whatever its county, with what finds
+-- it in ops_record of its county's partition.
 CREATE TABLE op_keys (
-    id     text PRIMARY KEY,
-    county text COLLATE "C" NOT NULL
+    id         text   PRIMARY KEY,
+    county     text   COLLATE "C" NOT NULL,
+    collection text   NOT NULL,
+    record_id  text   NOT NULL,
+    seq        bigint NOT NULL
 );
-INSERT INTO op_keys (id, county) SELECT id, county FROM ops_new;
+INSERT INTO op_keys (id, county, collection, record_id, seq) SELECT id, county, collection, record_id, seq FROM ops_new;
 
 DROP TABLE records;
 DROP TABLE ops;
 ALTER TABLE records_new RENAME TO records;
 ALTER TABLE ops_new RENAME TO ops;
 
-ALTER TABLE records ADD PRIMARY KEY (county, collection, id);
 -- The whole feed walks seq across the partitions (a merge of their seq
--- indexes); a county's walks (county, seq) in its partition.
-CREATE INDEX records_seq ON records (seq) INCLUDE (area);
+-- indexes); a county's walks (county, seq) in its partition; area scans
+-- and lookups by key (through record_keys) read (collection, area, id).
+CREATE INDEX records_seq ON records (seq);
 CREATE INDEX records_county_seq ON records (county, seq);
 CREATE INDEX records_area ON records (collection, area, id);
 
-ALTER TABLE ops ADD PRIMARY KEY (county, id);
+-- History by record, and lookups by op id (through op_keys).
 CREATE INDEX ops_record ON ops (collection, record_id, seq);
 
 ANALYZE records;
