@@ -122,11 +122,7 @@ func encodeRecord(rec *syncengine.Record, seq uint64) []byte {
 // sequence, which appendRecordSeq ends it with: the head does not depend
 // on the transaction, so it can be written ahead (preparedWrite).
 func appendRecordHead(b []byte, rec *syncengine.Record) []byte {
-	size := 128 + len(rec.ID) + len(rec.Collection) + len(rec.Area)
-	for name, f := range rec.Fields {
-		size += len(name) + len(f.Value) + len(f.Device) + len(f.Author) + len(f.OpID) + len(f.Base) + 64 + 16*len(f.Flags)
-	}
-	b = slices.Grow(b, size)
+	b = slices.Grow(b, recordSize(rec))
 	b = append(b, `{"id":`...)
 	b = appendString(b, rec.ID)
 	b = append(b, `,"col":`...)
@@ -142,6 +138,15 @@ func appendRecordHead(b []byte, rec *syncengine.Record) []byte {
 		b = appendWireField(b, rec.Fields[name])
 	}
 	return append(b, '}')
+}
+
+// recordSize is about what encodeRecord writes for rec, rarely less.
+func recordSize(rec *syncengine.Record) int {
+	size := 128 + len(rec.ID) + len(rec.Collection) + len(rec.Area)
+	for name, f := range rec.Fields {
+		size += len(name) + len(f.Value) + len(f.Device) + len(f.Author) + len(f.OpID) + len(f.Base) + 64 + 16*len(f.Flags)
+	}
+	return size
 }
 
 // appendRecordSeq ends a record's head with its sequence.
@@ -163,14 +168,7 @@ func encodeOp(op *syncengine.Op, seq uint64) []byte {
 // come appendOpSeq and appendOpTail. Only the sequence depends on the
 // transaction, so the rest can be written ahead (preparedWrite).
 func appendOpHead(b []byte, op *syncengine.Op) []byte {
-	size := 400 + len(op.ID) + len(op.RecordID) + len(op.Collection) + len(op.Area) + len(op.Author) + len(op.Device)
-	for name, v := range op.Set {
-		size += len(name) + len(v) + 4
-	}
-	for name, v := range op.Base {
-		size += len(name) + len(v) + 6
-	}
-	b = slices.Grow(b, size)
+	b = slices.Grow(b, opSize(op))
 	b = append(b, `{"id":`...)
 	b = appendString(b, op.ID)
 	b = append(b, `,"rid":`...)
@@ -233,6 +231,18 @@ func appendOpHead(b []byte, op *syncengine.Op) []byte {
 	}
 	b = append(b, `,"received_at":`...)
 	return strconv.AppendInt(b, op.ReceivedAt.UnixMilli(), 10)
+}
+
+// opSize is about what encodeOp writes for op, rarely less.
+func opSize(op *syncengine.Op) int {
+	size := 400 + len(op.ID) + len(op.RecordID) + len(op.Collection) + len(op.Area) + len(op.Author) + len(op.Device)
+	for name, v := range op.Set {
+		size += len(name) + len(v) + 4
+	}
+	for name, v := range op.Base {
+		size += len(name) + len(v) + 6
+	}
+	return size
 }
 
 // appendOpSeq appends an op's sequence after its head.

@@ -28,12 +28,11 @@ const seqRoom = len(`,"seq":18446744073709551615}`)
 // their sequences. op and rec must not change after.
 func (c CoreStore) PrepareWrite(op *syncengine.Op, rec *syncengine.Record) any {
 	p := &preparedWrite{op: op, rec: rec}
+	// Each head gets the room for the rest in its one allocation.
 	p.opTail = appendOpTail(nil, op)
-	head := appendOpHead(nil, op)
-	p.opHead = append(make([]byte, 0, len(head)+seqRoom+len(p.opTail)), head...)
+	p.opHead = appendOpHead(make([]byte, 0, opSize(op)+seqRoom+len(p.opTail)), op)
 	if rec != nil {
-		head = appendRecordHead(nil, rec)
-		p.recHead = append(make([]byte, 0, len(head)+seqRoom), head...)
+		p.recHead = appendRecordHead(make([]byte, 0, recordSize(rec)+seqRoom), rec)
 	}
 	return p
 }
